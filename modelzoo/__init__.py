@@ -1,0 +1,16 @@
+"""modelzoo: Keras 3 models, training recipes and TF Serving exports."""
+
+from modelzoo import layers
+from modelzoo.models import build_cnn, build_lstm_generator, build_mlp, build_transformer
+from modelzoo.registry import get_model, list_models, register_model
+
+__all__ = [
+    "build_cnn",
+    "build_lstm_generator",
+    "build_mlp",
+    "build_transformer",
+    "get_model",
+    "layers",
+    "list_models",
+    "register_model",
+]

@@ -1,0 +1,96 @@
+"""Token plus learned position embedding, with a padding mask."""
+
+import keras
+from keras import ops
+
+from modelzoo import checks
+
+
+@keras.saving.register_keras_serializable(package="modelzoo")
+class TokenAndPositionEmbedding(keras.layers.Layer):
+    """Sums a token embedding and a learned position embedding.
+
+    Token id 0 is padding: with `mask_zero=True` the layer emits a mask that
+    downstream layers (attention, pooling) use to ignore padded positions.
+
+    Args:
+        vocabulary_size: int. Number of token ids, including padding id 0.
+        sequence_length: int. Maximum sequence length; inputs may be shorter.
+        embedding_dim: int. Size of each embedding vector.
+        embeddings_initializer: str or initializer for both embeddings.
+            Defaults to `"uniform"`.
+        mask_zero: bool. Whether id 0 is masked. Defaults to `True`.
+        **kwargs: `name`, `dtype`, `trainable` and other `Layer` arguments.
+
+    Returns:
+        A float tensor `[batch, length, embedding_dim]`.
+
+    Example:
+    >>> layer = TokenAndPositionEmbedding(100, 8, 4)
+    >>> layer(np.array([[5, 7, 0]])).shape
+    (1, 3, 4)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        sequence_length,
+        embedding_dim,
+        embeddings_initializer="uniform",
+        mask_zero=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocabulary_size = checks.positive_int("vocabulary_size", vocabulary_size)
+        self.sequence_length = checks.positive_int("sequence_length", sequence_length)
+        self.embedding_dim = checks.positive_int("embedding_dim", embedding_dim)
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.mask_zero = mask_zero
+        self.supports_masking = mask_zero
+        self.token_embedding = keras.layers.Embedding(
+            vocabulary_size,
+            embedding_dim,
+            embeddings_initializer=self.embeddings_initializer,
+            dtype=self.dtype_policy,
+            name="token_embedding",
+        )
+        self.position_embedding = keras.layers.Embedding(
+            sequence_length,
+            embedding_dim,
+            embeddings_initializer=self.embeddings_initializer,
+            dtype=self.dtype_policy,
+            name="position_embedding",
+        )
+
+    def build(self, input_shape):
+        self.token_embedding.build(input_shape)
+        self.position_embedding.build((self.sequence_length,))
+        self.built = True
+
+    def call(self, inputs):
+        length = ops.shape(inputs)[-1]
+        positions = ops.arange(0, length, dtype="int32")
+        return self.token_embedding(inputs) + self.position_embedding(positions)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        return ops.not_equal(inputs, 0)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.embedding_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "sequence_length": self.sequence_length,
+                "embedding_dim": self.embedding_dim,
+                "embeddings_initializer": keras.initializers.serialize(
+                    self.embeddings_initializer
+                ),
+                "mask_zero": self.mask_zero,
+            }
+        )
+        return config

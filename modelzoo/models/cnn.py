@@ -1,0 +1,73 @@
+"""Two-block convolutional classifier (the seed / PyTorch MNIST CNN)."""
+
+import keras
+
+from modelzoo import checks
+from modelzoo.registry import register_model
+
+
+@register_model("cnn", input_shape=(28, 28, 1), num_classes=10, rescale=1 / 255)
+def build_cnn(
+    input_shape,
+    num_classes,
+    filters=(32, 64),
+    kernel_size=5,
+    dense_units=128,
+    dropout=0.0,
+    name="cnn",
+    rescale=None,
+    dtype=None,
+):
+    """Builds [Conv → ReLU → MaxPool] × N → Flatten → Dense → Dense.
+
+    With the defaults: conv5×5(32) → maxpool2 → conv5×5(64) → maxpool2 →
+    Dense(128, relu) → Dense(num_classes), as in the seed's CNN.
+
+    Args:
+        input_shape: tuple `(height, width, channels)`.
+        num_classes: int. Number of logits.
+        filters: sequence of ints. Filters of each conv block. Defaults to
+            `(32, 64)`.
+        kernel_size: int. Square kernel size. Defaults to `5`.
+        dense_units: int. Width of the hidden dense layer. Defaults to `128`.
+        dropout: float in [0, 1). Dropout before the logits. Defaults to `0.`.
+        name: str. Model name. Defaults to `"cnn"`.
+        rescale: float or None. If set, inputs are multiplied by it first,
+            so the model takes raw pixels (e.g. `1 / 255`). Defaults to `None`.
+        dtype: dtype or policy for the hidden layers; the logits stay float32.
+
+    Returns:
+        An uncompiled `keras.Model` mapping `[batch, h, w, c]` to logits
+        `[batch, num_classes]`.
+
+    Example:
+    >>> model = build_cnn((28, 28, 1), 10)
+    >>> model(np.zeros((2, 28, 28, 1))).shape
+    (2, 10)
+    """
+    input_shape = checks.positive_ints("input_shape", input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(
+            "`input_shape` must be (height, width, channels). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    checks.positive_int("num_classes", num_classes)
+    filters = checks.positive_ints("filters", filters)
+    checks.positive_int("kernel_size", kernel_size)
+    checks.positive_int("dense_units", dense_units)
+    checks.rate("dropout", dropout)
+
+    inputs = keras.Input(shape=input_shape, name="inputs")
+    x = inputs
+    if rescale is not None:
+        x = keras.layers.Rescaling(rescale, dtype=dtype, name="rescale")(x)
+    for i, f in enumerate(filters):
+        x = keras.layers.Conv2D(
+            f, kernel_size, padding="same", activation="relu", dtype=dtype, name=f"conv_{i}"
+        )(x)
+        x = keras.layers.MaxPooling2D(2, dtype=dtype, name=f"pool_{i}")(x)
+    x = keras.layers.Flatten(dtype=dtype, name="flatten")(x)
+    x = keras.layers.Dense(dense_units, activation="relu", dtype=dtype, name="dense")(x)
+    x = keras.layers.Dropout(dropout, dtype=dtype, name="dropout")(x)
+    logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    return keras.Model(inputs, logits, name=name)

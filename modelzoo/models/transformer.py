@@ -1,0 +1,77 @@
+"""Transformer encoder text classifier (the keras-io IMDB model, deeper)."""
+
+import keras
+
+from modelzoo import checks
+from modelzoo.layers import TokenAndPositionEmbedding, TransformerEncoder
+from modelzoo.registry import register_model
+
+
+@register_model("transformer", vocab_size=20000, sequence_length=200, num_classes=2)
+def build_transformer(
+    vocab_size,
+    sequence_length,
+    num_classes,
+    embed_dim=64,
+    num_heads=4,
+    ff_dim=128,
+    num_layers=2,
+    dropout=0.1,
+    name="transformer",
+    dtype=None,
+):
+    """Builds a Transformer encoder classifier over token ids.
+
+    Token ids `[batch, sequence_length]`, where 0 is padding → token and
+    position embedding → `num_layers` encoder blocks → masked mean pooling →
+    dropout → Dense(num_classes) logits. Padding is masked in attention and in
+    the pooling, so padded and unpadded copies of a text score the same.
+
+    Args:
+        vocab_size: int. Number of token ids, including 0 (padding).
+        sequence_length: int. Length of the id sequences.
+        num_classes: int. Number of logits.
+        embed_dim: int. Embedding and hidden size; divisible by `num_heads`.
+            Defaults to `64`.
+        num_heads: int. Attention heads. Defaults to `4`.
+        ff_dim: int. Feed-forward width. Defaults to `128`.
+        num_layers: int. Encoder blocks. Defaults to `2`.
+        dropout: float in [0, 1). Defaults to `0.1`.
+        name: str. Model name. Defaults to `"transformer"`.
+        dtype: dtype or policy for the hidden layers; the logits stay float32.
+
+    Returns:
+        An uncompiled `keras.Model` mapping int ids `[batch, sequence_length]`
+        to logits `[batch, num_classes]`.
+
+    Example:
+    >>> model = build_transformer(1000, 32, 2)
+    >>> model(np.ones((2, 32), "int32")).shape
+    (2, 2)
+    """
+    checks.positive_int("vocab_size", vocab_size)
+    checks.positive_int("sequence_length", sequence_length)
+    checks.positive_int("num_classes", num_classes)
+    checks.positive_int("embed_dim", embed_dim)
+    checks.positive_int("num_heads", num_heads)
+    checks.divisible("embed_dim", embed_dim, "num_heads", num_heads)
+    checks.positive_int("ff_dim", ff_dim)
+    checks.positive_int("num_layers", num_layers)
+    checks.rate("dropout", dropout)
+
+    token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
+    x = TokenAndPositionEmbedding(
+        vocab_size, sequence_length, embed_dim, dtype=dtype, name="embedding"
+    )(token_ids)
+    for i in range(num_layers):
+        x = TransformerEncoder(
+            intermediate_dim=ff_dim,
+            num_heads=num_heads,
+            dropout=dropout,
+            dtype=dtype,
+            name=f"encoder_{i}",
+        )(x)
+    x = keras.layers.GlobalAveragePooling1D(dtype=dtype, name="pooling")(x)
+    x = keras.layers.Dropout(dropout, dtype=dtype, name="dropout")(x)
+    logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    return keras.Model(token_ids, logits, name=name)

@@ -1,0 +1,68 @@
+"""A name → builder registry, in the style of timm's `register_model`.
+
+Each entry is a builder function plus the default arguments of its canonical
+configuration, so `get_model("mlp")` builds the MNIST MLP and
+`get_model("mlp", hidden_units=(256, 128))` overrides one field.
+"""
+
+import fnmatch
+
+_REGISTRY = {}
+
+
+def register_model(name, **defaults):
+    """Registers a builder under `name` with default keyword arguments.
+
+    Args:
+        name: str. The public name, e.g. `"mlp"`.
+        **defaults: keyword arguments `get_model` passes unless overridden.
+
+    Returns:
+        A decorator that registers and returns the builder unchanged.
+    """
+
+    def decorator(builder):
+        if name in _REGISTRY:
+            raise ValueError(f"Model name {name!r} is already registered.")
+        _REGISTRY[name] = (builder, defaults)
+        return builder
+
+    return decorator
+
+
+def list_models(pattern="*"):
+    """Returns the sorted registered names that match an fnmatch `pattern`."""
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
+
+
+def model_defaults(name):
+    """Returns a copy of the default arguments registered for `name`."""
+    return dict(_lookup(name)[1])
+
+
+def get_model(name, **overrides):
+    """Builds the registered model `name`.
+
+    Args:
+        name: str. A name from `list_models()`.
+        **overrides: builder arguments. `None` values are dropped, so unset
+            command-line flags do not override the model's defaults.
+
+    Returns:
+        An uncompiled `keras.Model` that outputs logits.
+
+    Raises:
+        ValueError: if `name` is not registered; the message lists the names.
+    """
+    builder, defaults = _lookup(name)
+    kwargs = dict(defaults)
+    kwargs.update({k: v for k, v in overrides.items() if v is not None})
+    return builder(**kwargs)
+
+
+def _lookup(name):
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"Unknown model name {name!r}. Known models: {', '.join(list_models())}"
+        )
+    return _REGISTRY[name]
