@@ -1,0 +1,3 @@
+from modelzoo.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""The `modelzoo` command line.
+
+Each subcommand is added by an `_add_*_commands` function and runs through
+the function stored as its `run` default, so new groups (e.g. `demo`) plug in
+without touching the others. Heavy imports (TensorFlow, TFDS) happen inside
+the run functions, so `--help` and usage errors stay fast.
+"""
+
+import argparse
+import json
+import os
+import sys
+import traceback
+
+from modelzoo.errors import ModelzooError
+
+
+def default_data_dir():
+    """Returns $TFDS_DATA_DIR if set, else TFDS's default ~/tensorflow_datasets."""
+    return os.environ.get("TFDS_DATA_DIR") or os.path.expanduser(
+        "~/tensorflow_datasets"
+    )
+
+
+def build_parser():
+    """Builds the argument parser with all subcommands.
+
+    Returns:
+      An argparse.ArgumentParser whose leaf subcommands set `run`, a function
+      taking the parsed args and returning a JSON-serialisable summary.
+    """
+    # Shared by every level so `--verbose` works before or after the
+    # subcommand; SUPPRESS keeps a later level from resetting it to False.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show a traceback on errors",
+    )
+    parser = argparse.ArgumentParser(
+        prog="modelzoo",
+        description="Keras 3 / TensorFlow model zoo.",
+        parents=[common],
+    )
+    parser.set_defaults(verbose=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_data_commands(commands, common)
+    return parser
+
+
+def _add_data_commands(commands, common):
+    """Adds `data import-idx` and `data import-text`."""
+    data = commands.add_parser(
+        "data", parents=[common], help="import datasets as TFDS datasets, offline"
+    )
+    actions = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    idx = actions.add_parser(
+        "import-idx",
+        parents=[common],
+        help="import MNIST-format IDX files (mnist, fashion_mnist)",
+    )
+    idx.add_argument(
+        "--name", required=True, help="TFDS dataset name, e.g. fashion_mnist"
+    )
+    idx.add_argument(
+        "--src",
+        required=True,
+        help="folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+        "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz",
+    )
+    _add_target_args(idx)
+    idx.set_defaults(run=_run_import_idx)
+
+    text = actions.add_parser(
+        "import-text",
+        parents=[common],
+        help="import UTF-8 text files (tiny_shakespeare)",
+    )
+    text.add_argument(
+        "--name", required=True, help="TFDS dataset name, e.g. tiny_shakespeare"
+    )
+    text.add_argument(
+        "--src",
+        required=True,
+        action="append",
+        help="a UTF-8 text file; repeat to concatenate several",
+    )
+    text.add_argument(
+        "--fortune",
+        action="store_true",
+        help="the files are Debian `fortune` files: "
+        "'%%' separator lines become blank lines",
+    )
+    _add_target_args(text)
+    text.set_defaults(run=_run_import_text)
+
+
+def _add_target_args(parser):
+    parser.add_argument(
+        "--data_dir",
+        default=None,
+        help="TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace an already imported dataset"
+    )
+
+
+def _run_import_idx(args):
+    from modelzoo.data import importer
+
+    return importer.import_idx(
+        args.name, args.src, args.data_dir or default_data_dir(), force=args.force
+    )
+
+
+def _run_import_text(args):
+    from modelzoo.data import importer
+
+    return importer.import_text(
+        args.name,
+        args.src,
+        args.data_dir or default_data_dir(),
+        fortune=args.fortune,
+        force=args.force,
+    )
+
+
+def main(argv=None):
+    """Runs the command line.
+
+    Args:
+      argv: the arguments without the program name; sys.argv[1:] if None.
+
+    Returns:
+      The process exit code: 0 on success, the error's exit_code on a
+      ModelzooError (argparse exits with 2 itself on usage errors).
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        summary = args.run(args)
+    except ModelzooError as err:
+        if args.verbose:
+            traceback.print_exc()
+        # One line even if a message quotes a multi-line library error.
+        message = " ".join(str(err).split())
+        print(f"modelzoo: error: {message}", file=sys.stderr)
+        return err.exit_code
+    print(json.dumps(summary))
+    return 0

@@ -1,0 +1,1 @@
+"""Datasets: offline import into TFDS format and input pipelines."""

@@ -1,0 +1,376 @@
+"""Import local files as real TFDS datasets, with no network access.
+
+The result has the layout TFDS's own builder would write
+(`<data_dir>/<name>/<version>/` with the same name, version, features, class
+names and splits), so `tfds.load(name, data_dir=..., download=False)` loads it with the
+registered builder class, unchanged.
+
+Writing is atomic: the dataset is built in a hidden staging folder inside
+`data_dir` and its version folder is renamed into place only once complete.
+Inputs are fully read and checked before anything is written, so a corrupt
+file leaves `data_dir` untouched.
+"""
+
+import contextlib
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core.dataset_builders.adhoc_builder import AdhocBuilder
+
+from modelzoo.data import idx
+from modelzoo.errors import DataError, UsageError
+
+IDX_DATASETS = ("fashion_mnist", "mnist")
+TEXT_DATASETS = ("tiny_shakespeare",)
+
+# TFDS split name -> file name prefix of the original IDX downloads.
+_IDX_SPLIT_PREFIXES = {"train": "train", "test": "t10k"}
+
+_STAGING_PREFIX = ".modelzoo-import-"
+
+
+class _ImportBuilder(AdhocBuilder, skip_registration=True):
+    """Writes given examples under another builder's name, version and info.
+
+    AdhocBuilder alone would drop the supervised keys, description and
+    citation; copying the registered builder's info keeps dataset_info.json
+    the same as a TFDS-built one.
+    """
+
+    def __init__(self, *, reference_info, split_examples, data_dir):
+        self._reference_info = reference_info
+        # DatasetInfo records builder.__module__ in dataset_info.json; name
+        # TFDS's module, as a TFDS build would (read_only_builder does the
+        # same instance-level override).
+        self.__module__ = reference_info.module_name
+        super().__init__(
+            name=reference_info.name,
+            version=reference_info.version,
+            features=reference_info.features,
+            split_datasets=split_examples,
+            data_dir=data_dir,
+        )
+
+    def _info(self):
+        ref = self._reference_info
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=ref.description,
+            # The connector itself, not a JSON round trip: features.json
+            # drops ClassLabel names, which TFDS saves in label.labels.txt.
+            features=ref.features,
+            supervised_keys=ref.supervised_keys,
+            homepage=ref.homepage,
+            citation=ref.citation,
+        )
+
+
+def import_idx(name, src, data_dir, force=False):
+    """Imports MNIST-format IDX files as the TFDS dataset `name`.
+
+    Args:
+      name: "mnist" or "fashion_mnist".
+      src: folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte,
+        t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each optionally
+        gzipped, with or without a .gz suffix).
+      data_dir: the TFDS data directory to import into.
+      force: replace an already imported version.
+
+    Returns:
+      A dict with name, version, path, splits (split -> example count) and
+      status ("imported", "replaced" or "already imported").
+
+    Raises:
+      UsageError: unknown dataset name.
+      DataError: missing or invalid input files.
+    """
+    _check_name(name, IDX_DATASETS, "import-idx")
+    info = _reference_info(name)
+    target = _version_dir(data_dir, info)
+    if _is_imported(target) and not force:
+        return _existing_summary(name, data_dir, target)
+
+    src = Path(src).expanduser()
+    if not src.is_dir():
+        raise DataError(
+            f"{src}: not a directory; expected a folder holding the IDX "
+            f"files of {name} (train-images-idx3-ubyte.gz, ...)"
+        )
+    rows, cols, _ = info.features["image"].shape
+    num_classes = info.features["label"].num_classes
+    split_examples = {}
+    for split, prefix in _IDX_SPLIT_PREFIXES.items():
+        images, labels = idx.read_split(
+            _find_idx_file(src, f"{prefix}-images", 3),
+            _find_idx_file(src, f"{prefix}-labels", 1),
+            rows,
+            cols,
+            num_classes,
+        )
+        split_examples[split] = _idx_examples(images, labels)
+    return _store(info, split_examples, data_dir, target)
+
+
+def import_text(name, src_files, data_dir, fortune=False, force=False):
+    """Imports UTF-8 text files as the TFDS dataset `name`.
+
+    The files are concatenated as they are (like `cat`) and split by
+    character position exactly as TFDS's tiny_shakespeare builder does.
+
+    Args:
+      name: "tiny_shakespeare".
+      src_files: one or more UTF-8 text files.
+      data_dir: the TFDS data directory to import into.
+      fortune: the files are in `fortune` format; the lines holding a single
+        "%" that separate records become blank lines.
+      force: replace an already imported version.
+
+    Returns:
+      A dict with name, version, path, splits (split -> example count) and
+      status ("imported", "replaced" or "already imported").
+
+    Raises:
+      UsageError: unknown dataset name or no source files.
+      DataError: a missing, non-UTF-8 or empty corpus.
+    """
+    _check_name(name, TEXT_DATASETS, "import-text")
+    if not src_files:
+        raise UsageError("import-text needs at least one --src text file")
+    info = _reference_info(name)
+    target = _version_dir(data_dir, info)
+    if _is_imported(target) and not force:
+        return _existing_summary(name, data_dir, target)
+
+    text = read_text(src_files, fortune=fortune)
+    # Keys as in TFDS's builder, which yields one example per split.
+    split_examples = {
+        split: [(split, {"text": part})]
+        for split, part in split_text(text).items()
+    }
+    return _store(info, split_examples, data_dir, target)
+
+
+def read_text(paths, fortune=False):
+    """Reads and concatenates UTF-8 text files.
+
+    Args:
+      paths: the files, in order.
+      fortune: replace the "%" record separator lines by blank lines.
+
+    Returns:
+      The concatenated text.
+
+    Raises:
+      DataError: a file is missing or not UTF-8, or the whole corpus holds
+        no text.
+    """
+    parts = []
+    for path in map(Path, paths):
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise DataError(
+                f"{path}: no such file; expected a UTF-8 text file"
+            ) from None
+        except OSError as err:
+            raise DataError(
+                f"{path}: cannot read ({err.strerror}); expected a UTF-8 text file"
+            ) from err
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"{path}: invalid UTF-8 byte 0x{raw[err.start]:02X} at byte "
+                f"offset {err.start}; expected UTF-8 text"
+            ) from err
+        parts.append(blank_fortune_separators(text) if fortune else text)
+    text = "".join(parts)
+    if not text.strip():
+        names = ", ".join(str(p) for p in paths)
+        raise DataError(
+            f"empty corpus: {names} hold no text; expected some UTF-8 text"
+        )
+    return text
+
+
+def blank_fortune_separators(text):
+    """Replaces `fortune` record separators (lines of a single "%") by blank lines.
+
+    Args:
+      text: the content of a fortune file.
+
+    Returns:
+      The text with each separator line emptied, line endings kept.
+    """
+    lines = text.splitlines(keepends=True)
+    return "".join(
+        line[1:] if line.rstrip("\r\n") == "%" else line for line in lines
+    )
+
+
+def split_text(text):
+    """Splits a corpus into train/validation/test as TFDS's builder does.
+
+    tiny_shakespeare_dataset_builder.py takes the first 90% of the characters
+    for train, then half of the rest for validation and the remainder for
+    test, truncating with int().
+
+    Args:
+      text: the whole corpus.
+
+    Returns:
+      A dict split name -> text.
+    """
+    i = int(len(text) * 0.9)
+    train, rest = text[:i], text[i:]
+    i = int(len(rest) * 0.5)
+    return {"train": train, "validation": rest[:i], "test": rest[i:]}
+
+
+def _check_name(name, supported, command):
+    if name not in supported:
+        raise UsageError(
+            f"{command} does not support dataset {name!r}; "
+            f"supported: {', '.join(supported)}"
+        )
+
+
+def _reference_info(name):
+    """Returns the registered TFDS builder's DatasetInfo (no download)."""
+    # An empty scratch data_dir keeps the info purely from code, even when
+    # the real data_dir holds a broken copy.
+    with tempfile.TemporaryDirectory(prefix="modelzoo-tfds-") as scratch:
+        return tfds.builder(name, data_dir=scratch).info
+
+
+def _version_dir(data_dir, info):
+    return Path(data_dir).expanduser().absolute() / info.name / str(info.version)
+
+
+def _is_imported(version_dir):
+    # TFDS writes dataset_info.json last, so a version dir without it is
+    # leftover junk, not a dataset.
+    return (version_dir / "dataset_info.json").is_file()
+
+
+def _find_idx_file(src, stem, ndims):
+    """Returns the path of e.g. train-images-idx3-ubyte[.gz] in src."""
+    candidates = [
+        f"{stem}-idx{ndims}-ubyte.gz",
+        f"{stem}-idx{ndims}-ubyte",
+        # Some mirrors use a dot before "idx".
+        f"{stem}.idx{ndims}-ubyte.gz",
+        f"{stem}.idx{ndims}-ubyte",
+    ]
+    for candidate in candidates:
+        if (src / candidate).is_file():
+            return src / candidate
+    raise DataError(
+        f"{src}: missing {candidates[0]}; expected it (or {candidates[1]}) "
+        "beside the other IDX files"
+    )
+
+
+def _idx_examples(images, labels):
+    """Returns (key, example) pairs keyed by index, as TFDS's builder does."""
+    # Same keys => TFDS shuffles into the same on-disk order.
+    return [
+        (i, {"image": image[:, :, None], "label": int(label)})
+        for i, (image, label) in enumerate(zip(images, labels))
+    ]
+
+
+def _store(info, split_examples, data_dir, target):
+    """Builds the dataset in a staging dir, then renames it to `target`.
+
+    Args:
+      info: the registered builder's DatasetInfo.
+      split_examples: split name -> list of (key, example).
+      data_dir: the TFDS data directory.
+      target: <data_dir>/<name>/<version>.
+
+    Returns:
+      The summary dict.
+    """
+    data_dir = Path(data_dir).expanduser().absolute()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Inside data_dir so the final rename stays on one filesystem.
+        staging = Path(
+            tempfile.mkdtemp(prefix=_STAGING_PREFIX + info.name + "-", dir=data_dir)
+        )
+    except OSError as err:
+        raise DataError(
+            f"{data_dir}: cannot create a staging folder ({err.strerror}); "
+            "expected a writable TFDS data directory"
+        ) from err
+    try:
+        builder = _ImportBuilder(
+            reference_info=info, split_examples=split_examples, data_dir=staging
+        )
+        # TFDS prints "Downloading and preparing..." to stdout; keep stdout
+        # for the caller's own output.
+        with contextlib.redirect_stdout(sys.stderr):
+            builder.download_and_prepare()
+        built = staging / info.name / str(info.version)
+        expected = {split: len(ex) for split, ex in split_examples.items()}
+        _check_loadable(info.name, staging, expected)
+        status = _move_into_place(built, target, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _summary(info.name, info.version, target, expected, status)
+
+
+def _check_loadable(name, data_dir, expected):
+    """Checks TFDS's registered builder sees the expected splits."""
+    builder = tfds.builder(name, data_dir=data_dir)
+    found = {split: s.num_examples for split, s in builder.info.splits.items()}
+    if not builder.is_prepared() or found != expected:
+        raise DataError(
+            f"{data_dir}: TFDS's {name} builder sees splits {found} after the "
+            f"import; expected {expected}"
+        )
+
+
+def _move_into_place(built, target, staging):
+    """Renames `built` to `target`, replacing an existing one only at the end."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        built.rename(target)
+        return "imported"
+    # The old version moves into staging (deleted with it) only after the new
+    # one is complete; if the swap fails the old one is put back.
+    old = staging / "replaced"
+    target.rename(old)
+    try:
+        built.rename(target)
+    except BaseException:
+        old.rename(target)
+        raise
+    return "replaced"
+
+
+def _existing_summary(name, data_dir, target):
+    try:
+        builder = tfds.builder(name, data_dir=Path(data_dir).expanduser())
+    except Exception as err:  # TFDS raises many types for a broken info file.
+        message = " ".join(str(err).split())
+        raise DataError(
+            f"{target}: cannot read the existing dataset ({message}); "
+            "expected a valid TFDS dataset, re-import with --force"
+        ) from err
+    splits = {split: s.num_examples for split, s in builder.info.splits.items()}
+    return _summary(name, builder.version, target, splits, "already imported")
+
+
+def _summary(name, version, path, splits, status):
+    return {
+        "name": name,
+        "version": str(version),
+        "path": str(path),
+        "splits": splits,
+        "status": status,
+    }

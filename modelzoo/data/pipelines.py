@@ -1,0 +1,134 @@
+"""tf.data input pipelines shared by the recipes."""
+
+import re
+import string
+
+import keras
+import tensorflow as tf
+
+
+def _distribute_by_data(ds):
+    # TFDS splits here are read from few files; sharding by file would leave
+    # workers idle, so multi-worker training shards by element instead.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return ds.with_options(options)
+
+
+def finish(ds, batch_size, training, seed=None, shuffle_buffer=10000):
+    """Caches, shuffles (when training), batches and prefetches `ds`.
+
+    Args:
+        ds: an unbatched `tf.data.Dataset` of model-ready examples.
+        batch_size: int. The GLOBAL batch size; `tf.distribute` splits it
+            over replicas.
+        training: bool. Whether to shuffle each epoch.
+        seed: int or None. Shuffle seed, for repeatable runs.
+        shuffle_buffer: int. Shuffle buffer size.
+
+    Returns:
+        A batched, prefetched `tf.data.Dataset`.
+    """
+    ds = ds.cache()
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return _distribute_by_data(ds)
+
+
+def take(ds, max_examples):
+    """Returns the first `max_examples` of `ds`, or all of it for None."""
+    return ds if max_examples is None else ds.take(max_examples)
+
+
+def image_pipeline(ds, batch_size, training, seed=None, max_examples=None):
+    """Turns TFDS `(uint8 image, label)` pairs into float32 training batches.
+
+    The pixels stay in [0, 255]: the models rescale them, so the exported
+    graph takes the same raw pixels TFDS yields.
+    """
+    ds = take(ds, max_examples).map(
+        lambda image, label: (tf.cast(image, tf.float32), label),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return finish(ds, batch_size, training, seed)
+
+
+def standardize_review(text):
+    """Lowercases, drops HTML line breaks and punctuation (keras-io IMDB)."""
+    text = tf.strings.lower(text)
+    text = tf.strings.regex_replace(text, r"<br\s*/?>", " ")
+    return tf.strings.regex_replace(text, f"[{re.escape(string.punctuation)}]", "")
+
+
+def make_vectorizer(texts, vocab_size, sequence_length):
+    """Builds a `TextVectorization` adapted on a dataset of strings.
+
+    Args:
+        texts: a `tf.data.Dataset` of scalar strings (the training split).
+        vocab_size: int. Vocabulary size, including padding (0) and OOV (1).
+        sequence_length: int. Output length; longer texts are truncated.
+
+    Returns:
+        An adapted `keras.layers.TextVectorization` with int output.
+    """
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=vocab_size,
+        output_mode="int",
+        output_sequence_length=sequence_length,
+        standardize=standardize_review,
+        name="vectorizer",
+    )
+    vectorizer.adapt(texts.batch(1024))
+    return vectorizer
+
+
+def text_classification_pipeline(ds, vectorizer, batch_size, training, seed=None, max_examples=None):
+    """Turns `(text, label)` pairs into `(token_ids, label)` batches."""
+    ds = take(ds, max_examples).batch(1024).map(
+        lambda text, label: (vectorizer(text), label), num_parallel_calls=tf.data.AUTOTUNE
+    ).unbatch()
+    return finish(ds, batch_size, training, seed)
+
+
+def read_text(ds):
+    """Concatenates the `text` feature of every example of a TFDS split."""
+    return b"".join(ex["text"].numpy() for ex in ds).decode("utf-8")
+
+
+def char_vocabulary(text):
+    """Returns `["", *sorted characters of text]`; id 0 is the unknown char."""
+    return [""] + sorted(set(text))
+
+
+def char_lookup(vocabulary):
+    """A table from character to id; characters not in it map to 0."""
+    return tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(vocabulary[1:]), tf.range(1, len(vocabulary), dtype=tf.int32)
+        ),
+        default_value=0,
+    )
+
+
+def char_sequences(text, vocabulary, sequence_length, batch_size, training, seed=None, max_examples=None):
+    """Cuts `text` into `(ids[:-1], ids[1:])` next-character examples.
+
+    Args:
+        text: str. The corpus.
+        vocabulary: list of str from `char_vocabulary`.
+        sequence_length: int. Characters per example.
+        batch_size: int. Global batch size.
+        training: bool. Whether to shuffle.
+        seed: int or None. Shuffle seed.
+        max_examples: int or None. Cap on the number of sequences.
+
+    Returns:
+        A batched `tf.data.Dataset` of `(int32 [b, T], int32 [b, T])`.
+    """
+    ids = char_lookup(vocabulary).lookup(tf.strings.unicode_split(text, "UTF-8"))
+    ds = tf.data.Dataset.from_tensor_slices(ids).batch(sequence_length + 1, drop_remainder=True)
+    ds = take(ds, max_examples).map(lambda s: (s[:-1], s[1:]), num_parallel_calls=tf.data.AUTOTUNE)
+    return finish(ds, batch_size, training, seed)

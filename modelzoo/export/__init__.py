@@ -1,0 +1,30 @@
+"""TF Serving SavedModel exports: write, verify in a fresh process, publish.
+
+`export_*` write one SavedModel; `publish_*` export into a temporary sibling
+of `<export_dir>/<name>/<version>`, verify it in a process that imports only
+TensorFlow, and rename it into place. `publish` is the generic step they use.
+"""
+
+from modelzoo.export.generator import (
+    export_text_generator,
+    greedy_generate,
+    make_generator,
+    publish_text_generator,
+)
+from modelzoo.export.image import export_image_classifier, publish_image_classifier
+from modelzoo.export.publish import existing_versions, next_version, publish
+from modelzoo.export.text_classifier import export_text_classifier, publish_text_classifier
+
+__all__ = [
+    "existing_versions",
+    "export_image_classifier",
+    "export_text_classifier",
+    "export_text_generator",
+    "greedy_generate",
+    "make_generator",
+    "next_version",
+    "publish",
+    "publish_image_classifier",
+    "publish_text_classifier",
+    "publish_text_generator",
+]

@@ -1,0 +1,276 @@
+"""Atomic, verified publishing of SavedModels into a TF Serving model base path.
+
+Layout: `<export_dir>/<name>/<version>/` with integer versions, as TF Serving
+expects. A new version is written into a hidden sibling `.tmp-<version>-*`
+(TF Serving ignores names that are not integers), verified in a fresh Python
+process that imports only TensorFlow, then renamed into place. Nothing is
+ever written into, or renamed over, an existing version.
+
+The three steps are the module functions `write_step`, `verify_step` and
+`commit_step`; tests replace them to inject failures.
+"""
+
+import ctypes
+import errno
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from modelzoo.errors import ModelzooError, UsageError
+from modelzoo.export.verify import encode_array
+
+VERIFY_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify.py")
+
+
+def publish(
+    write_fn,
+    export_dir,
+    name,
+    version=None,
+    contract=None,
+    example=None,
+    expected=None,
+    rtol=1e-5,
+    atol=1e-6,
+    timeout=600,
+):
+    """Writes, verifies and atomically publishes one SavedModel version.
+
+    Args:
+        write_fn: callable taking a directory path (existing and empty) and
+            writing a SavedModel there.
+        export_dir: str. The root holding one folder per model name.
+        name: str. Model name, a single path component.
+        version: positive int, or None for the next free version (1 if there
+            is none, else the largest integer version + 1).
+        contract: dict with `inputs` and `outputs` of the `serving_default`
+            signature (see `verify.check_signature`); None skips that check.
+        example: dict input name → array to call `serving_default` with, or
+            None to only load the SavedModel.
+        expected: dict output name → array the in-memory model gave for
+            `example`; floats are compared with `rtol`/`atol`, the rest
+            exactly. Names left out are not compared.
+        rtol: float. Relative tolerance for float outputs.
+        atol: float. Absolute tolerance for float outputs.
+        timeout: float. Seconds allowed for the verification process.
+
+    Returns:
+        The path of the new version directory.
+
+    Raises:
+        UsageError: bad `name` or `version`, an existing `version`, or an
+            `export_dir` that is a file.
+        ModelzooError: any failure to write, verify or rename; the temporary
+            directory is removed and existing versions are untouched.
+    """
+    version = _check_version(version)
+    model_dir = _model_dir(os.fspath(export_dir), name)
+    taken = existing_versions(model_dir)
+    if version is not None and version in taken:
+        raise UsageError(_taken_message(version, model_dir))
+    temp_dir = _make_temp_dir(model_dir, version or next_version(taken))
+    spec = {
+        "signature": "serving_default",
+        "contract": contract,
+        "example": _encode(example),
+        "expected": _encode(expected),
+        "rtol": rtol,
+        "atol": atol,
+    }
+    try:
+        _step("write", temp_dir, write_step, write_fn, temp_dir)
+        _step("verify", temp_dir, verify_step, temp_dir, spec, timeout)
+        return _step("rename", temp_dir, commit_step, temp_dir, model_dir, version)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def existing_versions(model_dir):
+    """Returns the set of integer versions under `model_dir` (empty if none)."""
+    try:
+        names = os.listdir(model_dir)
+    except FileNotFoundError:
+        return set()
+    except OSError as exc:
+        raise ModelzooError(f"cannot list {model_dir}: {_one_line(exc)}") from exc
+    return {int(n) for n in names if n.isascii() and n.isdigit()}
+
+
+def next_version(versions):
+    """Returns 1 for no versions, else the largest + 1."""
+    return max(versions, default=0) + 1
+
+
+def write_step(write_fn, temp_dir):
+    """Step 1: writes the SavedModel into `temp_dir`."""
+    write_fn(temp_dir)
+    if not os.path.isfile(os.path.join(temp_dir, "saved_model.pb")):
+        raise ModelzooError(f"the export wrote no saved_model.pb into {temp_dir}")
+
+
+def verify_step(temp_dir, spec, timeout):
+    """Step 2: checks the SavedModel in a fresh process (`verify.py`).
+
+    Running it as a script file, not `-m modelzoo...`, keeps Keras and
+    modelzoo out of that process, as in TF Serving.
+    """
+    with tempfile.TemporaryDirectory(prefix="modelzoo-verify-") as scratch:
+        spec_path = os.path.join(scratch, "spec.json")
+        with open(spec_path, "w", encoding="utf-8") as f:
+            json.dump(spec, f)
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # -P: do not put this package's folder on sys.path.
+        command = [sys.executable, "-P", VERIFY_SCRIPT, temp_dir, spec_path]
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout, env=env
+            )
+        except subprocess.TimeoutExpired:
+            raise ModelzooError(
+                f"verifying {temp_dir} took more than {timeout:g} s"
+            ) from None
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        failed = [line for line in lines if line.startswith("verify failed:")]
+        detail = (failed or lines or [f"exit code {result.returncode}"])[-1]
+        raise ModelzooError(f"the SavedModel in {temp_dir} failed verification: {detail}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def commit_step(temp_dir, model_dir, version):
+    """Step 3: renames `temp_dir` to `model_dir/<version>`, never replacing.
+
+    With `version=None`, a version that appeared meanwhile is skipped and the
+    next free one taken; an explicit version that appeared is a UsageError.
+
+    Returns:
+        The final path.
+    """
+    for _ in range(100):
+        number = version or next_version(existing_versions(model_dir))
+        final = os.path.join(model_dir, str(number))
+        try:
+            rename_no_replace(temp_dir, final)
+            return final
+        except FileExistsError:
+            if version is not None:
+                raise UsageError(_taken_message(version, model_dir)) from None
+    raise ModelzooError(f"could not claim a free version under {model_dir}")
+
+
+def rename_no_replace(source, target):
+    """Renames `source` to `target`; FileExistsError if `target` exists.
+
+    Uses Linux `renameat2(RENAME_NOREPLACE)` where available, so a version
+    created by someone else at the same moment is never replaced; elsewhere
+    it checks first, which leaves only a tiny window, and `os.rename` itself
+    refuses to replace a non-empty directory.
+    """
+    if _renameat2 is not None:
+        result = _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), 1)
+        if result == 0:
+            return
+        code = ctypes.get_errno()
+        if code == errno.EEXIST:
+            raise FileExistsError(code, os.strerror(code), target)
+        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(code, os.strerror(code), target)
+    if os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), target)
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), target) from None
+        raise
+
+
+def _load_renameat2():
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_AT_FDCWD = -100
+_renameat2 = _load_renameat2()
+
+
+def _step(label, temp_dir, function, *args):
+    # One line per failure: the CLI prints it as is.
+    try:
+        return function(*args)
+    except ModelzooError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line.
+        raise ModelzooError(
+            f"{label} step failed for {temp_dir}: {type(exc).__name__}: {_one_line(exc)}"
+        ) from exc
+
+
+def _check_version(version):
+    if version is None:
+        return None
+    if isinstance(version, bool) or not isinstance(version, int) or version <= 0:
+        raise UsageError(f"--version must be a positive integer, got {version!r}")
+    return version
+
+
+def _model_dir(export_dir, name):
+    if not isinstance(name, str) or not name or name.startswith(".") or os.sep in name or (
+        os.altsep and os.altsep in name
+    ):
+        raise UsageError(f"the model name must be one path component not starting with '.', got {name!r}")
+    if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+        raise UsageError(f"--export_dir {export_dir} is a file, not a directory")
+    model_dir = os.path.join(export_dir, name)
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise UsageError(f"--export_dir {export_dir}: {model_dir} is a file, not a directory")
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+    except OSError as exc:
+        raise ModelzooError(f"cannot create {model_dir}: {_one_line(exc)}") from exc
+    return model_dir
+
+
+def _make_temp_dir(model_dir, version):
+    # Not tempfile.mkdtemp: its 0700 mode would survive the rename and hide
+    # the version from a TF Serving running as another user.
+    for _ in range(100):
+        path = os.path.join(model_dir, f".tmp-{version}-{secrets.token_hex(4)}")
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ModelzooError(f"cannot write in {model_dir}: {_one_line(exc)}") from exc
+    raise ModelzooError(f"cannot create a temporary directory in {model_dir}")
+
+
+def _taken_message(version, model_dir):
+    path = os.path.join(model_dir, str(version))
+    free = next_version(existing_versions(model_dir))
+    return (
+        f"--version {version} already exists at {path}; versions are never "
+        f"overwritten, the next free one is {free}"
+    )
+
+
+def _encode(arrays):
+    if arrays is None:
+        return None
+    return {name: encode_array(value) for name, value in arrays.items()}
+
+
+def _one_line(exc):
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,172 @@
+"""SavedModel export of text classifiers that take the raw text."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from modelzoo.export.classifier_head import (
+    check_class_names,
+    classifier_contract,
+    classifier_outputs,
+    expected_classifier_outputs,
+)
+from modelzoo.export.publish import publish
+
+
+def text_contract(model):
+    """The `serving_default` contract of `export_text_classifier(model, ...)`."""
+    return classifier_contract("text", "string", [None], model.output_shape[-1])
+
+
+def check_vectorizer(model, vectorizer):
+    """Raises `ValueError` unless `vectorizer` produces ids `model` accepts.
+
+    Args:
+        model: a `keras.Model` taking int ids `[batch, sequence_length]`.
+        vectorizer: a `keras.layers.TextVectorization`.
+    """
+    if not isinstance(vectorizer, keras.layers.TextVectorization):
+        raise ValueError(
+            "`vectorizer` must be an adapted keras.layers.TextVectorization. "
+            f"Received: {type(vectorizer).__name__}"
+        )
+    config = vectorizer.get_config()
+    sequence_length = model.input_shape[1]
+    if config["output_mode"] != "int" or config["output_sequence_length"] != sequence_length:
+        raise ValueError(
+            "`vectorizer` must use output_mode='int' and "
+            f"output_sequence_length={sequence_length} (the model's). Received: "
+            f"output_mode={config['output_mode']!r}, "
+            f"output_sequence_length={config['output_sequence_length']!r}"
+        )
+    if vectorizer.vocabulary_size() <= 2:
+        raise ValueError("`vectorizer` has no vocabulary; call `adapt` first.")
+    embedding = _find_embedding(model)
+    if embedding is not None and vectorizer.vocabulary_size() > embedding:
+        raise ValueError(
+            f"`vectorizer` has {vectorizer.vocabulary_size()} ids but the model "
+            f"embeds only {embedding}."
+        )
+
+
+def _find_embedding(model):
+    try:
+        layer = model.get_layer("embedding")
+    except ValueError:
+        return None
+    return getattr(layer, "vocabulary_size", getattr(layer, "input_dim", None))
+
+
+def export_text_classifier(model, vectorizer, class_names, path):
+    """Writes a TF Serving SavedModel that classifies raw text.
+
+    The `serving_default` signature takes `text`: string `[batch]`, the raw
+    review. `vectorizer` tokenizes, truncates and pads it in the graph (core
+    TF string ops only, so TF Serving loads it without TF Text), so a text of
+    any length works. Outputs: `probabilities` float32 `[batch, num_classes]`,
+    `class_ids` int64 `[batch]` and `labels` string `[batch]` (e.g. "neg",
+    "pos").
+
+    A text with no tokens at all (empty, or only spaces and punctuation)
+    would give the model nothing to average over (NaN); it gets uniform
+    probabilities and class id 0 instead. Unknown words still count: they
+    map to the vectorizer's OOV id.
+
+    A TF Serving REST request has one raw string per instance, since the
+    signature has a single input: `{"instances": ["A great movie!"]}`.
+
+    Args:
+        model: a built `keras.Model` taking int ids `[batch, sequence_length]`
+            (0 = padding) and returning logits `[batch, num_classes]`.
+        vectorizer: an adapted `keras.layers.TextVectorization` with
+            `output_mode="int"` and `output_sequence_length=sequence_length`.
+        class_names: sequence of `num_classes` str.
+        path: str. Directory to write; it must be empty or not exist.
+
+    Returns:
+        `path`.
+
+    Raises:
+        ValueError: if the vectorizer or class names do not fit the model.
+    """
+    check_vectorizer(model, vectorizer)
+    names = check_class_names(class_names, model.output_shape[-1])
+
+    def serve(text):
+        ids = tf.cast(vectorizer(text), tf.int32)
+        logits = model(ids, training=False)
+        return classifier_outputs(logits, names, has_input=tf.reduce_any(ids != 0, axis=1))
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    # Its lookup table is a resource, not a variable: without this the save
+    # fails with "untracked resource" (keras-hub#2015).
+    archive.track(vectorizer)
+    archive.add_endpoint(
+        "serving_default",
+        serve,
+        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+    )
+    archive.write_out(path, verbose=False)
+    return path
+
+
+def expected_text_outputs(model, vectorizer, class_names, texts):
+    """What the exported signature must return for `texts`, from the model.
+
+    Args:
+        model: the in-memory `keras.Model`.
+        vectorizer: the adapted `TextVectorization`.
+        class_names: sequence of str.
+        texts: sequence of str or bytes.
+
+    Returns:
+        A dict name → numpy array.
+    """
+    ids = keras.ops.convert_to_numpy(vectorizer(tf.constant(_as_strings(texts))))
+    logits = keras.ops.convert_to_numpy(model(ids.astype("int32"), training=False))
+    return expected_classifier_outputs(logits, list(class_names), has_input=(ids != 0).any(axis=1))
+
+
+def _as_strings(texts):
+    array = np.empty(len(texts), dtype=object)
+    array[:] = [t.encode("utf-8") if isinstance(t, str) else bytes(t) for t in texts]
+    return array
+
+
+def publish_text_classifier(
+    model, vectorizer, class_names, export_dir, name, version=None, example=None, timeout=600
+):
+    """Exports, verifies in a fresh process and publishes a text classifier.
+
+    Args:
+        model: see `export_text_classifier`.
+        vectorizer: see `export_text_classifier`.
+        class_names: see `export_text_classifier`.
+        export_dir: str. Root of the TF Serving model base paths.
+        name: str. Model name; the export lands in `export_dir/name/version`.
+        version: positive int or None for the next free version.
+        example: sequence of str or bytes (real reviews) to check the export
+            with; defaults to a few texts made of the vocabulary, plus an
+            empty one.
+        timeout: float. Seconds allowed for the verification process.
+
+    Returns:
+        The path of the published version directory.
+    """
+    check_vectorizer(model, vectorizer)
+    check_class_names(class_names, model.output_shape[-1])
+    if example is None:
+        words = [w for w in vectorizer.get_vocabulary()[2:12]]
+        example = ["", " ".join(words), " ".join(reversed(words)) + " zzzunknown"]
+    texts = _as_strings(example)
+    return publish(
+        lambda path: export_text_classifier(model, vectorizer, class_names, path),
+        export_dir,
+        name,
+        version=version,
+        contract=text_contract(model),
+        example={"text": texts},
+        expected=expected_text_outputs(model, vectorizer, class_names, texts),
+        timeout=timeout,
+    )

@@ -1,0 +1,245 @@
+"""Checks a SavedModel the way TF Serving will see it, in a fresh process.
+
+Run as a script so that only TensorFlow is imported (no modelzoo; TF 2.21's
+own `import tensorflow` pulls in parts of Keras, TF Serving has neither):
+
+    python modelzoo/export/verify.py SAVED_MODEL_DIR SPEC_JSON
+
+`SPEC_JSON` holds the signature contract, an example request and the outputs
+the in-memory Keras model gave for it (see `encode_array`). On success the
+script prints one JSON line and exits 0; on any mismatch it prints one line
+starting with `verify failed:` to stderr and exits 1.
+
+This module must not import Keras or any modelzoo module: the point of the
+check is that the artifact works without them. It calls the signature twice,
+through `tf.saved_model.load` and through a TF1-style session fed by tensor
+names, as TF Serving's C++ loader does.
+"""
+
+import base64
+import json
+import sys
+
+import numpy as np
+
+
+class VerifyError(Exception):
+    """The SavedModel does not match its contract or the expected outputs."""
+
+
+def encode_array(value):
+    """Encodes an array (numbers or strings) as a JSON-ready dict.
+
+    Strings travel as base64 of their bytes so that non-UTF-8 bytes and NUL
+    characters survive; numpy's own string dtypes would need pickle.
+
+    Args:
+        value: array-like of numbers, `str` or `bytes`.
+
+    Returns:
+        A dict with `dtype`, `shape` and `data` (a flat list).
+    """
+    array = np.asarray(value)
+    if array.dtype.kind in "OUS":
+        flat = [_to_bytes(v) for v in array.reshape(-1).tolist()]
+        data = [base64.b64encode(v).decode("ascii") for v in flat]
+        return {"dtype": "string", "shape": list(array.shape), "data": data}
+    return {
+        "dtype": array.dtype.name,
+        "shape": list(array.shape),
+        "data": array.reshape(-1).tolist(),
+    }
+
+
+def decode_array(encoded):
+    """Inverse of `encode_array`: strings come back as an object array of bytes."""
+    shape = tuple(encoded["shape"])
+    if encoded["dtype"] == "string":
+        flat = [base64.b64decode(v) for v in encoded["data"]]
+        array = np.empty(len(flat), dtype=object)
+        array[:] = flat
+        return array.reshape(shape)
+    return np.asarray(encoded["data"], dtype=encoded["dtype"]).reshape(shape)
+
+
+def _to_bytes(value):
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def check_signature(function, contract):
+    """Checks a signature's input and output names, dtypes and shapes.
+
+    Args:
+        function: a concrete function from `loaded.signatures[...]`.
+        contract: dict with `inputs` and `outputs`, each mapping a name to
+            `{"dtype": str, "shape": list with None for unknown dims}`.
+
+    Raises:
+        VerifyError: on the first difference.
+    """
+    _, input_specs = function.structured_input_signature
+    _compare_specs("input", input_specs, contract["inputs"])
+    _compare_specs("output", function.structured_outputs, contract["outputs"])
+
+
+def _compare_specs(kind, specs, wanted):
+    if sorted(specs) != sorted(wanted):
+        raise VerifyError(f"{kind} names are {sorted(specs)}, expected {sorted(wanted)}")
+    for name, want in wanted.items():
+        spec = specs[name]
+        if spec.dtype.name != want["dtype"]:
+            raise VerifyError(
+                f"{kind} {name!r} has dtype {spec.dtype.name}, expected {want['dtype']}"
+            )
+        shape = spec.shape.as_list() if spec.shape.rank is not None else None
+        if shape != want["shape"]:
+            raise VerifyError(f"{kind} {name!r} has shape {shape}, expected {want['shape']}")
+
+
+def compare_outputs(actual, expected, rtol, atol):
+    """Compares served outputs with expected ones.
+
+    Floats must be allclose; ints and strings must be equal.
+
+    Args:
+        actual: dict name → numpy array from the SavedModel.
+        expected: dict name → numpy array from the in-memory model; only these
+            names are compared.
+        rtol: float. Relative tolerance for floats.
+        atol: float. Absolute tolerance for floats.
+
+    Raises:
+        VerifyError: on the first difference.
+    """
+    for name, want in expected.items():
+        if name not in actual:
+            raise VerifyError(f"output {name!r} is missing")
+        got = actual[name]
+        if got.shape != want.shape:
+            raise VerifyError(f"output {name!r} has shape {got.shape}, expected {want.shape}")
+        if want.dtype.kind == "f":
+            ok = np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+            worst = float(np.nanmax(np.abs(got - want))) if got.size else 0.0
+            detail = f"max abs difference {worst:.3g}"
+        else:
+            ok = bool(np.all(got == want))
+            bad = np.argwhere(got != want)
+            detail = f"first difference at {tuple(bad[0])}" if len(bad) else ""
+        if not ok:
+            raise VerifyError(f"output {name!r} differs from the in-memory model ({detail})")
+
+
+def verify(saved_model_dir, spec):
+    """Loads a SavedModel, checks its contract and compares one request.
+
+    Args:
+        saved_model_dir: str. The SavedModel directory.
+        spec: dict with `signature` (name), `contract` (see `check_signature`),
+            and optional `example` and `expected` (name → encoded array, see
+            `encode_array`), `rtol` and `atol`.
+
+    Returns:
+        A dict summary: signature name and output shapes.
+
+    Raises:
+        VerifyError: if anything differs or fails.
+    """
+    import tensorflow as tf
+
+    signature = spec.get("signature", "serving_default")
+    try:
+        loaded = tf.saved_model.load(saved_model_dir, tags=["serve"])
+    except Exception as exc:  # noqa: BLE001 - any load failure is a verify failure.
+        raise VerifyError(f"cannot load the SavedModel: {_first_line(exc)}") from exc
+    if signature not in loaded.signatures:
+        raise VerifyError(f"no {signature!r} signature (found {sorted(loaded.signatures)})")
+    function = loaded.signatures[signature]
+    contract = spec.get("contract")
+    if contract is not None:
+        check_signature(function, contract)
+
+    summary = {"signature": signature, "outputs": {}}
+    if spec.get("example") is None:
+        return summary
+    inputs = {}
+    _, input_specs = function.structured_input_signature
+    for name, encoded in spec["example"].items():
+        if name not in input_specs:
+            raise VerifyError(f"the example has input {name!r}, the signature does not")
+        inputs[name] = tf.constant(decode_array(encoded), dtype=input_specs[name].dtype)
+    try:
+        outputs = function(**inputs)
+    except Exception as exc:  # noqa: BLE001
+        raise VerifyError(f"calling {signature!r} failed: {_first_line(exc)}") from exc
+    actual = {name: value.numpy() for name, value in outputs.items()}
+    expected = {name: decode_array(v) for name, v in (spec.get("expected") or {}).items()}
+    rtol, atol = spec.get("rtol", 1e-5), spec.get("atol", 1e-6)
+    compare_outputs(actual, expected, rtol, atol)
+    try:
+        in_session = run_in_session(
+            saved_model_dir, signature, {k: v.numpy() for k, v in inputs.items()}
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise VerifyError(f"session-style run of {signature!r} failed: {_first_line(exc)}") from exc
+    compare_outputs(in_session, expected, rtol, atol)
+    summary["outputs"] = {name: list(value.shape) for name, value in actual.items()}
+    return summary
+
+
+def run_in_session(saved_model_dir, signature, inputs):
+    """Runs a signature the way TF Serving does: a graph session fed by name.
+
+    This exercises the SignatureDef tensor names and the table initializers
+    (the SavedModel's init op), which `tf.saved_model.load` handles
+    differently.
+
+    Args:
+        saved_model_dir: str.
+        signature: str. Signature key.
+        inputs: dict input name → numpy array.
+
+    Returns:
+        A dict output name → numpy array.
+    """
+    import tensorflow as tf
+
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], saved_model_dir)
+        signature_def = meta_graph.signature_def[signature]
+        feed = {signature_def.inputs[name].name: value for name, value in inputs.items()}
+        fetch = {name: info.name for name, info in signature_def.outputs.items()}
+        return session.run(fetch, feed)
+
+
+def _first_line(exc):
+    # TF errors start with boilerplate ("Graph execution error:", "Detected
+    # at node ...") before the line that says what went wrong.
+    noise = ("Graph execution error", "Detected at node", "<stack traces", "File ", "[[")
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(noise)]
+    return (useful or lines or [type(exc).__name__])[0]
+
+
+def main(argv=None):
+    """Command-line entry: `verify.py SAVED_MODEL_DIR SPEC_JSON`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: verify.py SAVED_MODEL_DIR SPEC_JSON", file=sys.stderr)
+        return 2
+    saved_model_dir, spec_path = argv
+    try:
+        with open(spec_path, encoding="utf-8") as f:
+            spec = json.load(f)
+        summary = verify(saved_model_dir, spec)
+    except (VerifyError, OSError, ValueError, KeyError) as exc:
+        print(f"verify failed: {_first_line(exc)}", file=sys.stderr)
+        return 1
+    # Reported so callers can see the artifact needed no modelzoo code. (Not
+    # Keras: `import tensorflow` itself imports parts of it.)
+    summary["modelzoo_imported"] = any(m.split(".")[0] == "modelzoo" for m in sys.modules)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

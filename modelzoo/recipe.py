@@ -1,0 +1,248 @@
+"""The shared body of the recipes: flags, checks, strategy, fit, summary.
+
+A recipe script defines its flags with `define_common_flags` plus its own,
+implements `run(flags_obj, datasets_override=None, strategy_override=None)`
+from the steps here, and starts with `recipe.app_run(run)`.
+"""
+
+import json
+import os
+import sys
+import time
+import traceback
+
+import keras
+import tensorflow as tf
+from absl import app, flags, logging
+
+from modelzoo.errors import ModelzooError, UsageError
+from modelzoo.training import Throughput, model_dir_callbacks
+
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
+
+
+def define_common_flags(
+    dataset, datasets, epochs, batch_size, learning_rate, steps_per_execution=1,
+    flag_values=flags.FLAGS,
+):
+    """Defines the flags every recipe has, with the recipe's defaults.
+
+    Args:
+        dataset: str. Default --dataset.
+        datasets: tuple of str. The datasets the recipe supports.
+        epochs, batch_size, learning_rate, steps_per_execution: defaults.
+        flag_values: the `FlagValues` to define them in; tests pass a fresh
+            one so several recipes can live in one process.
+    """
+    fv = dict(flag_values=flag_values)
+    flags.DEFINE_string("dataset", dataset, f"TFDS dataset: one of {', '.join(datasets)}.", **fv)
+    flags.DEFINE_string("data_dir", None, "TFDS data directory (default: TFDS's own).", **fv)
+    flags.DEFINE_boolean("download", True, "Let TFDS download; false uses only prepared data.", **fv)
+    flags.DEFINE_integer("epochs", epochs, "Training epochs.", **fv)
+    flags.DEFINE_integer("batch_size", batch_size, "Global batch size, split over replicas.", **fv)
+    flags.DEFINE_float("learning_rate", learning_rate, "Peak Adam learning rate (cosine decay).", **fv)
+    flags.DEFINE_integer("steps_per_execution", steps_per_execution, "Batches per graph call.", **fv)
+    flags.DEFINE_integer("seed", None, "Random seed; set it to make a run repeatable.", **fv)
+    flags.DEFINE_string("strategy", "default", f"Distribution strategy: {', '.join(STRATEGIES)}.", **fv)
+    flags.DEFINE_integer("cpu_replicas", None, "mirrored on a CPU-only machine: logical CPUs.", **fv)
+    flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu.", **fv)
+    flags.DEFINE_boolean("mixed_precision", False, "bfloat16 on CPU/TPU, float16 on GPU.", **fv)
+    flags.DEFINE_string("model_dir", None, "Backups (resume), checkpoints, TensorBoard logs.", **fv)
+    flags.DEFINE_string("export_dir", "saved_models", "Export root: <export_dir>/<name>/<version>.", **fv)
+    flags.DEFINE_string("name", None, "Export name (default: <dataset>_<model>).", **fv)
+    flags.DEFINE_integer("version", None, "Export version (default: the next free integer).", **fv)
+    flags.DEFINE_integer("max_train_examples", None, "Use at most this many training examples.", **fv)
+    flags.DEFINE_integer("max_eval_examples", None, "Use at most this many test examples.", **fv)
+    flags.DEFINE_boolean("verbose", False, "Show tracebacks and Keras progress bars.", **fv)
+
+
+def check_flags(flags_obj, datasets):
+    """Raises `UsageError` naming the first bad flag, before any work."""
+    if flags_obj.dataset not in datasets:
+        raise UsageError(
+            f"--dataset={flags_obj.dataset!r} is not supported; use one of: {', '.join(datasets)}"
+        )
+    if flags_obj.strategy not in STRATEGIES:
+        raise UsageError(
+            f"--strategy={flags_obj.strategy!r} is unknown; use one of: {', '.join(STRATEGIES)}"
+        )
+    for name in ("epochs", "batch_size", "steps_per_execution"):
+        if getattr(flags_obj, name) <= 0:
+            raise UsageError(f"--{name}={getattr(flags_obj, name)} must be a positive integer")
+    for name in ("max_train_examples", "max_eval_examples", "cpu_replicas", "version"):
+        value = getattr(flags_obj, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{name}={value} must be a positive integer")
+    if not flags_obj.learning_rate > 0:
+        raise UsageError(f"--learning_rate={flags_obj.learning_rate} must be > 0")
+
+
+def int_list(flag_name, values):
+    """Parses a list flag of integers, e.g. --hidden_units=256,128."""
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise UsageError(
+            f"--{flag_name}={','.join(values)} must be comma-separated integers"
+        ) from None
+
+
+def set_up(flags_obj):
+    """Seeds every random generator and sets the precision policy."""
+    if flags_obj.seed is not None:
+        keras.utils.set_random_seed(flags_obj.seed)
+        tf.config.experimental.enable_op_determinism()
+    if flags_obj.mixed_precision:
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+        keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "mixed_bfloat16")
+    else:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def make_strategy(flags_obj, strategy_override=None):
+    """The strategy named by --strategy, unless a test injects one."""
+    if strategy_override is not None:
+        return strategy_override
+    from modelzoo import distribute
+
+    strategy = distribute.get_distribution_strategy(
+        flags_obj.strategy, cpu_replicas=flags_obj.cpu_replicas, tpu=flags_obj.tpu
+    )
+    distribute.per_replica_batch_size(flags_obj.batch_size, strategy)
+    return strategy
+
+
+def fit_and_evaluate(model, train_ds, test_ds, flags_obj, examples_per_epoch=None, callbacks=()):
+    """Trains for --epochs with the --model_dir callbacks, then evaluates.
+
+    Returns:
+        `(metrics, throughput)`: the test metrics dict and the `Throughput`
+        callback that timed the epochs.
+    """
+    throughput = Throughput(examples_per_epoch)
+    model.fit(
+        train_ds,
+        epochs=flags_obj.epochs,
+        callbacks=[throughput, *model_dir_callbacks(flags_obj.model_dir), *callbacks],
+        verbose=2,
+    )
+    metrics = model.evaluate(test_ds, return_dict=True, verbose=0)
+    return metrics, throughput
+
+
+def check_export_target(flags_obj, name):
+    """Fails before training if the export could not be published."""
+    from modelzoo.export.publish import _model_dir, _taken_message, existing_versions
+
+    model_dir = _model_dir(flags_obj.export_dir, name)
+    if flags_obj.version in existing_versions(model_dir):
+        raise UsageError(_taken_message(flags_obj.version, model_dir))
+    if not os.access(model_dir, os.W_OK):
+        raise ModelzooError(f"--export_dir={flags_obj.export_dir}: {model_dir} is not writable")
+
+
+def _publish(flags_obj, strategy, publish_fn, *args, **kwargs):
+    # Under multi_worker every worker runs the export (the variables are read
+    # collectively), but only the chief's lands in --export_dir.
+    from modelzoo import distribute
+
+    export_dir = distribute.worker_dir(flags_obj.export_dir, strategy)
+    try:
+        path = publish_fn(*args, export_dir=export_dir, version=flags_obj.version, **kwargs)
+    finally:
+        distribute.remove_worker_dir(export_dir, flags_obj.export_dir)
+    return path if distribute.is_chief(strategy) else None
+
+
+def publish_image_classifier(flags_obj, name, model, class_names, images, strategy):
+    """Publishes `<export_dir>/<name>/<version>`, checked on real `images`."""
+    from modelzoo import export
+
+    return _publish(
+        flags_obj, strategy, export.publish_image_classifier,
+        model, class_names, name=name, example=images.numpy(),
+    )
+
+
+def publish_text_classifier(flags_obj, name, model, vectorizer, class_names, texts, strategy):
+    """Publishes `<export_dir>/<name>/<version>`, checked on real `texts`."""
+    from modelzoo import export
+
+    return _publish(
+        flags_obj, strategy, export.publish_text_classifier,
+        model, vectorizer, class_names, name=name, example=texts.numpy(),
+    )
+
+
+def publish_text_generator(flags_obj, name, model, vocabulary, strategy):
+    """Publishes the generator and returns `(path, sample)`.
+
+    The sample is generated by the published SavedModel itself, from
+    --sample_prompt, so it shows what TF Serving will answer.
+    """
+    from modelzoo import export
+
+    path = _publish(flags_obj, strategy, export.publish_text_generator, model, vocabulary, name=name)
+    if path is None:
+        return None, None
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    text = serve(
+        prompt=tf.constant([flags_obj.sample_prompt]),
+        num_chars=tf.constant([flags_obj.sample_chars]),
+        temperature=tf.constant([flags_obj.sample_temperature]),
+    )["text"][0]
+    return path, flags_obj.sample_prompt + text.numpy().decode("utf-8", "replace")
+
+
+def count(ds):
+    """Number of elements (batches, if batched) of `ds`, or None if unknown."""
+    n = int(ds.cardinality())
+    return n if n > 0 else None
+
+
+def summarize(flags_obj, model_name, metrics, export_path, start, throughput=None, **extra):
+    """The recipe's one-line JSON summary, as a dict."""
+    summary = {
+        "model": model_name,
+        "dataset": flags_obj.dataset,
+        "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
+        "export_path": export_path,
+        "wall_time_s": round(time.time() - start, 2),
+    }
+    if throughput is not None and throughput.examples_per_second():
+        summary["train_examples_per_s"] = round(throughput.examples_per_second(), 1)
+    summary.update(extra)
+    return summary
+
+
+def _parse_flags(argv):
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        print(f"{os.path.basename(argv[0])}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def app_run(run):
+    """Runs `run(FLAGS)` as a command: JSON summary out, one-line errors."""
+
+    def main(argv):
+        prog = os.path.basename(argv[0])
+        if not flags.FLAGS.verbose:
+            logging.set_verbosity(logging.WARNING)
+            tf.get_logger().setLevel("WARNING")
+        try:
+            if len(argv) > 1:
+                raise UsageError(f"unexpected arguments {argv[1:]}; flags look like --epochs=5")
+            summary = run(flags.FLAGS)
+        except Exception as e:  # noqa: BLE001 - every failure becomes one line
+            if flags.FLAGS.verbose:
+                traceback.print_exc()
+            message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if not isinstance(e, ModelzooError):
+                message = f"{type(e).__name__}: {message} (rerun with --verbose for details)"
+            print(f"{prog}: error: {message}", file=sys.stderr)
+            sys.exit(getattr(e, "exit_code", 1))
+        print(json.dumps(summary))
+
+    app.run(main, flags_parser=_parse_flags)

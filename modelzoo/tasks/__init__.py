@@ -1,0 +1,1 @@
+"""The end-to-end flow of each kind of recipe: data → fit → export."""

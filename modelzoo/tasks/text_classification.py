@@ -1,0 +1,78 @@
+"""Text classification on IMDB reviews with a Transformer encoder."""
+
+import time
+
+from modelzoo import recipe
+from modelzoo.data import pipelines
+from modelzoo.data.loading import load_splits
+from modelzoo.errors import UsageError
+from modelzoo.registry import get_model
+from modelzoo.training import compile_model
+
+DATASETS = ("imdb_reviews",)
+
+
+def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):
+    """Learns a vocabulary, trains, evaluates, exports, and summarizes.
+
+    Args:
+        flags_obj: parsed flags; besides the common ones, `vocab_size` and
+            `sequence_length`.
+        model_name: str. A registered text classifier, e.g. `"transformer"`.
+        model_kwargs: dict of builder arguments from the recipe's own flags.
+        datasets_override: `((train, test), info)` as `load_splits` returns.
+        strategy_override: a `tf.distribute.Strategy` instead of --strategy.
+
+    Returns:
+        The summary dict the recipe prints as JSON.
+    """
+    start = time.time()
+    recipe.check_flags(flags_obj, DATASETS)
+    for flag in ("vocab_size", "sequence_length"):
+        if getattr(flags_obj, flag) <= 2:
+            raise UsageError(f"--{flag}={getattr(flags_obj, flag)} must be an integer > 2")
+    recipe.set_up(flags_obj)
+    strategy = recipe.make_strategy(flags_obj, strategy_override)
+    name = flags_obj.name or f"imdb_{model_name}"
+    recipe.check_export_target(flags_obj, name)
+    (train, test), info = datasets_override or load_splits(
+        flags_obj.dataset, ["train", "test"], flags_obj.data_dir, flags_obj.download
+    )
+    class_names = info.features["label"].names
+    train = pipelines.take(train, flags_obj.max_train_examples)
+    # The vocabulary comes from the training split only.
+    vectorizer = pipelines.make_vectorizer(
+        train.map(lambda text, label: text), flags_obj.vocab_size, flags_obj.sequence_length
+    )
+    train_ds = pipelines.text_classification_pipeline(
+        train, vectorizer, flags_obj.batch_size, True, flags_obj.seed
+    )
+    test_ds = pipelines.text_classification_pipeline(
+        test, vectorizer, flags_obj.batch_size, False, max_examples=flags_obj.max_eval_examples
+    )
+    train_steps = recipe.count(train_ds)
+    with strategy.scope():
+        try:
+            model = get_model(
+                model_name,
+                vocab_size=vectorizer.vocabulary_size(),
+                sequence_length=flags_obj.sequence_length,
+                num_classes=len(class_names),
+                **model_kwargs,
+            )
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        compile_model(
+            model,
+            flags_obj.learning_rate,
+            decay_steps=train_steps and train_steps * flags_obj.epochs,
+            steps_per_execution=flags_obj.steps_per_execution,
+        )
+    metrics, throughput = recipe.fit_and_evaluate(
+        model, train_ds, test_ds, flags_obj, recipe.count(train)
+    )
+    texts, _ = next(iter(test.batch(8)))
+    export_path = recipe.publish_text_classifier(
+        flags_obj, name, model, vectorizer, class_names, texts, strategy
+    )
+    return recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput)

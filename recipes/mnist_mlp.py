@@ -1,0 +1,41 @@
+"""Train the quickstart MLP on MNIST or Fashion-MNIST and export it.
+
+    python recipes/mnist_mlp.py                      # MNIST, via TFDS
+    python recipes/mnist_mlp.py --dataset=fashion_mnist --data_dir=data/tfds --download=false
+"""
+
+from absl import flags
+
+from modelzoo import recipe
+from modelzoo.tasks import image_classification
+
+
+def define_flags(flag_values=flags.FLAGS):
+    fv = dict(flag_values=flag_values)
+    recipe.define_common_flags(
+        dataset="mnist",
+        datasets=image_classification.DATASETS,
+        epochs=10,
+        batch_size=256,
+        learning_rate=3e-3,
+        flag_values=flag_values,
+        steps_per_execution=20,
+    )
+    flags.DEFINE_list("hidden_units", ["128"], "Widths of the hidden layers.", **fv)
+    flags.DEFINE_float("dropout", 0.2, "Dropout after each hidden layer, in [0, 1).", **fv)
+
+
+def run(flags_obj, datasets_override=None, strategy_override=None):
+    """Trains, evaluates and exports; returns the summary dict."""
+    model_kwargs = dict(
+        hidden_units=recipe.int_list("hidden_units", flags_obj.hidden_units),
+        dropout=flags_obj.dropout,
+    )
+    return image_classification.run(
+        flags_obj, "mlp", model_kwargs, datasets_override, strategy_override
+    )
+
+
+if __name__ == "__main__":
+    define_flags()
+    recipe.app_run(run)
