@@ -12,10 +12,11 @@ from modelzoo.export.generator import (
     publish_text_generator,
 )
 from modelzoo.export.image import export_image_classifier, publish_image_classifier
-from modelzoo.export.publish import existing_versions, next_version, publish
+from modelzoo.export.publish import check_target, existing_versions, next_version, publish
 from modelzoo.export.text_classifier import export_text_classifier, publish_text_classifier
 
 __all__ = [
+    "check_target",
     "existing_versions",
     "export_image_classifier",
     "export_text_classifier",

@@ -93,6 +93,10 @@ class _Generator:
 
     def generate(self, prompt, num_chars, temperature):
         """See `export_text_generator`."""
+        # Signatures do not enforce shapes; a rank mismatch is InvalidArgument here.
+        prompt, num_chars, temperature = (
+            tf.ensure_shape(x, [None]) for x in (prompt, num_chars, temperature)
+        )
         batch = tf.shape(prompt)[0]
         checks = [
             tf.debugging.assert_equal(
@@ -130,8 +134,9 @@ class _Generator:
             # Id 0 (unknown) is never generated, so every step adds a character.
             logits = tf.cast(self.logits(x), tf.float32)[:, 1:]
             greedy = tf.argmax(logits, axis=-1, output_type=tf.int64)
-            # Subtracting the max first keeps tiny temperatures from making
-            # inf - inf = NaN; an all-NaN row could draw an out-of-range id.
+            # Subtracting the max first keeps tiny temperatures from
+            # overflowing to +inf (NaN inside the softmax); the clip guards
+            # against the out-of-range id a NaN row can draw.
             scaled = (logits - tf.reduce_max(logits, axis=-1, keepdims=True)) / scale
             drawn = tf.random.categorical(scaled, 1, dtype=tf.int64)[:, 0]
             drawn = tf.clip_by_value(drawn, 0, tf.cast(tf.shape(logits)[1], tf.int64) - 1)

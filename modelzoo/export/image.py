@@ -57,6 +57,9 @@ def export_image_classifier(model, class_names, path):
     input_shape = (None,) + tuple(model.input_shape[1:])
 
     def serve(images):
+        # Signatures do not enforce shapes; without this a flattening model
+        # would silently accept, say, [batch, 28, 28].
+        images = tf.ensure_shape(images, input_shape)
         logits = model(tf.cast(images, tf.float32), training=False)
         return classifier_outputs(logits, names)
 

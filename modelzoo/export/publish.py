@@ -68,11 +68,8 @@ def publish(
             directory is removed and existing versions are untouched.
     """
     version = _check_version(version)
-    model_dir = _model_dir(os.fspath(export_dir), name)
-    taken = existing_versions(model_dir)
-    if version is not None and version in taken:
-        raise UsageError(_taken_message(version, model_dir))
-    temp_dir = _make_temp_dir(model_dir, version or next_version(taken))
+    model_dir = check_target(export_dir, name, version)
+    temp_dir = _make_temp_dir(model_dir, version or next_version(existing_versions(model_dir)))
     spec = {
         "signature": "serving_default",
         "contract": contract,
@@ -82,11 +79,38 @@ def publish(
         "atol": atol,
     }
     try:
-        _step("write", temp_dir, write_step, write_fn, temp_dir)
-        _step("verify", temp_dir, verify_step, temp_dir, spec, timeout)
-        return _step("rename", temp_dir, commit_step, temp_dir, model_dir, version)
+        _step("write", model_dir, write_step, write_fn, temp_dir)
+        _step("verify", model_dir, verify_step, temp_dir, spec, timeout)
+        return _step("rename", model_dir, commit_step, temp_dir, model_dir, version)
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def check_target(export_dir, name, version=None):
+    """Fails early, e.g. before training, if publishing there would fail.
+
+    Creates `<export_dir>/<name>` if needed.
+
+    Args:
+        export_dir: str. The root holding one folder per model name.
+        name: str. Model name, a single path component.
+        version: positive int or None.
+
+    Returns:
+        The model directory `<export_dir>/<name>`.
+
+    Raises:
+        UsageError: bad `name` or `version`, an existing `version`, or an
+            `export_dir` that is a file.
+        ModelzooError: the directory cannot be created or written.
+    """
+    version = _check_version(version)
+    model_dir = _model_dir(os.fspath(export_dir), name)
+    if version is not None and version in existing_versions(model_dir):
+        raise UsageError(_taken_message(version, model_dir))
+    if not os.access(model_dir, os.W_OK | os.X_OK):
+        raise ModelzooError(f"cannot write in {model_dir}: permission denied")
+    return model_dir
 
 
 def existing_versions(model_dir):
@@ -204,7 +228,7 @@ _AT_FDCWD = -100
 _renameat2 = _load_renameat2()
 
 
-def _step(label, temp_dir, function, *args):
+def _step(label, model_dir, function, *args):
     # One line per failure: the CLI prints it as is.
     try:
         return function(*args)
@@ -212,7 +236,8 @@ def _step(label, temp_dir, function, *args):
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line.
         raise ModelzooError(
-            f"{label} step failed for {temp_dir}: {type(exc).__name__}: {_one_line(exc)}"
+            f"publishing into {model_dir} failed at the {label} step: "
+            f"{type(exc).__name__}: {_one_line(exc)}"
         ) from exc
 
 

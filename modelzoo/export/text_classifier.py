@@ -93,10 +93,14 @@ def export_text_classifier(model, vectorizer, class_names, path):
     names = check_class_names(class_names, model.output_shape[-1])
 
     def serve(text):
-        ids = tf.cast(vectorizer(text), tf.int32)
+        # Signatures do not enforce shapes; [batch, 1] would vectorize too.
+        ids = tf.cast(vectorizer(tf.ensure_shape(text, [None])), tf.int32)
         logits = model(ids, training=False)
         return classifier_outputs(logits, names, has_input=tf.reduce_any(ids != 0, axis=1))
 
+    if not vectorizer.built:
+        # `adapt` alone leaves it unbuilt, and the archive refuses unbuilt layers.
+        vectorizer(tf.constant([""]))
     archive = keras.export.ExportArchive()
     archive.track(model)
     # Its lookup table is a resource, not a variable: without this the save

@@ -1,0 +1,68 @@
+"""Loading recipe scripts and running them in-process on mock TFDS data."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import tensorflow_datasets as tfds
+from absl import flags
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Tiny sizes per recipe, so each trains in seconds on mock data.
+TINY = {
+    "mnist_mlp": ["--epochs=1", "--batch_size=16"],
+    "mnist_cnn": ["--epochs=1", "--batch_size=16", "--filters=4,8", "--dense_units=16"],
+    "imdb_transformer": [
+        "--epochs=1", "--batch_size=8", "--vocab_size=60", "--sequence_length=16",
+        "--embed_dim=8", "--num_heads=2", "--ff_dim=8", "--num_layers=1",
+    ],
+    "shakespeare_lstm": [
+        "--epochs=1", "--batch_size=4", "--sequence_length=8", "--embed_dim=8",
+        "--lstm_units=16", "--sample_chars=10",
+    ],
+}
+
+
+def load_recipe(name):
+    """Imports `recipes/<name>.py` as a module."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "recipes", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def parse(name, args):
+    """Returns `(module, flag_values)` parsed from the tiny defaults + `args`."""
+    module = load_recipe(name)
+    flag_values = flags.FlagValues()
+    module.define_flags(flag_values)
+    flag_values([name] + TINY[name] + list(args))
+    return module, flag_values
+
+
+def run_recipe(name, *args, num_examples=48, **overrides):
+    """Runs a recipe's `run` under `tfds.testing.mock_data`; returns the summary."""
+    module, flag_values = parse(name, args)
+    with tfds.testing.mock_data(num_examples=num_examples):
+        return module.run(flag_values, **overrides)
+
+
+def run_script(name, *args, mock=True, timeout=600):
+    """Runs `recipes/<name>.py` as a command; returns the CompletedProcess."""
+    script = os.path.join(ROOT, "recipes", f"{name}.py")
+    if mock:
+        code = (
+            "import runpy, sys; import tensorflow_datasets as tfds\n"
+            "sys.argv = sys.argv[1:]\n"
+            "with tfds.testing.mock_data(num_examples=32):\n"
+            "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        )
+        command = [sys.executable, "-c", code, script]
+    else:
+        command = [sys.executable, script]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        command + TINY[name] + list(args), capture_output=True, text=True, timeout=timeout, env=env
+    )

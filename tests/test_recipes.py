@@ -1,0 +1,155 @@
+"""The four recipes end to end on mock TFDS data: train, evaluate, export."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from modelzoo.errors import UsageError
+from tests.recipe_helpers import ROOT, run_recipe, run_script
+
+pytestmark = pytest.mark.slow
+
+# Loads an export with TensorFlow alone and calls serving_default.
+SERVE = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+# TensorFlow imports parts of keras itself; modelzoo and TF Text must not be needed.
+assert "modelzoo" not in sys.modules and "tensorflow_text" not in sys.modules
+fn = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+kind = sys.argv[2]
+if kind == "image":
+    out = fn(images=tf.constant(np.zeros((3, 28, 28, 1), np.uint8)))
+elif kind == "text":
+    out = fn(text=tf.constant(["a fine film", "", "x" * 100000]))
+else:
+    out = fn(prompt=tf.constant(["ab", ""]), num_chars=tf.constant([5, 3]),
+             temperature=tf.constant([0.0, 0.0]))
+print(json.dumps({k: v.numpy().tolist() if v.dtype != tf.string else
+                  [s.decode("utf-8", "replace") for s in v.numpy().tolist()]
+                  for k, v in out.items()}))
+assert "modelzoo" not in sys.modules and "tensorflow_text" not in sys.modules
+"""
+
+
+def serve(path, kind):
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE, path, kind],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("recipe", ["mnist_mlp", "mnist_cnn"])
+def test_image_recipes_train_export_and_serve_labels(recipe, tmp_path):
+    summary = run_recipe(recipe, f"--export_dir={tmp_path}", "--dataset=fashion_mnist")
+    assert summary["export_path"] == str(tmp_path / f"fashion_mnist_{recipe[6:]}" / "1")
+    assert 0.0 <= summary["metrics"]["accuracy"] <= 1.0
+    out = serve(summary["export_path"], "image")
+    probabilities = np.array(out["probabilities"])
+    assert probabilities.shape == (3, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert out["class_ids"] == probabilities.argmax(axis=1).tolist()
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    assert out["labels"] == [names[i] for i in out["class_ids"]]
+
+
+def test_transformer_recipe_serves_raw_text(tmp_path):
+    summary = run_recipe("imdb_transformer", f"--export_dir={tmp_path}")
+    out = serve(summary["export_path"], "text")
+    assert np.array(out["probabilities"]).shape == (3, 2)
+    assert set(out["labels"]) <= {"neg", "pos"}
+
+
+def test_lstm_recipe_generates_in_graph(tmp_path):
+    summary = run_recipe("shakespeare_lstm", f"--export_dir={tmp_path}", "--sample_prompt=ab")
+    assert summary["sample"].startswith("ab") and len(summary["sample"]) > 2
+    out = serve(summary["export_path"], "generator")
+    first, second = out["text"]
+    # Greedy decoding: num_chars new characters each (mock text is ASCII).
+    assert len(first) == 5 and len(second) == 3
+
+
+def test_versions_increment_and_are_never_overwritten(tmp_path):
+    first = run_recipe("mnist_mlp", f"--export_dir={tmp_path}")["export_path"]
+    second = run_recipe("mnist_mlp", f"--export_dir={tmp_path}")["export_path"]
+    assert (os.path.basename(first), os.path.basename(second)) == ("1", "2")
+    before = {p: open(os.path.join(first, p), "rb").read() for p in ["saved_model.pb"]}
+    with pytest.raises(UsageError, match="--version 1 already exists"):
+        run_recipe("mnist_mlp", f"--export_dir={tmp_path}", "--version=1")
+    assert before == {p: open(os.path.join(first, p), "rb").read() for p in ["saved_model.pb"]}
+    assert sorted(os.listdir(tmp_path / "mnist_mlp")) == ["1", "2"]
+
+
+def test_seed_makes_runs_repeatable(tmp_path):
+    a = run_recipe("mnist_mlp", f"--export_dir={tmp_path}", "--seed=7", "--epochs=2")
+    b = run_recipe("mnist_mlp", f"--export_dir={tmp_path}", "--seed=7", "--epochs=2")
+    assert a["metrics"] == b["metrics"]
+
+
+def test_saved_model_cli_lists_the_documented_signature(tmp_path):
+    path = run_recipe("mnist_mlp", f"--export_dir={tmp_path}")["export_path"]
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    shown = subprocess.run(
+        [cli, "show", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default"],
+        capture_output=True, text=True, timeout=120,
+    ).stdout
+    for needle in ["inputs['images']", "DT_UINT8", "(-1, 28, 28, 1)", "outputs['probabilities']",
+                   "outputs['class_ids']", "DT_INT64", "outputs['labels']", "DT_STRING"]:
+        assert needle in shown, shown
+
+
+def test_command_prints_one_json_line(tmp_path):
+    result = run_script("mnist_mlp", f"--export_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["export_path"].endswith("mnist_mlp/1")
+    assert {"metrics", "wall_time_s", "model", "dataset"} <= set(summary)
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--strategy=warp"], "--strategy='warp' is unknown"),
+        (["--dataset=cifar10"], "--dataset='cifar10' is not supported"),
+        (["--epochs=0"], "--epochs=0 must be a positive integer"),
+        (["--batch_size=-4"], "--batch_size=-4 must be a positive integer"),
+        (["--learning_rate=0"], "--learning_rate=0.0 must be > 0"),
+        (["--hidden_units=12,x"], "--hidden_units=12,x must be comma-separated integers"),
+        (["--dropout=1.5"], "`dropout` must be a float in [0, 1)"),
+        (["--no_such_flag=1"], "no_such_flag"),
+    ],
+)
+def test_bad_flags_fail_with_one_line_and_exit_2(args, needle, tmp_path):
+    result = run_script("mnist_mlp", f"--export_dir={tmp_path}", *args)
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr
+    assert needle in result.stderr.strip().splitlines()[-1]
+    assert not os.path.exists(tmp_path / "mnist_mlp" / "1")
+
+
+def test_export_dir_that_is_a_file_is_a_usage_error(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("keep me")
+    result = run_script("mnist_mlp", f"--export_dir={target}")
+    assert result.returncode == 2
+    assert "is a file" in result.stderr.strip().splitlines()[-1]
+    assert target.read_text() == "keep me"
+
+
+def test_offline_dataset_error_is_one_line(tmp_path):
+    result = run_script(
+        "mnist_mlp", f"--export_dir={tmp_path}", f"--data_dir={tmp_path}/tfds",
+        "--download=false", mock=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert "dataset 'mnist' is not prepared in" in line and "modelzoo data import-idx" in line
