@@ -15,8 +15,19 @@ $(BIN)/activate: setup.py
 
 venv: $(BIN)/activate
 
+FASHION_SRC ?= /usr/share/datasets/fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Offline: real Fashion-MNIST from Debian → TFDS → train → export → serve one image.
 demo: venv
-	$(BIN)/python -m modelzoo demo --data_dir $(DATA_DIR)
+	@[ -d $(FASHION_SRC) ] || { command -v apt-get >/dev/null && \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; } || \
+	  { echo "demo: $(FASHION_SRC) is missing; install Debian's dataset-fashion-mnist" >&2; exit 1; }
+	$(BIN)/modelzoo data import-idx --name fashion_mnist --src $(FASHION_SRC) --data_dir $(DATA_DIR)
+	$(BIN)/python recipes/mnist_mlp.py --dataset=fashion_mnist --data_dir=$(DATA_DIR) \
+	  --download=false --seed=0
+	$(BIN)/modelzoo predict --model saved_models/fashion_mnist_mlp --dataset fashion_mnist \
+	  --data_dir $(DATA_DIR) --count 3
 
 test: venv
 	$(BIN)/python -m pytest -q -rs

@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 
-from modelzoo.errors import ModelzooError
+from modelzoo.errors import ModelzooError, UsageError
 
 
 def default_data_dir():
@@ -46,7 +46,36 @@ def build_parser():
     parser.set_defaults(verbose=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_data_commands(commands, common)
+    _add_predict_command(commands, common)
     return parser
+
+
+def _add_predict_command(commands, common):
+    """Adds `predict`: call an export's serving_default on real inputs."""
+    predict = commands.add_parser(
+        "predict", parents=[common], help="call an export's serving_default, as TF Serving would"
+    )
+    predict.add_argument("--model", required=True, help="<export_dir>/<name>, e.g. saved_models/fashion_mnist_mlp")
+    predict.add_argument("--version", type=int, default=None, help="version (default: the latest)")
+    predict.add_argument("--dataset", help="image models: TFDS dataset whose test images to use")
+    predict.add_argument("--data_dir", default=None, help="TFDS data directory")
+    predict.add_argument("--count", type=int, default=1, help="image models: number of test images")
+    predict.add_argument("--text", action="append", help="text classifiers: a text; repeatable")
+    predict.add_argument("--prompt", action="append", help="generators: a prompt; repeatable")
+    predict.add_argument("--num_chars", type=int, default=200, help="generators: characters")
+    predict.add_argument("--temperature", type=float, default=0.5, help="generators: <= 0 is greedy")
+    predict.set_defaults(run=_run_predict)
+
+
+def _run_predict(args):
+    from modelzoo.predict import predict
+
+    if args.count <= 0:
+        raise UsageError(f"--count={args.count} must be a positive integer")
+    return predict(
+        args.model, args.version, args.dataset, args.data_dir or default_data_dir(), args.count,
+        args.text, args.prompt, args.num_chars, args.temperature,
+    )
 
 
 def _add_data_commands(commands, common):
