@@ -124,7 +124,10 @@ def served(tmp_path_factory, image_model, text_parts, generator_model):
     export_image_classifier(image_model, CLASS_NAMES, str(root / "image"))
     export_text_classifier(*text_parts, REVIEW_CLASSES, str(root / "text"))
     export_text_generator(generator_model, VOCAB, str(root / "gen"), MAX_CHARS, MAX_PROMPT)
-    return {k: tf.saved_model.load(str(root / k)).signatures["serving_default"] for k in ("image", "text", "gen")}
+    return {
+        kind: tf.saved_model.load(str(root / kind)).signatures["serving_default"]
+        for kind in ("image", "text", "gen")
+    }
 
 
 def generate(served, prompts, num_chars, temperature=0.0):
@@ -213,7 +216,11 @@ def test_generator_num_chars_and_temperature_edges(served):
     with pytest.raises(tf.errors.InvalidArgumentError, match="NaN"):
         generate(served, ["ab", "c"], 5, [0.5, math.nan])
     with pytest.raises(tf.errors.InvalidArgumentError, match="one value per prompt"):
-        served["gen"](prompt=tf.constant(["a", "b"]), num_chars=tf.constant([1]), temperature=tf.constant([0.0, 0.0]))
+        served["gen"](
+            prompt=tf.constant(["a", "b"]),
+            num_chars=tf.constant([1]),
+            temperature=tf.constant([0.0, 0.0]),
+        )
 
 
 def test_export_arguments_are_checked(tmp_path, image_model, text_parts, generator_model):
@@ -238,7 +245,9 @@ def test_fuzz_image_inputs(served, image_model, batch, seed):
     images = image_batch(batch, seed)
     out = served["image"](images=tf.constant(images))
     probs, ids = keras_image_outputs(image_model, images)
-    np.testing.assert_allclose(out["probabilities"].numpy(), probs.reshape(batch, 3), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        out["probabilities"].numpy(), probs.reshape(batch, 3), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_array_equal(out["class_ids"].numpy(), ids)
 
 
@@ -255,7 +264,7 @@ def test_fuzz_bad_image_inputs_are_rejected(served, shape, dtype):
 text_values = st.one_of(
     st.text(max_size=40),
     st.binary(max_size=40),
-    st.lists(st.sampled_from(["good", "bad", "movie", "zzz", "!", " "]), max_size=3000).map(" ".join),
+    st.lists(st.sampled_from(["good", "bad", "zzz", "!", " "]), max_size=3000).map(" ".join),
 )
 
 
@@ -264,7 +273,9 @@ text_values = st.one_of(
 def test_fuzz_text_inputs(served, text_parts, texts):
     out = served["text"](text=tf.constant(strings(texts), tf.string))
     probs, ids = keras_text_outputs(*text_parts, texts)
-    np.testing.assert_allclose(out["probabilities"].numpy(), probs.reshape(-1, 2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        out["probabilities"].numpy(), probs.reshape(-1, 2), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_array_equal(out["class_ids"].numpy(), ids)
 
 
@@ -323,7 +334,9 @@ def leftovers(model_dir):
 
 def write_tiny_saved_model(path):
     module = tf.Module()
-    module.f = tf.function(lambda x: {"y": x * 2}, input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    module.f = tf.function(
+        lambda x: {"y": x * 2}, input_signature=[tf.TensorSpec([None], tf.float32, name="x")]
+    )
     tf.saved_model.save(module, path, signatures={"serving_default": module.f})
 
 
@@ -442,7 +455,9 @@ def published(tmp_path_factory, image_model, text_parts, generator_model):
     root = str(tmp_path_factory.mktemp("exports"))
     return {
         "root": root,
-        "image": publish_image_classifier(image_model, CLASS_NAMES, root, "image", example=image_batch(3)),
+        "image": publish_image_classifier(
+            image_model, CLASS_NAMES, root, "image", example=image_batch(3)
+        ),
         "text": publish_text_classifier(*text_parts, REVIEW_CLASSES, root, "text"),
         "gen": publish_text_generator(
             generator_model, VOCAB, root, "gen", max_chars=MAX_CHARS, max_prompt_chars=MAX_PROMPT
@@ -562,7 +577,8 @@ def test_saved_model_cli_shows_the_contract(published):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     runs = {
         kind: subprocess.Popen(
-            [cli, "show", "--dir", published[kind], "--tag_set", "serve", "--signature_def", "serving_default"],
+            [cli, "show", "--dir", published[kind], "--tag_set", "serve",
+             "--signature_def", "serving_default"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
         )
         for kind in CLI_CONTRACT

@@ -52,7 +52,10 @@ def lstm_cells(model):
     cells = []
     names = {layer.name for layer in model.layers}
     while f"lstm_{len(cells)}" in names:
-        cells.append(model.get_layer(f"lstm_{len(cells)}").cell)
+        layer = model.get_layer(f"lstm_{len(cells)}")
+        if layer.go_backwards or not layer.return_sequences:
+            raise ValueError(f"`{layer.name}` must run forwards and return sequences.")
+        cells.append(layer.cell)
     if not cells:
         raise ValueError("The model has no layer named `lstm_0`.")
     return cells
@@ -100,10 +103,10 @@ class _Generator:
         batch = tf.shape(prompt)[0]
         checks = [
             tf.debugging.assert_equal(
-                tf.shape(num_chars)[0], batch, message="num_chars must have one value per prompt"
+                tf.shape(num_chars)[0], batch, message="num_chars needs one value per prompt"
             ),
             tf.debugging.assert_equal(
-                tf.shape(temperature)[0], batch, message="temperature must have one value per prompt"
+                tf.shape(temperature)[0], batch, message="temperature needs one value per prompt"
             ),
             tf.debugging.Assert(
                 tf.reduce_all(tf.logical_not(tf.math.is_nan(temperature))),
@@ -146,7 +149,12 @@ class _Generator:
             return t + 1, token, new_states, text
 
         states = [cell.get_initial_state(batch) for cell in self.cells]
-        start = (tf.constant(0, tf.int64), tf.zeros([batch], tf.int64), states, tf.fill([batch], ""))
+        start = (
+            tf.constant(0, tf.int64),
+            tf.zeros([batch], tf.int64),
+            states,
+            tf.fill([batch], ""),
+        )
         _, _, _, text = tf.while_loop(lambda t, *_: t < steps, body, start)
         return {"text": text}
 
@@ -185,7 +193,8 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
             `lstm_0`, `lstm_1`, ..., `logits`); dropout is skipped, as at
             inference.
         vocabulary: sequence of str; `vocabulary[i]` is the character of id
-            `i`, `vocabulary[0]` the unknown id (its text is "").
+            `i`, `vocabulary[0]` the unknown id (its entry is ignored; "" by
+            convention).
         path: str. Directory to write; it must be empty or not exist.
         max_chars: int. Cap on `num_chars`. Defaults to `2000`.
         max_prompt_chars: int. Prompt characters read, from the end.

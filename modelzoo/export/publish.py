@@ -68,8 +68,6 @@ def publish(
             directory is removed and existing versions are untouched.
     """
     version = _check_version(version)
-    model_dir = check_target(export_dir, name, version)
-    temp_dir = _make_temp_dir(model_dir, version or next_version(existing_versions(model_dir)))
     spec = {
         "signature": "serving_default",
         "contract": contract,
@@ -78,6 +76,8 @@ def publish(
         "rtol": rtol,
         "atol": atol,
     }
+    model_dir = check_target(export_dir, name, version)
+    temp_dir = _make_temp_dir(model_dir, version or next_version(existing_versions(model_dir)))
     try:
         _step("write", model_dir, write_step, write_fn, temp_dir)
         _step("verify", model_dir, verify_step, temp_dir, spec, timeout)
@@ -219,7 +219,9 @@ def _load_renameat2():
         function = ctypes.CDLL(None, use_errno=True).renameat2
     except (AttributeError, OSError):
         return None
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.argtypes = [
+        ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint
+    ]
     function.restype = ctypes.c_int
     return function
 
@@ -253,7 +255,9 @@ def _model_dir(export_dir, name):
     if not isinstance(name, str) or not name or name.startswith(".") or os.sep in name or (
         os.altsep and os.altsep in name
     ):
-        raise UsageError(f"the model name must be one path component not starting with '.', got {name!r}")
+        raise UsageError(
+            f"the model name must be one path component not starting with '.', got {name!r}"
+        )
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise UsageError(f"--export_dir {export_dir} is a file, not a directory")
     model_dir = os.path.join(export_dir, name)

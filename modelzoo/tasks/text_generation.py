@@ -33,7 +33,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         raise UsageError(f"--sequence_length={flags_obj.sequence_length} must be an integer > 1")
     recipe.set_up(flags_obj)
     strategy = recipe.make_strategy(flags_obj, strategy_override)
-    name = flags_obj.name or f"shakespeare_{model_name}"
+    name = flags_obj.name or f"shakespeare_{model_name.removesuffix('_generator')}"
     recipe.check_export_target(flags_obj, name)
     (train, test), _ = datasets_override or load_splits(
         flags_obj.dataset, ["train", "test"], flags_obj.data_dir, flags_obj.download,
