@@ -48,6 +48,7 @@ def define_common_flags(
     flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu.", **fv)
     flags.DEFINE_boolean("mixed_precision", False, "bfloat16 on CPU/TPU, float16 on GPU.", **fv)
     flags.DEFINE_string("model_dir", None, "Backups (resume), checkpoints, TensorBoard logs.", **fv)
+    flags.DEFINE_boolean("fresh_start", False, "Set an existing --model_dir backup aside.", **fv)
     flags.DEFINE_string("export_dir", "saved_models", "Export root: <export_dir>/<name>/<version>.", **fv)
     flags.DEFINE_string("name", None, "Export name (default: <dataset>_<model>).", **fv)
     flags.DEFINE_integer("version", None, "Export version (default: the next free integer).", **fv)
@@ -112,7 +113,9 @@ def make_strategy(flags_obj, strategy_override=None):
     return strategy
 
 
-def fit_and_evaluate(model, train_ds, test_ds, flags_obj, examples_per_epoch=None, callbacks=()):
+def fit_and_evaluate(
+    model, train_ds, test_ds, flags_obj, strategy, examples_per_epoch=None, callbacks=()
+):
     """Trains for --epochs with the --model_dir callbacks, then evaluates.
 
     Returns:
@@ -123,7 +126,11 @@ def fit_and_evaluate(model, train_ds, test_ds, flags_obj, examples_per_epoch=Non
     model.fit(
         train_ds,
         epochs=flags_obj.epochs,
-        callbacks=[throughput, *model_dir_callbacks(flags_obj.model_dir), *callbacks],
+        callbacks=[
+            throughput,
+            *model_dir_callbacks(flags_obj.model_dir, strategy, flags_obj.fresh_start),
+            *callbacks,
+        ],
         verbose=2,
     )
     metrics = model.evaluate(test_ds, return_dict=True, verbose=0)
@@ -132,13 +139,9 @@ def fit_and_evaluate(model, train_ds, test_ds, flags_obj, examples_per_epoch=Non
 
 def check_export_target(flags_obj, name):
     """Fails before training if the export could not be published."""
-    from modelzoo.export.publish import _model_dir, _taken_message, existing_versions
+    from modelzoo import export
 
-    model_dir = _model_dir(flags_obj.export_dir, name)
-    if flags_obj.version in existing_versions(model_dir):
-        raise UsageError(_taken_message(flags_obj.version, model_dir))
-    if not os.access(model_dir, os.W_OK):
-        raise ModelzooError(f"--export_dir={flags_obj.export_dir}: {model_dir} is not writable")
+    export.check_target(flags_obj.export_dir, name, flags_obj.version)
 
 
 def _publish(flags_obj, strategy, publish_fn, *args, **kwargs):

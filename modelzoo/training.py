@@ -4,8 +4,10 @@ import os
 import time
 
 import keras
+import tensorflow as tf
 
 from modelzoo import multi_worker
+from modelzoo.errors import ModelzooError
 
 
 def compile_model(model, learning_rate, decay_steps=None, steps_per_execution=1):
@@ -53,22 +55,67 @@ class Throughput(keras.callbacks.Callback):
         return self.examples_per_epoch / times[len(times) // 2]
 
 
-def model_dir_callbacks(model_dir):
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras's `BackupAndRestore` that names a corrupt backup in one line.
+
+    It keeps the previous backup too (`double_checkpoint`), since Keras
+    writes the backup in place and a kill during the write corrupts it.
+    """
+
+    def __init__(self, backup_dir):
+        super().__init__(backup_dir, double_checkpoint=True)
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except Exception as e:  # noqa: BLE001 - h5py, OSError, JSON, shape errors
+            raise ModelzooError(
+                f"the backup in {self.backup_dir} cannot be restored "
+                f"({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
+                "rerun with --fresh_start to set it aside and train from epoch 0"
+            ) from e
+
+
+def set_aside(path):
+    """Renames `path` to `<path>.discarded-<time>`; nothing is deleted."""
+    if os.path.exists(path):
+        target = f"{path}.discarded-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.rename(path, target)
+        return target
+    return None
+
+
+def model_dir_callbacks(model_dir, strategy=None, fresh_start=False):
     """Backup (for resuming), per-epoch checkpoints and TensorBoard logs.
 
+    Under multi_worker every worker must run the same saves, so each keeps a
+    backup of its own (`backup` on the chief, `backup-worker<i>` on worker
+    i) to resume from, while checkpoints and logs of non-chief workers go to
+    temporary directories, as TF's multi-worker guide prescribes.
+
     Args:
-        model_dir: str or None. Where this worker writes; `None` disables them.
+        model_dir: str or None. The run's directory; `None` disables them.
+        strategy: the `tf.distribute.Strategy` of the run.
+        fresh_start: bool. Set an existing backup aside instead of resuming.
 
     Returns:
         A list of callbacks.
     """
     if not model_dir:
         return []
+    from modelzoo import distribute
+
+    strategy = strategy or tf.distribute.get_strategy()
+    task = distribute.task_name(strategy)
+    backup_dir = os.path.join(model_dir, "backup" if task is None else f"backup-{task}")
+    if fresh_start:
+        set_aside(backup_dir)
+    out_dir = distribute.worker_dir(model_dir, strategy)
     return [
-        keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup")),
+        BackupAndRestore(backup_dir),
         keras.callbacks.ModelCheckpoint(
-            os.path.join(model_dir, "checkpoints", "epoch-{epoch:03d}.weights.h5"),
+            os.path.join(out_dir, "checkpoints", "epoch-{epoch:03d}.weights.h5"),
             save_weights_only=True,
         ),
-        keras.callbacks.TensorBoard(os.path.join(model_dir, "logs")),
+        keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
     ]

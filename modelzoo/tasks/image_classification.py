@@ -62,7 +62,9 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
             steps_per_execution=flags_obj.steps_per_execution,
         )
     examples = recipe.count(pipelines.take(train, flags_obj.max_train_examples))
-    metrics, throughput = recipe.fit_and_evaluate(model, train_ds, test_ds, flags_obj, examples)
+    metrics, throughput = recipe.fit_and_evaluate(
+        model, train_ds, test_ds, flags_obj, strategy, examples
+    )
     images, _ = next(iter(test.batch(8)))
     export_path = recipe.publish_image_classifier(flags_obj, name, model, class_names, images, strategy)
     return recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput)

@@ -69,7 +69,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
             steps_per_execution=flags_obj.steps_per_execution,
         )
     metrics, throughput = recipe.fit_and_evaluate(
-        model, train_ds, test_ds, flags_obj, recipe.count(train)
+        model, train_ds, test_ds, flags_obj, strategy, recipe.count(train)
     )
     texts, _ = next(iter(test.batch(8)))
     export_path = recipe.publish_text_classifier(

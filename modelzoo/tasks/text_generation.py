@@ -72,7 +72,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         num_sequences = min(num_sequences, flags_obj.max_train_examples)
     chars_per_epoch = num_sequences * flags_obj.sequence_length
     metrics, throughput = recipe.fit_and_evaluate(
-        model, train_ds, test_ds, flags_obj, chars_per_epoch
+        model, train_ds, test_ds, flags_obj, strategy, chars_per_epoch
     )
     export_path, sample = recipe.publish_text_generator(
         flags_obj, name, model, vocabulary, strategy
