@@ -14,6 +14,8 @@ setup(
         "importlib_resources",
         "tensorflow-text~=2.21.0",
         "absl-py",
+        # TensorFlow 2.21 no longer pulls it in; --model_dir writes TensorBoard logs.
+        "tensorboard",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout", "hypothesis"],

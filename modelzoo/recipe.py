@@ -212,6 +212,8 @@ def summarize(flags_obj, model_name, metrics, export_path, start, throughput=Non
         "export_path": export_path,
         "wall_time_s": round(time.time() - start, 2),
     }
+    if throughput is not None:
+        summary["epochs_run"] = len(throughput.epoch_seconds)
     if throughput is not None and throughput.examples_per_second():
         summary["train_examples_per_s"] = round(throughput.examples_per_second(), 1)
     summary.update(extra)

@@ -1,5 +1,6 @@
 """Compiling and fitting, shared by every recipe."""
 
+import json
 import os
 import time
 
@@ -70,10 +71,25 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             super().on_train_begin(logs)
         except Exception as e:  # noqa: BLE001 - h5py, OSError, JSON, shape errors
             raise ModelzooError(
-                f"the backup in {self.backup_dir} cannot be restored "
-                f"({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
-                "rerun with --fresh_start to set it aside and train from epoch 0"
+                f"the backup {self._broken_file()} cannot be restored "
+                f"({type(e).__name__}: {_first_line(e)}); "
+                "rerun with --fresh_start to set it aside and train from epoch 1"
             ) from e
+
+    def _broken_file(self):
+        try:
+            with open(self._training_metadata_path) as f:
+                int(json.load(f)["epoch"])
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError):
+            return self._training_metadata_path
+        return self._weights_path
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else "no message"
 
 
 def set_aside(path):
@@ -106,8 +122,10 @@ def model_dir_callbacks(model_dir, strategy=None, fresh_start=False):
     from modelzoo import distribute
 
     strategy = strategy or tf.distribute.get_strategy()
-    task = distribute.task_name(strategy)
-    backup_dir = os.path.join(model_dir, "backup" if task is None else f"backup-{task}")
+    backup_dir = os.path.join(model_dir, "backup")
+    if not distribute.is_chief(strategy):
+        resolver = strategy.cluster_resolver
+        backup_dir += f"-{resolver.task_type}{resolver.task_id}"
     if fresh_start:
         set_aside(backup_dir)
     out_dir = distribute.worker_dir(model_dir, strategy)
