@@ -6,6 +6,7 @@ import time
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 from modelzoo import multi_worker
 from modelzoo.errors import ModelzooError
@@ -25,6 +26,16 @@ def compile_model(model, learning_rate, decay_steps=None, steps_per_execution=1)
     """
     if decay_steps:
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+    replicas = model.distribute_strategy.num_replicas_in_sync
+    if steps_per_execution > 1 and replicas > 1:
+        # Keras 3.15's multi-step loop fails under tf.distribute with several
+        # replicas ("You must feed a value for placeholder tensor
+        # .../while/cond/Placeholder"); one step per call works.
+        logging.warning(
+            "steps_per_execution=%d is not supported with %d replicas in Keras %s; using 1",
+            steps_per_execution, replicas, keras.__version__,
+        )
+        steps_per_execution = 1
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
