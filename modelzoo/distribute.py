@@ -12,8 +12,6 @@ on each model before `fit`; see that module.
 
 import json
 import os
-import shutil
-import tempfile
 
 import tensorflow as tf
 from absl import logging
@@ -134,12 +132,14 @@ def _check_tf_config(raw):
     if not isinstance(task, dict) or "type" not in task or "index" not in task:
         raise UsageError(f"TF_CONFIG has no 'task' with 'type' and 'index'; expected e.g. {example}")
     addresses = cluster.get(task["type"])
-    index = task["index"]
-    if not isinstance(addresses, list) or not isinstance(index, int) or not (
-        0 <= index < len(addresses)
-    ):
+    try:
+        index = int(task["index"])
+    except (TypeError, ValueError):
+        index = -1
+    if not isinstance(addresses, list) or not 0 <= index < len(addresses):
         raise UsageError(
-            f"TF_CONFIG task {task['type']}:{index} is not in its cluster {sorted(cluster)}"
+            f"TF_CONFIG task {task['type']}:{task['index']} is not in its cluster "
+            f"{ {k: len(v) for k, v in cluster.items() if isinstance(v, list)} }"
         )
 
 
@@ -243,21 +243,24 @@ def worker_dir(path, strategy):
 
     Under `MultiWorkerMirroredStrategy` every worker must run the same saves
     (they read synchronised variables with collective ops), but only the
-    chief's copy may land in `path`. The others get a fresh local temporary
-    directory, never inside `path`, so they cannot race the chief's files;
-    delete it afterwards with `remove_worker_dir`.
+    chief's copy may land in `path`. The others get a hidden sibling,
+    `<parent>/.<name>.workertemp_<task_type>_<task_id>`: outside `path`, so
+    they never race the chief's files or create `path` first, and stable
+    across restarts, so a per-worker `BackupAndRestore` dir can be resumed.
+    Delete it afterwards with `remove_worker_dir`.
 
     Args:
-        path: str. The output directory (or file prefix's directory).
+        path: str. The output directory, local or remote (`gs://...`).
         strategy: a `tf.distribute.Strategy`.
 
     Returns:
-        `path` on the chief; a new temporary directory on other workers.
+        `path` on the chief; the worker's temporary directory on the others.
     """
     if is_chief(strategy):
         return path
     task_type, task_id, _ = _task(strategy)
-    return tempfile.mkdtemp(prefix=f"modelzoo_workertemp_{task_type}{task_id}_")
+    parent, name = os.path.split(os.path.normpath(path))
+    return os.path.join(parent, f".{name}.workertemp_{task_type}_{task_id}")
 
 
 def remove_worker_dir(directory, path):
@@ -267,5 +270,5 @@ def remove_worker_dir(directory, path):
         directory: str. What `worker_dir(path, strategy)` returned.
         path: str. The `path` given to `worker_dir`.
     """
-    if os.path.abspath(directory) != os.path.abspath(path):
-        shutil.rmtree(directory, ignore_errors=True)
+    if os.path.normpath(directory) != os.path.normpath(path) and tf.io.gfile.exists(directory):
+        tf.io.gfile.rmtree(directory)

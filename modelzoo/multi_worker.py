@@ -1,6 +1,6 @@
 """Makes Keras 3 `model.fit` work under `MultiWorkerMirroredStrategy`.
 
-Keras 3.15.1 with TF 2.21 cannot `fit`, `evaluate` or `predict` under
+Keras 3.15.1 with TF 2.21 cannot `fit` or `evaluate` under
 `tf.distribute.MultiWorkerMirroredStrategy` (MWMS) once there is more than one
 worker (keras-team/keras#20585). Two defects in
 `keras/src/backend/tensorflow/trainer.py` are in the way, the second hidden
@@ -22,7 +22,8 @@ behind the first:
    (Had it worked, it would have averaged the workers' input batches over
    the network just to read a shape.)
 
-2. `reduce_per_replica` (lines 827-841), called on every step's logs.
+2. `reduce_per_replica` (line 778; the branch at lines 827-841), which
+   `_make_function` calls on every step's logs.
    `reduction="auto"` means "mean", and for multi-worker MWMS it runs
    `strategy.reduce("MEAN", v, axis=0)`. The logs are scalars (loss and
    metric results), which have no axis 0, so tracing the train function
@@ -43,6 +44,13 @@ instance; no Keras class or module is patched:
   length 1, so `strategy.reduce("MEAN", v, axis=0)` computes exactly the mean
   over all replicas of all workers: sum over the axis (itself), all-reduce,
   divide by the count of replicas.
+
+Limits, not fixed here: `steps_per_execution > 1` fails with any strategy
+of more than one replica, Mirrored included ("You must feed a value for
+placeholder tensor", keras-team/keras#19246), so use 1. `predict` needs no
+fix; `train_on_batch` and `test_on_batch` are untested. Keras 3 callbacks are not chief-aware:
+point `ModelCheckpoint`, `TensorBoard` and `BackupAndRestore` at
+`modelzoo.distribute.worker_dir` (or a per-worker backup directory).
 
 Gradients are untouched: Keras scales each replica's loss by
 `1 / num_replicas_in_sync` and the optimizer all-reduces (sums) gradients,
@@ -78,7 +86,7 @@ def needs_fix(strategy):
 
 
 def prepare_model(model, strategy=None):
-    """Fixes `model` for `fit`/`evaluate`/`predict` under multi-worker MWMS.
+    """Fixes `model` for `fit` and `evaluate` under multi-worker MWMS.
 
     Call it once per model, after building it inside `strategy.scope()` and
     before the first `fit`, `evaluate` or `predict` (before or after
