@@ -133,6 +133,11 @@ def fit_and_evaluate(
         ],
         verbose=2,
     )
+    if flags_obj.model_dir:
+        from modelzoo import distribute
+
+        out_dir = distribute.worker_dir(flags_obj.model_dir, strategy)
+        distribute.remove_worker_dir(out_dir, flags_obj.model_dir)
     metrics = model.evaluate(test_ds, return_dict=True, verbose=0)
     return metrics, throughput
 
@@ -185,15 +190,21 @@ def publish_text_generator(flags_obj, name, model, vocabulary, strategy):
     """
     from modelzoo import export
 
-    path = _publish(flags_obj, strategy, export.publish_text_generator, model, vocabulary, name=name)
+    # A GPT has its own generator (key/value cache, window, top_k).
+    gpt = export.is_gpt(model)
+    publish_fn = export.publish_gpt_generator if gpt else export.publish_text_generator
+    path = _publish(flags_obj, strategy, publish_fn, model, vocabulary, name=name)
     if path is None:
         return None, None
     serve = tf.saved_model.load(path).signatures["serving_default"]
-    text = serve(
+    inputs = dict(
         prompt=tf.constant([flags_obj.sample_prompt]),
         num_chars=tf.constant([flags_obj.sample_chars]),
         temperature=tf.constant([flags_obj.sample_temperature]),
-    )["text"][0]
+    )
+    if gpt:
+        inputs["top_k"] = tf.constant([flags_obj.sample_top_k])
+    text = serve(**inputs)["text"][0]
     return path, flags_obj.sample_prompt + text.numpy().decode("utf-8", "replace")
 
 
