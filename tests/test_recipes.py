@@ -112,3 +112,23 @@ def test_command_prints_one_json_line(tmp_path):
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["export_path"].endswith("mnist_mlp/1")
     assert {"metrics", "wall_time_s", "model", "dataset"} <= set(summary)
+
+
+def test_mixed_precision_keeps_the_serving_dtypes(tmp_path):
+    import keras
+
+    try:
+        summary = run_recipe("mnist_cnn", f"--export_dir={tmp_path}", "--mixed_precision")
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    out = serve(summary["export_path"], "image")
+    probabilities = np.array(out["probabilities"])
+    assert probabilities.dtype == np.float64 and probabilities.shape == (3, 10)  # JSON floats
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-3)
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    shown = subprocess.run(
+        [cli, "show", "--dir", summary["export_path"], "--tag_set", "serve",
+         "--signature_def", "serving_default"], capture_output=True, text=True, timeout=120,
+    ).stdout
+    assert "DT_UINT8" in shown and "DT_FLOAT" in shown and "DT_BFLOAT16" not in shown

@@ -279,6 +279,8 @@ def publish_text_generator(
     max_chars=2000,
     max_prompt_chars=1000,
     timeout=600,
+    rtol=1e-5,
+    atol=1e-6,
 ):
     """Exports, verifies in a fresh process and publishes a text generator.
 
@@ -297,6 +299,8 @@ def publish_text_generator(
         max_chars: see `export_text_generator`.
         max_prompt_chars: see `export_text_generator`.
         timeout: float. Seconds allowed for the verification process.
+        rtol, atol: float. Tolerances of the float comparison in the check;
+            looser under mixed precision.
 
     Returns:
         The path of the published version directory.
@@ -325,4 +329,6 @@ def publish_text_generator(
         },
         expected={"text": texts},
         timeout=timeout,
+        rtol=rtol,
+        atol=atol,
     )

@@ -92,7 +92,8 @@ def expected_image_outputs(model, class_names, images):
 
 
 def publish_image_classifier(
-    model, class_names, export_dir, name, version=None, example=None, timeout=600
+    model, class_names, export_dir, name, version=None, example=None, timeout=600,
+    rtol=1e-5, atol=1e-6,
 ):
     """Exports, verifies in a fresh process and publishes an image classifier.
 
@@ -105,6 +106,8 @@ def publish_image_classifier(
         example: uint8 array `[batch, *input_shape]` of real images to check
             the export with; defaults to 4 seeded random images.
         timeout: float. Seconds allowed for the verification process.
+        rtol, atol: float. Tolerances of the float comparison in the check;
+            looser under mixed precision.
 
     Returns:
         The path of the published version directory.
@@ -123,6 +126,8 @@ def publish_image_classifier(
         example={"images": example},
         expected=expected_image_outputs(model, class_names, example),
         timeout=timeout,
+        rtol=rtol,
+        atol=atol,
     )
 
 

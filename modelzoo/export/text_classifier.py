@@ -139,7 +139,8 @@ def _as_strings(texts):
 
 
 def publish_text_classifier(
-    model, vectorizer, class_names, export_dir, name, version=None, example=None, timeout=600
+    model, vectorizer, class_names, export_dir, name, version=None, example=None, timeout=600,
+    rtol=1e-5, atol=1e-6,
 ):
     """Exports, verifies in a fresh process and publishes a text classifier.
 
@@ -154,6 +155,8 @@ def publish_text_classifier(
             with; defaults to a few texts made of the vocabulary, plus an
             empty one.
         timeout: float. Seconds allowed for the verification process.
+        rtol, atol: float. Tolerances of the float comparison in the check;
+            looser under mixed precision.
 
     Returns:
         The path of the published version directory.
@@ -173,4 +176,6 @@ def publish_text_classifier(
         example={"text": texts},
         expected=expected_text_outputs(model, vectorizer, class_names, texts),
         timeout=timeout,
+        rtol=rtol,
+        atol=atol,
     )
