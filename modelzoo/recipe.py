@@ -16,7 +16,7 @@ import tensorflow as tf
 from absl import app, flags, logging
 
 from modelzoo.errors import ModelzooError, UsageError
-from modelzoo.training import Throughput, model_dir_callbacks
+from modelzoo.training import Throughput, compile_model, model_dir_callbacks
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 
@@ -111,6 +111,50 @@ def make_strategy(flags_obj, strategy_override=None):
     )
     distribute.per_replica_batch_size(flags_obj.batch_size, strategy)
     return strategy
+
+
+def prepare(flags_obj, datasets, export_name, strategy_override=None):
+    """Checks the flags, seeds, picks the strategy, checks the export target.
+
+    Everything a user can get wrong fails here, before data is loaded.
+
+    Returns:
+        The `tf.distribute.Strategy` to train under.
+    """
+    check_flags(flags_obj, datasets)
+    set_up(flags_obj)
+    strategy = make_strategy(flags_obj, strategy_override)
+    check_export_target(flags_obj, export_name)
+    return strategy
+
+
+def build_and_compile(flags_obj, strategy, model_name, train_steps, **model_kwargs):
+    """Builds a registered model and compiles it inside `strategy.scope()`.
+
+    Args:
+        flags_obj: parsed flags (learning rate, epochs, steps per execution).
+        strategy: the `tf.distribute.Strategy`.
+        model_name: str. A registered model name.
+        train_steps: int or None. Batches per epoch, for the LR decay.
+        **model_kwargs: builder arguments; a bad one is a `UsageError`.
+
+    Returns:
+        The compiled `keras.Model`.
+    """
+    from modelzoo.registry import get_model
+
+    with strategy.scope():
+        try:
+            model = get_model(model_name, **model_kwargs)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        compile_model(
+            model,
+            flags_obj.learning_rate,
+            decay_steps=train_steps and train_steps * flags_obj.epochs,
+            steps_per_execution=flags_obj.steps_per_execution,
+        )
+    return model
 
 
 def fit_and_evaluate(

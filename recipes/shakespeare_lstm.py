@@ -24,7 +24,7 @@ def define_flags(flag_values=flags.FLAGS):
     )
     flags.DEFINE_integer("sequence_length", 100, "Characters per training example.", **fv)
     flags.DEFINE_integer("embed_dim", 64, "Character embedding size.", **fv)
-    flags.DEFINE_list("lstm_units", ["512"], "Units of each stacked LSTM.", **fv)
+    flags.DEFINE_list("lstm_units", ["256"], "Units of each stacked LSTM.", **fv)
     flags.DEFINE_float("dropout", 0.0, "Dropout after each LSTM, in [0, 1).", **fv)
     flags.DEFINE_string("sample_prompt", "ROMEO:", "Prompt of the sample in the summary.", **fv)
     flags.DEFINE_integer("sample_chars", 200, "Characters of the sample.", **fv)

@@ -5,9 +5,6 @@ import time
 from modelzoo import recipe
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
-from modelzoo.errors import UsageError
-from modelzoo.registry import get_model
-from modelzoo.training import compile_model
 
 DATASETS = ("mnist", "fashion_mnist")
 
@@ -28,11 +25,8 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         The summary dict the recipe prints as JSON.
     """
     start = time.time()
-    recipe.check_flags(flags_obj, DATASETS)
-    recipe.set_up(flags_obj)
-    strategy = recipe.make_strategy(flags_obj, strategy_override)
     name = flags_obj.name or f"{flags_obj.dataset}_{model_name}"
-    recipe.check_export_target(flags_obj, name)
+    strategy = recipe.prepare(flags_obj, DATASETS, name, strategy_override)
     (train, test), info = datasets_override or load_splits(
         flags_obj.dataset, ["train", "test"], flags_obj.data_dir, flags_obj.download
     )
@@ -43,24 +37,13 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     test_ds = pipelines.image_pipeline(
         test, flags_obj.batch_size, False, max_examples=flags_obj.max_eval_examples
     )
-    train_steps = recipe.count(train_ds)
-    with strategy.scope():
-        try:
-            model = get_model(
-                model_name,
-                input_shape=info.features["image"].shape,
-                num_classes=len(class_names),
-                rescale=1 / 255,
-                **model_kwargs,
-            )
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        compile_model(
-            model,
-            flags_obj.learning_rate,
-            decay_steps=train_steps and train_steps * flags_obj.epochs,
-            steps_per_execution=flags_obj.steps_per_execution,
-        )
+    model = recipe.build_and_compile(
+        flags_obj, strategy, model_name, recipe.count(train_ds),
+        input_shape=info.features["image"].shape,
+        num_classes=len(class_names),
+        rescale=1 / 255,
+        **model_kwargs,
+    )
     examples = recipe.count(pipelines.take(train, flags_obj.max_train_examples))
     metrics, throughput = recipe.fit_and_evaluate(
         model, train_ds, test_ds, flags_obj, strategy, examples

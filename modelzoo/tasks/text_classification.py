@@ -6,8 +6,6 @@ from modelzoo import recipe
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
-from modelzoo.registry import get_model
-from modelzoo.training import compile_model
 
 DATASETS = ("imdb_reviews",)
 
@@ -27,14 +25,11 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         The summary dict the recipe prints as JSON.
     """
     start = time.time()
-    recipe.check_flags(flags_obj, DATASETS)
     for flag in ("vocab_size", "sequence_length"):
         if getattr(flags_obj, flag) <= 2:
             raise UsageError(f"--{flag}={getattr(flags_obj, flag)} must be an integer > 2")
-    recipe.set_up(flags_obj)
-    strategy = recipe.make_strategy(flags_obj, strategy_override)
     name = flags_obj.name or f"imdb_{model_name}"
-    recipe.check_export_target(flags_obj, name)
+    strategy = recipe.prepare(flags_obj, DATASETS, name, strategy_override)
     (train, test), info = datasets_override or load_splits(
         flags_obj.dataset, ["train", "test"], flags_obj.data_dir, flags_obj.download
     )
@@ -50,24 +45,13 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     test_ds = pipelines.text_classification_pipeline(
         test, vectorizer, flags_obj.batch_size, False, max_examples=flags_obj.max_eval_examples
     )
-    train_steps = recipe.count(train_ds)
-    with strategy.scope():
-        try:
-            model = get_model(
-                model_name,
-                vocab_size=vectorizer.vocabulary_size(),
-                sequence_length=flags_obj.sequence_length,
-                num_classes=len(class_names),
-                **model_kwargs,
-            )
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        compile_model(
-            model,
-            flags_obj.learning_rate,
-            decay_steps=train_steps and train_steps * flags_obj.epochs,
-            steps_per_execution=flags_obj.steps_per_execution,
-        )
+    model = recipe.build_and_compile(
+        flags_obj, strategy, model_name, recipe.count(train_ds),
+        vocab_size=vectorizer.vocabulary_size(),
+        sequence_length=flags_obj.sequence_length,
+        num_classes=len(class_names),
+        **model_kwargs,
+    )
     metrics, throughput = recipe.fit_and_evaluate(
         model, train_ds, test_ds, flags_obj, strategy, recipe.count(train)
     )

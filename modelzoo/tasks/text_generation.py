@@ -6,8 +6,6 @@ from modelzoo import recipe
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import DataError, UsageError
-from modelzoo.registry import get_model
-from modelzoo.training import compile_model
 
 DATASETS = ("tiny_shakespeare",)
 
@@ -28,13 +26,10 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         The summary dict the recipe prints as JSON, with the sample text.
     """
     start = time.time()
-    recipe.check_flags(flags_obj, DATASETS)
     if flags_obj.sequence_length <= 1:
         raise UsageError(f"--sequence_length={flags_obj.sequence_length} must be an integer > 1")
-    recipe.set_up(flags_obj)
-    strategy = recipe.make_strategy(flags_obj, strategy_override)
     name = flags_obj.name or f"shakespeare_{model_name.removesuffix('_generator')}"
-    recipe.check_export_target(flags_obj, name)
+    strategy = recipe.prepare(flags_obj, DATASETS, name, strategy_override)
     (train, test), _ = datasets_override or load_splits(
         flags_obj.dataset, ["train", "test"], flags_obj.data_dir, flags_obj.download,
         as_supervised=False,
@@ -55,18 +50,10 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     test_ds = pipelines.char_sequences(
         test_text, training=False, max_examples=flags_obj.max_eval_examples, **sequences
     )
-    train_steps = recipe.count(train_ds)
-    with strategy.scope():
-        try:
-            model = get_model(model_name, vocab_size=len(vocabulary), **model_kwargs)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        compile_model(
-            model,
-            flags_obj.learning_rate,
-            decay_steps=train_steps and train_steps * flags_obj.epochs,
-            steps_per_execution=flags_obj.steps_per_execution,
-        )
+    model = recipe.build_and_compile(
+        flags_obj, strategy, model_name, recipe.count(train_ds),
+        vocab_size=len(vocabulary), **model_kwargs,
+    )
     num_sequences = len(train_text) // (flags_obj.sequence_length + 1)
     if flags_obj.max_train_examples:
         num_sequences = min(num_sequences, flags_obj.max_train_examples)
