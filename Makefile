@@ -37,3 +37,21 @@ test-fast: venv
 
 clean:
 	rm -rf $(VENV) *.egg-info
+
+# Benchmarks (issue #6): modelzoo against its peers on the real offline data,
+# all in one run of benchmarks/run.py; results in benchmarks/results/.
+# BENCH_ARGS passes flags through, e.g. BENCH_ARGS="--sections=mlp,serving" or "--tiny".
+FORTUNES := /usr/share/games/fortunes
+BENCH_ARGS ?=
+.PHONY: bench
+bench: venv
+	@$(BIN)/python -c "import matplotlib, torch" 2>/dev/null || \
+	  $(BIN)/pip install -q matplotlib torch==2.13.0
+	@[ -d $(FASHION_SRC) ] && [ -f $(FORTUNES)/songs-poems ] && [ -f $(FORTUNES)/literature ] || \
+	  { command -v apt-get >/dev/null && $(SUDO) apt-get update -qq && \
+	    $(SUDO) apt-get install -y -qq dataset-fashion-mnist fortunes fortunes-min; } || \
+	  { echo "bench: install Debian's dataset-fashion-mnist, fortunes and fortunes-min" >&2; exit 1; }
+	$(BIN)/modelzoo data import-idx --name fashion_mnist --src $(FASHION_SRC) --data_dir $(DATA_DIR)
+	$(BIN)/modelzoo data import-text --name tiny_shakespeare --fortune \
+	  --src $(FORTUNES)/literature --src $(FORTUNES)/songs-poems --data_dir $(DATA_DIR)
+	$(BIN)/python benchmarks/run.py --data_dir=$(DATA_DIR) $(BENCH_ARGS)

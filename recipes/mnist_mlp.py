@@ -15,11 +15,11 @@ def define_flags(flag_values=flags.FLAGS):
     recipe.define_common_flags(
         dataset="mnist",
         datasets=image_classification.DATASETS,
-        epochs=10,
-        batch_size=256,
-        learning_rate=3e-3,
+        epochs=12,
+        batch_size=512,
+        learning_rate=6e-3,
         flag_values=flag_values,
-        steps_per_execution=20,
+        steps_per_execution=50,
     )
     flags.DEFINE_list("hidden_units", ["128"], "Widths of the hidden layers.", **fv)
     flags.DEFINE_float("dropout", 0.2, "Dropout after each hidden layer, in [0, 1).", **fv)

@@ -22,6 +22,18 @@ TINY = {
         "--epochs=1", "--batch_size=4", "--sequence_length=8", "--embed_dim=8",
         "--lstm_units=16", "--sample_chars=10",
     ],
+    "shakespeare_gpt": [
+        "--epochs=1", "--batch_size=4", "--sequence_length=8", "--embed_dim=8",
+        "--num_heads=2", "--ff_dim=16", "--num_layers=1", "--sample_chars=10",
+    ],
+    "squad_qa": [
+        "--epochs=1", "--batch_size=8", "--vocab_size=200", "--sequence_length=32",
+        "--max_question_tokens=8", "--doc_stride=8", "--max_answer_tokens=5",
+        "--embed_dim=8", "--num_heads=2", "--ff_dim=16", "--num_layers=1",
+    ],
+    "flowers_resnet50": [
+        "--epochs=1", "--batch_size=4", "--image_size=32", "--weights=none",
+    ],
 }
 
 

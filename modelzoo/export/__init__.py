@@ -11,21 +11,43 @@ from modelzoo.export.generator import (
     make_generator,
     publish_text_generator,
 )
+from modelzoo.export.gpt_generator import (
+    export_gpt_generator,
+    greedy_generate_gpt,
+    is_gpt,
+    make_gpt_generator,
+    publish_gpt_generator,
+)
 from modelzoo.export.image import export_image_classifier, publish_image_classifier
+from modelzoo.export.image_bytes import (
+    export_image_bytes_classifier,
+    publish_image_bytes_classifier,
+)
+from modelzoo.export.qa import QaProcessor, export_qa, publish_qa
 from modelzoo.export.publish import check_target, existing_versions, next_version, publish
 from modelzoo.export.text_classifier import export_text_classifier, publish_text_classifier
 
 __all__ = [
+    "QaProcessor",
     "check_target",
     "existing_versions",
+    "export_gpt_generator",
+    "export_image_bytes_classifier",
     "export_image_classifier",
+    "export_qa",
     "export_text_classifier",
     "export_text_generator",
     "greedy_generate",
+    "greedy_generate_gpt",
+    "is_gpt",
     "make_generator",
+    "make_gpt_generator",
     "next_version",
     "publish",
+    "publish_gpt_generator",
+    "publish_image_bytes_classifier",
     "publish_image_classifier",
+    "publish_qa",
     "publish_text_classifier",
     "publish_text_generator",
 ]

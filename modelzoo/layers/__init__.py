@@ -1,6 +1,21 @@
 """Custom Keras layers, one per file, registered as serializable."""
 
 from modelzoo.layers.token_and_position_embedding import TokenAndPositionEmbedding
+from modelzoo.layers.image_net_preprocessing import ImageNetPreprocessing
+from modelzoo.layers.reversible_token_and_position_embedding import (
+    ReversibleTokenAndPositionEmbedding,
+)
+from modelzoo.layers.segment_embedding import SegmentEmbedding
+from modelzoo.layers.span_head import SpanHead
+from modelzoo.layers.transformer_decoder import TransformerDecoder
 from modelzoo.layers.transformer_encoder import TransformerEncoder
 
-__all__ = ["TokenAndPositionEmbedding", "TransformerEncoder"]
+__all__ = [
+    "ImageNetPreprocessing",
+    "ReversibleTokenAndPositionEmbedding",
+    "SegmentEmbedding",
+    "SpanHead",
+    "TokenAndPositionEmbedding",
+    "TransformerDecoder",
+    "TransformerEncoder",
+]

@@ -14,8 +14,6 @@ from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
 from modelzoo.export.qa import RESERVED, QaProcessor, publish_qa, tokenize
-from modelzoo.registry import get_model
-from modelzoo.training import compile_model
 
 DATASETS = ("squad",)
 
@@ -124,6 +122,10 @@ def windows_dataset(processor, examples, batch_size, training, seed=None):
         tuple(examples[k] for k in ("question", "context", "answer_start", "answer_end"))
     )
     ds = ds.batch(256).map(encode, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    # Counting the windows once gives Keras the epoch length (and the
+    # learning rate schedule its number of steps).
+    windows = int(ds.reduce(np.int64(0), lambda count, _: count + 1))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(windows))
     return pipelines.finish(ds, batch_size, training, seed)
 
 
@@ -185,7 +187,6 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         The summary dict the recipe prints as JSON.
     """
     start = time.time()
-    recipe.check_flags(flags_obj, DATASETS)
     if flags_obj.vocab_size <= len(RESERVED):
         raise UsageError(f"--vocab_size={flags_obj.vocab_size} must be an integer > 4")
     windowing = dict(
@@ -198,10 +199,8 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         QaProcessor(RESERVED + ["a"], **windowing)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    recipe.set_up(flags_obj)
-    strategy = recipe.make_strategy(flags_obj, strategy_override)
     name = flags_obj.name or f"squad_{model_name}"
-    recipe.check_export_target(flags_obj, name)
+    strategy = recipe.prepare(flags_obj, DATASETS, name, strategy_override)
     (train, test), _ = datasets_override or load_splits(
         flags_obj.dataset, ["train", "validation"], flags_obj.data_dir, flags_obj.download,
         as_supervised=False,
@@ -211,28 +210,18 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     processor = QaProcessor(learn_vocabulary(train_examples, flags_obj.vocab_size), **windowing)
     train_ds = windows_dataset(processor, train_examples, flags_obj.batch_size, True, flags_obj.seed)
     test_ds = windows_dataset(processor, test_examples, flags_obj.batch_size, False)
-    train_steps = recipe.count(train_ds)
-    with strategy.scope():
-        try:
-            model = get_model(
-                model_name, vocab_size=len(processor.vocabulary),
-                sequence_length=flags_obj.sequence_length, **model_kwargs,
-            )
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        compile_model(
-            model,
-            flags_obj.learning_rate,
-            decay_steps=train_steps and train_steps * flags_obj.epochs,
-            steps_per_execution=flags_obj.steps_per_execution,
-        )
+    model = recipe.build_and_compile(
+        flags_obj, strategy, model_name, recipe.count(train_ds),
+        vocab_size=len(processor.vocabulary), sequence_length=flags_obj.sequence_length,
+        **model_kwargs,
+    )
     metrics, throughput = recipe.fit_and_evaluate(
         model, train_ds, test_ds, flags_obj, strategy, len(train_examples["question"])
     )
     questions, contexts = test_examples["question"], test_examples["context"]
     predictions = predict_answers(model, processor, questions, contexts)
     metrics.update(squad_scores(predictions, test_examples["answers"]))
-    example = ([q.decode("utf-8") for q in questions[:8]], [c.decode("utf-8") for c in contexts[:8]])
+    example = [[t.decode("utf-8") for t in texts[:8]] for texts in (questions, contexts)]
     export_path = recipe._publish(
         flags_obj, strategy, publish_qa, model, processor, name=name, example=example
     )

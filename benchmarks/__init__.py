@@ -1,0 +1,1 @@
+"""modelzoo against its peers: `python benchmarks/run.py` (see README.md)."""

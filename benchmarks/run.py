@@ -1,0 +1,199 @@
+"""Measures modelzoo against its peers, all in one run.
+
+    .venv/bin/python benchmarks/run.py                       # everything, full size
+    .venv/bin/python benchmarks/run.py --sections=mlp,serving
+    .venv/bin/python benchmarks/run.py --tiny --out /tmp/bench   # a quick smoke run
+
+Sections (each runs in a fresh Python process started by this script, so no
+contender inherits another's graphs, caches or thread pools):
+
+    mlp          modelzoo's MLP recipe vs the TF quickstart MLP, Fashion-MNIST;
+                 time to 88 % test accuracy, examples/s, % of fp32 matmul roofline
+    cnn          modelzoo's CNN recipe vs a PyTorch loop of the same CNN;
+                 time to 91 %, examples/s (PyTorch in its own process)
+    transformer  training examples/s vs keras-io text_classification_with_transformer
+    lstm         training chars/s vs keras-io lstm_character_level_text_generation,
+                 and in-graph generation vs a model.predict-per-character loop
+    serving      SavedModel p50/p99 latency at batch 1 and throughput at batch 256
+
+Writes <out>/results.json, <out>/results.md and <out>/accuracy_vs_time.png.
+Timings are only measured and reported, never asserted. Data: the real
+Fashion-MNIST and the fortunes text corpus imported offline into --data_dir
+(see benchmarks/README.md).
+"""
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from benchmarks import common, report  # noqa: E402 - needs ROOT on sys.path
+
+SECTIONS = ("mlp", "cnn", "transformer", "lstm", "serving")
+ALIASES = {"all": SECTIONS, "text": ("transformer", "lstm")}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/run.py",
+        description="Measure modelzoo against its peers (see benchmarks/README.md).",
+    )
+    parser.add_argument("--data_dir", default=os.path.join(ROOT, "data", "tfds"),
+                        help="TFDS data dir holding fashion_mnist and tiny_shakespeare "
+                             "(default: %(default)s)")
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"),
+                        help="output folder (default: %(default)s)")
+    parser.add_argument("--sections", default="all",
+                        help=f"comma-separated: {', '.join(SECTIONS)}, 'text' "
+                             "(= transformer,lstm) or 'all' (default)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="a quick smoke run: a few hundred examples, 2 epochs, few timing "
+                             "calls; the figures mean nothing")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every contender")
+    for name in ("mlp", "cnn", "transformer", "lstm"):
+        recipe = {"mlp": "mnist_mlp", "cnn": "mnist_cnn", "transformer": "imdb_transformer",
+                  "lstm": "shakespeare_lstm"}[name]
+        parser.add_argument(f"--{name}_args", default="",
+                            help=f"extra flags for recipes/{recipe}.py's defaults, e.g. "
+                                 "'--batch_size=512 --learning_rate=4e-3'")
+    parser.add_argument("--torch_momentum", type=float, default=0.9,
+                        help="SGD momentum of the PyTorch CNN (the classic example: 0.5)")
+    parser.add_argument("--cnn_full", action="store_true",
+                        help="train both CNNs for all their epochs instead of stopping "
+                             "each at 91 %% test accuracy")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--worker_in", help=argparse.SUPPRESS)
+    parser.add_argument("--worker_out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        args.section_list = expand_sections(args.sections)
+    except ValueError as e:
+        parser.error(str(e))
+    args.scale = common.TINY if args.tiny else common.FULL
+    if args.cnn_full:
+        args.scale = common.dataclasses.replace(args.scale, cnn_stop_at_target=False)
+    for name in ("mlp", "cnn", "transformer", "lstm"):
+        setattr(args, f"{name}_args", shlex.split(getattr(args, f"{name}_args")))
+    return args
+
+
+def expand_sections(text):
+    chosen = []
+    for name in (s.strip() for s in text.split(",") if s.strip()):
+        names = ALIASES.get(name, (name,))
+        for n in names:
+            if n not in SECTIONS:
+                raise ValueError(f"--sections: unknown section {n!r}; use {', '.join(SECTIONS)}")
+            if n not in chosen:
+                chosen.append(n)
+    if not chosen:
+        raise ValueError("--sections is empty")
+    return [n for n in SECTIONS if n in chosen]
+
+
+def config_record(args):
+    return {
+        "data_dir": args.data_dir, "sections": args.section_list, "tiny": args.tiny,
+        "seed": args.seed, "scale": common.dataclasses.asdict(args.scale),
+        "recipe_args": {n: getattr(args, f"{n}_args") for n in ("mlp", "cnn", "transformer",
+                                                                 "lstm")},
+        "torch_momentum": args.torch_momentum, "command": " ".join(sys.argv),
+    }
+
+
+# --- worker side -------------------------------------------------------------
+
+
+def worker_main(args):
+    """Runs one section (or the PyTorch CNN) and writes its JSON result."""
+    try:
+        if args.worker == "torch_cnn":
+            # No TensorFlow here: only NumPy, PyTorch and the plain helpers.
+            from benchmarks import baselines
+
+            data = dict(__import__("numpy").load(args.worker_in))
+            result = baselines.torch_cnn_train(
+                data, epochs=args.scale.torch_max_epochs, target=common.CNN_TARGET,
+                stop_at_target=args.scale.cnn_stop_at_target, seed=args.seed,
+                momentum=args.torch_momentum,
+                log=lambda m: print(m, file=sys.stderr, flush=True),
+            )
+        else:
+            from benchmarks import sections
+
+            result = sections.SECTIONS[args.worker](args)
+        code = 0
+    except Exception as e:  # noqa: BLE001 - reported in the results, not raised
+        traceback.print_exc()
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        result = {"error": f"{type(e).__name__}: {first}"}
+        code = 1
+    report.write_json(result, args.worker_out)
+    return code
+
+
+# --- driver side -------------------------------------------------------------
+
+
+def run_section(name, argv):
+    """Runs section `name` in a fresh process; returns its result dict."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path = os.path.join(tmp, "result.json")
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        command = [sys.executable, os.path.abspath(__file__), *argv,
+                   f"--worker={name}", f"--worker_out={out_path}"]
+        load_start, start = common.load_average(), time.perf_counter()
+        done = subprocess.run(command, env=env)
+        wall = time.perf_counter() - start
+        if os.path.exists(out_path):
+            with open(out_path) as f:
+                result = json.load(f)
+        else:
+            result = {"error": f"the {name} worker exited with code {done.returncode} "
+                               "and wrote no result"}
+    result["run"] = {"wall_s": round(wall, 2), "load_average_start": load_start,
+                     "load_average_end": common.load_average()}
+    return result
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    if args.worker:
+        return worker_main(args)
+    os.makedirs(args.out, exist_ok=True)
+    results = {
+        "machine": common.machine_info(),
+        "load_average_start": common.load_average(),
+        "config": config_record(args),
+        "sections": {},
+    }
+    start = time.perf_counter()
+    for name in args.section_list:
+        print(f"== {name} ==", file=sys.stderr, flush=True)
+        results["sections"][name] = run_section(name, argv)
+        # Keep what is done if a later section takes the machine down.
+        report.write_json(results, os.path.join(args.out, "results.json"))
+    results["load_average_end"] = common.load_average()
+    results["wall_s"] = round(time.perf_counter() - start, 2)
+    paths = report.write_all(results, args.out)
+    print(paths["markdown_text"])
+    failed = [n for n, r in results["sections"].items() if "error" in r]
+    for name in failed:
+        print(f"run.py: error: section {name}: {results['sections'][name]['error']}",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,564 @@
+"""The measurements, one function per section; each returns a JSON-able dict.
+
+Every section runs in its own process (see `run.py`), starts with a short
+warm-up so the first contender does not pay for TensorFlow's lazy start-up,
+and times the peer first, then modelzoo.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from benchmarks import baselines, common
+from modelzoo import export, recipe
+from modelzoo.data import pipelines
+from modelzoo.data.loading import load_splits
+from modelzoo.registry import get_model
+from modelzoo.training import compile_model
+
+IMAGE_DATASET = "fashion_mnist"
+TEXT_DATASET = "tiny_shakespeare"
+TEXT_CHUNK_CHARS = 1200  # ~220 words: fills the 200-token window
+LSTM_MAXLEN = 40
+TEMPERATURE = 0.5
+
+# Keras says this at the end of the first epoch of a dataset of unknown
+# length (the text pipelines unbatch); training goes on normally.
+warnings.filterwarnings("ignore", message="Your input ran out of data")
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+class ClockCallback(keras.callbacks.Callback):
+    """Drives an `AccuracyClock` from `model.fit`; evaluation is off the clock."""
+
+    def __init__(self, clock, evaluate=None, stop_at_target=False, label=""):
+        super().__init__()
+        self.clock = clock
+        self.evaluate = evaluate
+        self.stop_at_target = stop_at_target
+        self.label = label
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.clock.epoch_begin()
+
+    def on_epoch_end(self, epoch, logs=None):
+        accuracy = self.clock.epoch_end(self.evaluate)
+        point = self.clock.curve[-1]
+        shown = "" if accuracy is None else f"test accuracy {accuracy:.4f} "
+        log(f"{self.label} epoch {point['epoch']}: {shown}at {point['train_seconds']:.1f}s "
+            f"(epoch {self.clock.epoch_seconds[-1]:.2f}s)")
+        if self.stop_at_target and self.clock.reached():
+            self.model.stop_training = True
+
+
+def warm_up():
+    """Pays TensorFlow's and Keras's one-off start-up costs before any clock."""
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.zeros((64, 8)), np.zeros((64, 2)), batch_size=32, epochs=1, verbose=0)
+    model.predict(np.zeros((4, 8)), verbose=0)
+    keras.backend.clear_session()
+
+
+def roofline(repeats, m=1024, k=784, n=128, unroll=8):
+    """Measured fp32 matmul GFLOP/s for `[m, k] @ [k, n]` (the MLP's first layer).
+
+    Each `tf.function` call runs `unroll` matmuls of distinct inputs, so
+    Python dispatch is amortized and nothing can be folded away; the best of
+    three rounds is the roofline (a ceiling, so the best is the fair one).
+    """
+    a = tf.random.normal([unroll, m, k])
+    b = tf.random.normal([k, n])
+
+    @tf.function
+    def step(a, b):
+        acc = tf.zeros([m, n])
+        for j in range(unroll):
+            acc += tf.matmul(a[j], b)
+        return acc
+
+    step(a, b).numpy()
+    rates = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            out = step(a, b)
+        out.numpy()
+        rates.append(2 * m * k * n * unroll * repeats / (time.perf_counter() - start) / 1e9)
+    return {"shape": f"{m}x{k} @ {k}x{n} fp32", "matmuls": repeats * unroll,
+            "gflops": round(max(rates), 2), "gflops_rounds": [round(r, 2) for r in rates]}
+
+
+def dense_train_flops(model):
+    """3 × 2 × Σ(in·out) of the Dense kernels: forward + backward, per example."""
+    macs = sum(
+        int(np.prod(layer.kernel.shape))
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Dense)
+    )
+    return 3 * 2 * macs
+
+
+def image_splits(cfg):
+    return load_splits(IMAGE_DATASET, ["train", "test"], cfg.data_dir, download=False)
+
+
+def image_arrays(ds, max_examples):
+    """All of a `(uint8 image, label)` split as numpy arrays."""
+    images, labels = [], []
+    for x, y in pipelines.take(ds, max_examples).batch(10000):
+        images.append(x.numpy())
+        labels.append(y.numpy())
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def corpus_text(cfg):
+    """The train split of the imported `tiny_shakespeare` (Debian fortunes) corpus."""
+    (train,), _ = load_splits(TEXT_DATASET, ["train"], cfg.data_dir, download=False,
+                              as_supervised=False)
+    return pipelines.read_text(train)
+
+
+def fit_timed(model, x, y=None, *, epochs, units_per_epoch, label, batch_size=None,
+              evaluate=None, target=None, stop_at_target=False):
+    """`model.fit` under an `AccuracyClock`; returns its summary."""
+    clock = common.AccuracyClock(target)
+    callback = ClockCallback(clock, evaluate, stop_at_target, label)
+    # Keras warns that shuffle=True (its default) is ignored for a tf.data
+    # input, which shuffles itself; numpy inputs keep fit's default shuffle.
+    shuffle = not isinstance(x, tf.data.Dataset)
+    clock.start()
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=[callback], verbose=0,
+              shuffle=shuffle)
+    return clock.summary(units_per_epoch)
+
+
+def recipe_flags_summary(flag_values):
+    return common.flag_dict(
+        flag_values, ("epochs", "batch_size", "learning_rate", "steps_per_execution")
+    )
+
+
+def modelzoo_image(recipe_name, recipe_args, splits, cfg, target, stop_at_target, label):
+    """Trains a recipe's image model with modelzoo's own pipeline and compile.
+
+    The same steps as `modelzoo.tasks.image_classification.run` (TFDS →
+    `image_pipeline` → `get_model` → `compile_model` with its cosine decay →
+    `fit`), minus the export, plus the per-epoch test evaluation.
+    """
+    flag_values, model_name, model_kwargs = common.recipe_settings(recipe_name, recipe_args)
+    if cfg.scale.recipe_epochs:
+        flag_values.epochs = cfg.scale.recipe_epochs
+    (train, test), info = splits
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(cfg.seed)
+    train_ds = pipelines.image_pipeline(
+        train, flag_values.batch_size, True, cfg.seed, cfg.scale.max_train_examples
+    )
+    test_ds = pipelines.image_pipeline(
+        test, flag_values.batch_size, False, max_examples=cfg.scale.max_eval_examples
+    )
+    steps = recipe.count(train_ds)
+    model = get_model(
+        model_name,
+        input_shape=info.features["image"].shape,
+        num_classes=info.features["label"].num_classes,
+        rescale=1 / 255,
+        **model_kwargs,
+    )
+    compile_model(
+        model,
+        flag_values.learning_rate,
+        decay_steps=steps and steps * flag_values.epochs,
+        steps_per_execution=flag_values.steps_per_execution,
+    )
+    examples = info.splits["train"].num_examples
+    if cfg.scale.max_train_examples:
+        examples = min(examples, cfg.scale.max_train_examples)
+    # One pass decodes the TFDS records into the pipeline's in-memory cache
+    # before the clock starts, as the peers get decoded arrays before theirs;
+    # the pass is timed and reported as data loading.
+    start = time.perf_counter()
+    for _ in train_ds:
+        pass
+    data_seconds = time.perf_counter() - start
+    result = fit_timed(
+        model, train_ds, epochs=flag_values.epochs, units_per_epoch=examples, label=label,
+        evaluate=lambda: model.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"],
+        target=target, stop_at_target=stop_at_target,
+    )
+    result["data_load_seconds"] = round(data_seconds, 3)
+    result["settings"] = dict(
+        recipe=f"recipes/{recipe_name}.py", recipe_args=list(recipe_args),
+        model=model_name, model_kwargs=_jsonable(model_kwargs),
+        **recipe_flags_summary(flag_values), lr_schedule="cosine decay over all steps",
+        optimizer="Adam", input="tf.data image_pipeline (cache, shuffle 10000, batch, prefetch)",
+        stop_at_target=stop_at_target,
+    )
+    result["train_flops_per_example"] = dense_train_flops(model) if model_name == "mlp" else None
+    return result
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=list))
+
+
+# --- 1. MLP ------------------------------------------------------------------
+
+
+def mlp_section(cfg):
+    warm_up()
+    roof = roofline(cfg.scale.roofline_repeats)
+    log(f"[mlp] roofline: {roof['gflops']:.1f} GFLOP/s ({roof['shape']})")
+    splits = image_splits(cfg)
+    (train, test), _ = splits
+    start = time.perf_counter()
+    x_train, y_train = image_arrays(train, cfg.scale.max_train_examples)
+    x_test, y_test = image_arrays(test, cfg.scale.max_eval_examples)
+
+    # The quickstart: float64 x/255 arrays in memory, fit(epochs=5), batch 32.
+    keras.utils.set_random_seed(cfg.seed)
+    x_train_f, x_test_f = x_train[..., 0] / 255.0, x_test[..., 0] / 255.0
+    data_seconds = time.perf_counter() - start
+    model = baselines.seed_mlp()
+    baseline = fit_timed(
+        model, x_train_f, y_train, batch_size=32, epochs=cfg.scale.baseline_mlp_epochs,
+        units_per_epoch=len(x_train), label="[mlp] quickstart",
+        evaluate=lambda: model.evaluate(
+            x_test_f, y_test, batch_size=1024, verbose=0, return_dict=True)["accuracy"],
+        target=common.MLP_TARGET,
+    )
+    baseline["settings"] = dict(batch_size=32, epochs=cfg.scale.baseline_mlp_epochs,
+                                optimizer="Adam (defaults, lr 1e-3)",
+                                input="numpy x/255 (float64) arrays, model.fit")
+    baseline["train_flops_per_example"] = dense_train_flops(model)
+    baseline["data_load_seconds"] = round(data_seconds, 3)
+    keras.backend.clear_session()
+
+    modelzoo = modelzoo_image("mnist_mlp", cfg.mlp_args, splits, cfg, common.MLP_TARGET,
+                              stop_at_target=False, label="[mlp] modelzoo")
+    for contender in (baseline, modelzoo):
+        flops = contender["train_flops_per_example"]
+        ceiling = roof["gflops"] * 1e9 / flops
+        contender["roofline_examples_per_s"] = round(ceiling, 1)
+        rate = contender["examples_per_s"]
+        contender["roofline_fraction"] = round(rate / ceiling, 4) if rate else None
+    return {"roofline": roof, "baseline": baseline, "modelzoo": modelzoo,
+            "dataset": IMAGE_DATASET, "examples": {"train": len(x_train), "test": len(x_test)}}
+
+
+# --- 2. CNN ------------------------------------------------------------------
+
+
+def cnn_section(cfg):
+    warm_up()
+    splits = image_splits(cfg)
+    (train, test), _ = splits
+    start = time.perf_counter()
+    x_train, y_train = image_arrays(train, cfg.scale.max_train_examples)
+    x_test, y_test = image_arrays(test, cfg.scale.max_eval_examples)
+    decode_seconds = time.perf_counter() - start
+    pytorch = run_torch_worker(cfg, dict(x_train=x_train, y_train=y_train,
+                                         x_test=x_test, y_test=y_test))
+    if "data_load_seconds" in pytorch:
+        # Decoding TFDS to arrays here, then the worker's tensor preparation.
+        pytorch["data_load_seconds"] = round(pytorch["data_load_seconds"] + decode_seconds, 3)
+    modelzoo = modelzoo_image("mnist_cnn", cfg.cnn_args, splits, cfg, common.CNN_TARGET,
+                              stop_at_target=cfg.scale.cnn_stop_at_target, label="[cnn] modelzoo")
+    return {"baseline": pytorch, "modelzoo": modelzoo, "dataset": IMAGE_DATASET,
+            "examples": {"train": len(x_train), "test": len(x_test)}}
+
+
+def run_torch_worker(cfg, arrays):
+    """Trains the PyTorch CNN in a process of its own (no TensorFlow in it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        log("[cnn] pytorch: skipped, torch is not installed")
+        return {"skipped": "torch not installed"}
+    with tempfile.TemporaryDirectory() as tmp:
+        data_path = os.path.join(tmp, "data.npz")
+        out_path = os.path.join(tmp, "out.json")
+        np.savez(data_path, **arrays)
+        command = [
+            sys.executable, os.path.join(common.ROOT, "benchmarks", "run.py"),
+            "--worker=torch_cnn", f"--worker_in={data_path}", f"--worker_out={out_path}",
+            f"--seed={cfg.seed}", f"--torch_momentum={cfg.torch_momentum}",
+            *(["--tiny"] if cfg.tiny else []), *(["--cnn_full"] if cfg.cnn_full else []),
+        ]
+        done = subprocess.run(command)
+        if done.returncode != 0 or not os.path.exists(out_path):
+            return {"error": f"the PyTorch worker exited with code {done.returncode}"}
+        with open(out_path) as f:
+            return json.load(f)
+
+
+# --- 3. Transformer and LSTM -------------------------------------------------
+
+
+TRANSFORMER_SIZE = ["--embed_dim=32", "--num_heads=2", "--ff_dim=32", "--num_layers=1"]
+
+
+def transformer_section(cfg):
+    warm_up()
+    text = corpus_text(cfg)
+    texts, labels = common.text_chunks(text, cfg.scale.text_examples, TEXT_CHUNK_CHARS)
+    labels = np.asarray(labels, "int64")
+    flag_values, model_name, model_kwargs = common.recipe_settings(
+        "imdb_transformer", [*TRANSFORMER_SIZE, *cfg.transformer_args]
+    )
+    vocab_size, maxlen = flag_values.vocab_size, flag_values.sequence_length
+    raw = tf.data.Dataset.from_tensor_slices((texts, labels))
+    vectorizer = pipelines.make_vectorizer(raw.map(lambda t, y: t), vocab_size, maxlen)
+    ids = vectorizer(tf.constant(texts)).numpy()
+    epochs, n = cfg.scale.text_epochs, len(texts)
+    data = {"examples": n, "chunk_chars": TEXT_CHUNK_CHARS, "corpus_chars": len(text),
+            "vocabulary_size": int(vectorizer.vocabulary_size()),
+            "labels": "chunk index % 2 (meaningless: only throughput is measured)",
+            "nonpadding_tokens_per_example": round(float((ids != 0).sum(1).mean()), 1)}
+
+    keras.utils.set_random_seed(cfg.seed)
+    peer = baselines.keras_io_transformer(maxlen, vocab_size, 32, 2, 32)
+    baseline = fit_timed(peer, ids, labels, batch_size=32, epochs=epochs, units_per_epoch=n,
+                         label="[transformer] keras-io")
+    baseline["settings"] = dict(batch_size=32, optimizer="Adam (defaults)",
+                                input="numpy token ids, model.fit", embed_dim=32, num_heads=2,
+                                ff_dim=32, key_dim=32, num_layers=1, head="Dense(20)+Dense(2)")
+    keras.backend.clear_session()
+
+    contenders = {"baseline": baseline}
+    batch_sizes = [flag_values.batch_size] + ([32] if flag_values.batch_size != 32 else [])
+    for batch_size in batch_sizes:
+        keras.utils.set_random_seed(cfg.seed)
+        train_ds = pipelines.text_classification_pipeline(raw, vectorizer, batch_size, True,
+                                                          cfg.seed)
+        model = get_model(model_name, vocab_size=vocab_size, sequence_length=maxlen,
+                          num_classes=2, **model_kwargs)
+        # As the recipe: no decay when the pipeline's length is unknown.
+        steps = recipe.count(train_ds)
+        compile_model(model, flag_values.learning_rate, decay_steps=steps and steps * epochs,
+                      steps_per_execution=flag_values.steps_per_execution)
+        key = "modelzoo" if batch_size == flag_values.batch_size else "modelzoo_batch32"
+        result = fit_timed(model, train_ds, epochs=epochs, units_per_epoch=n,
+                           label=f"[transformer] modelzoo batch {batch_size}")
+        result["settings"] = dict(
+            recipe="recipes/imdb_transformer.py", model=model_name,
+            model_kwargs=_jsonable(model_kwargs), vocab_size=vocab_size, sequence_length=maxlen,
+            **recipe_flags_summary(flag_values), key_dim=32 // 2,
+            input="tf.data text_classification_pipeline (vectorize, cache, shuffle, batch)",
+        )
+        result["settings"]["batch_size"] = batch_size
+        contenders[key] = result
+        keras.backend.clear_session()
+    return {**contenders, "data": data}
+
+
+def lstm_section(cfg):
+    warm_up()
+    text = corpus_text(cfg)
+    chars = sorted(set(text))
+    char_indices = {c: i for i, c in enumerate(chars)}
+    sentences, next_chars = baselines.keras_io_sentences(
+        text, LSTM_MAXLEN, 3, max_examples=cfg.scale.lstm_examples
+    )
+    x, y = baselines.keras_io_vectorize(sentences, next_chars, char_indices, LSTM_MAXLEN)
+    epochs = cfg.scale.text_epochs
+
+    keras.utils.set_random_seed(cfg.seed)
+    peer = baselines.keras_io_lstm(LSTM_MAXLEN, len(chars))
+    baseline = fit_timed(peer, x, y, batch_size=128, epochs=epochs,
+                         units_per_epoch=len(sentences), label="[lstm] keras-io")
+    _chars_per_s(baseline, LSTM_MAXLEN, 1)
+    baseline["settings"] = dict(batch_size=128, optimizer="RMSprop(0.01)", lstm_units=128,
+                                input=f"one-hot bool [n, {LSTM_MAXLEN}, {len(chars)}] numpy",
+                                targets_per_example=1)
+
+    flag_values, model_name, model_kwargs = common.recipe_settings(
+        "shakespeare_lstm", [f"--sequence_length={LSTM_MAXLEN}", "--lstm_units=128",
+                             *cfg.lstm_args]
+    )
+    vocabulary = pipelines.char_vocabulary(text)
+    seq = flag_values.sequence_length
+    contenders = {"baseline": baseline}
+    generator_model = None
+    for batch_size in [flag_values.batch_size] + ([128] if flag_values.batch_size != 128 else []):
+        keras.utils.set_random_seed(cfg.seed)
+        train_ds = pipelines.char_sequences(text, vocabulary, seq, batch_size, True, cfg.seed,
+                                            max_examples=cfg.scale.lstm_examples)
+        sequences = min(len(text) // (seq + 1), cfg.scale.lstm_examples)
+        model = get_model(model_name, vocab_size=len(vocabulary), **model_kwargs)
+        steps = recipe.count(train_ds)
+        compile_model(model, flag_values.learning_rate, decay_steps=steps and steps * epochs,
+                      steps_per_execution=flag_values.steps_per_execution)
+        key = "modelzoo" if batch_size == flag_values.batch_size else "modelzoo_batch128"
+        result = fit_timed(model, train_ds, epochs=epochs, units_per_epoch=sequences,
+                           label=f"[lstm] modelzoo batch {batch_size}")
+        _chars_per_s(result, seq, seq)
+        result["settings"] = dict(
+            recipe="recipes/shakespeare_lstm.py", model=model_name,
+            model_kwargs=_jsonable(model_kwargs), **recipe_flags_summary(flag_values),
+            input="tf.data char_sequences (non-overlapping windows, cache, shuffle, batch)",
+            targets_per_example=seq,
+        )
+        result["settings"]["batch_size"] = batch_size
+        contenders[key] = result
+        if key == "modelzoo":
+            generator_model = model
+
+    contenders["generation"] = generation(cfg, generator_model, vocabulary, peer, chars,
+                                          char_indices, text)
+    contenders["data"] = {"corpus_chars": len(text), "characters": len(chars),
+                          "keras_io_examples": len(sentences)}
+    return contenders
+
+
+def _chars_per_s(result, input_chars, target_chars):
+    rate = result["examples_per_s"]
+    result["chars_per_s"] = round(rate * input_chars, 1) if rate else None
+    result["predicted_chars_per_s"] = round(rate * target_chars, 1) if rate else None
+
+
+def generation(cfg, model, vocabulary, peer, chars, char_indices, text):
+    """In-graph generation from the SavedModel vs keras-io's predict-per-char loop."""
+    num_chars, repeats = cfg.scale.generation_chars, cfg.scale.generation_repeats
+    prompt = text[:LSTM_MAXLEN]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export.export_text_generator(model, vocabulary, os.path.join(tmp, "generator"))
+        serve = tf.saved_model.load(path).signatures["serving_default"]
+
+        def generate(count):
+            out = serve(prompt=tf.constant([prompt]), num_chars=tf.constant([count]),
+                        temperature=tf.constant([TEMPERATURE]))
+            return out["text"].numpy()[0]
+
+        generate(5)
+        times = [baselines.timed(generate, num_chars)[1] for _ in range(repeats)]
+    in_graph = statistics.median(times)
+    log(f"[lstm] in-graph generation: {num_chars} chars in {in_graph:.3f}s")
+
+    baselines.keras_io_generate(peer, prompt, chars, char_indices, 2, TEMPERATURE)
+    loop_times = [
+        baselines.timed(baselines.keras_io_generate, peer, prompt, chars, char_indices,
+                        num_chars, TEMPERATURE)[1]
+        for _ in range(repeats)
+    ]
+    loop = statistics.median(loop_times)
+    log(f"[lstm] predict loop: {num_chars} chars in {loop:.3f}s")
+    return {
+        "num_chars": num_chars, "prompt_chars": len(prompt), "temperature": TEMPERATURE,
+        "repeats": repeats,
+        "modelzoo": {"seconds": round(in_graph, 4), "chars_per_s": round(num_chars / in_graph, 1),
+                     "how": "export_text_generator SavedModel, serving_default, one call"},
+        "baseline": {"seconds": round(loop, 4), "chars_per_s": round(num_chars / loop, 1),
+                     "how": "keras-io loop: one model.predict per character"},
+    }
+
+
+# --- 4. Serving --------------------------------------------------------------
+
+
+def latency(fn, warmup, calls):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return {"calls": calls, "warmup": warmup,
+            **{f"p{q}_ms": round(common.percentile(times, q), 4) for q in (50, 90, 99)},
+            "mean_ms": round(statistics.fmean(times), 4)}
+
+
+def throughput(fn, batch, warmup, calls):
+    for _ in range(warmup):
+        fn()
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    seconds = time.perf_counter() - start
+    return {"batch": batch, "calls": calls, "examples_per_s": round(batch * calls / seconds, 1)}
+
+
+def serve_figures(serve, one, many, cfg):
+    scale = cfg.scale
+    return {
+        "batch1": latency(lambda: serve(one), scale.serving_warmup, scale.serving_calls),
+        "batched": throughput(lambda: serve(many), scale.serving_batch,
+                              max(2, scale.serving_warmup // 20), scale.serving_batch_calls),
+    }
+
+
+def serving_section(cfg):
+    warm_up()
+    scale = cfg.scale
+    out = {"note": "untrained weights: latency does not depend on their values"}
+    (_, test), info = image_splits(cfg)
+    x_test, _ = image_arrays(test, max(scale.serving_batch, 1))
+    batch = np.resize(x_test, (scale.serving_batch,) + x_test.shape[1:])
+    _, model_name, model_kwargs = common.recipe_settings("mnist_mlp", cfg.mlp_args)
+    text = corpus_text(cfg)
+    texts, labels = common.text_chunks(text, max(scale.serving_batch, 64), TEXT_CHUNK_CHARS)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = get_model(model_name, input_shape=info.features["image"].shape,
+                          num_classes=info.features["label"].num_classes, rescale=1 / 255,
+                          **model_kwargs)
+        path = export.export_image_classifier(
+            model, info.features["label"].names, os.path.join(tmp, "mlp"))
+        signature = tf.saved_model.load(path).signatures["serving_default"]
+        one, many = tf.constant(x_test[:1]), tf.constant(batch)
+        out["mlp"] = serve_figures(lambda x: signature(images=x)["class_ids"].numpy(),
+                                   one, many, cfg)
+        out["mlp"]["model"] = dict(name=model_name, **_jsonable(model_kwargs))
+        # For scale: the plain Keras way to score one example.
+        predict_one = x_test[:1].astype("float32")
+        out["mlp"]["keras_predict_batch1"] = latency(
+            lambda: model.predict(predict_one, verbose=0), 5, max(10, scale.serving_calls // 20))
+        log(f"[serving] mlp: p50 {out['mlp']['batch1']['p50_ms']:.3f} ms, "
+            f"{out['mlp']['batched']['examples_per_s']:.0f} examples/s at batch "
+            f"{scale.serving_batch}")
+
+        flag_values, model_name, model_kwargs = common.recipe_settings(
+            "imdb_transformer", [*TRANSFORMER_SIZE, *cfg.transformer_args])
+        raw = tf.data.Dataset.from_tensor_slices(texts)
+        vectorizer = pipelines.make_vectorizer(raw, flag_values.vocab_size,
+                                               flag_values.sequence_length)
+        model = get_model(model_name, vocab_size=flag_values.vocab_size,
+                          sequence_length=flag_values.sequence_length, num_classes=2,
+                          **model_kwargs)
+        path = export.export_text_classifier(model, vectorizer, ["even", "odd"],
+                                             os.path.join(tmp, "transformer"))
+        signature = tf.saved_model.load(path).signatures["serving_default"]
+        one = tf.constant(texts[:1])
+        many = tf.constant(list(np.resize(np.array(texts, dtype=object), scale.serving_batch)))
+        out["transformer"] = serve_figures(lambda t: signature(text=t)["class_ids"].numpy(),
+                                           one, many, cfg)
+        out["transformer"]["model"] = dict(
+            name=model_name, vocab_size=flag_values.vocab_size,
+            sequence_length=flag_values.sequence_length, **_jsonable(model_kwargs),
+            input_chars=TEXT_CHUNK_CHARS)
+        log(f"[serving] transformer: p50 {out['transformer']['batch1']['p50_ms']:.3f} ms, "
+            f"{out['transformer']['batched']['examples_per_s']:.0f} examples/s at batch "
+            f"{scale.serving_batch}")
+    return out
+
+
+SECTIONS = {
+    "mlp": mlp_section,
+    "cnn": cnn_section,
+    "transformer": transformer_section,
+    "lstm": lstm_section,
+    "serving": serving_section,
+}

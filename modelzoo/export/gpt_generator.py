@@ -1,0 +1,440 @@
+"""SavedModel export of a character GPT that generates text in one call.
+
+The sampling loop runs in the graph with a key/value cache: each step feeds
+one token through the decoder blocks and attends to the cached keys and
+values, so a step costs O(window) instead of re-running the model on the
+whole window (O(window²)).
+
+The context is a window of at most `sequence_length` (L) tokens, the
+model's position range. When the cache is full, it is rebuilt from the last
+`L // 2` tokens (positions 0..L/2-1) in one batched pass and generation
+continues from there. So the token read at step t sees the tokens since
+the last rebuild: between L/2 + 1 and L of the latest tokens. A rebuild
+costs one forward pass over L/2 tokens every L/2 steps, so the cost per
+step stays bounded whatever the length of the text. `greedy_generate_gpt`
+applies the same window rule with the plain Keras model.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from modelzoo.export.publish import publish
+from modelzoo.layers import TransformerDecoder
+
+GPT_GENERATOR_CONTRACT = {
+    "inputs": {
+        "prompt": {"dtype": "string", "shape": [None]},
+        "num_chars": {"dtype": "int32", "shape": [None]},
+        "temperature": {"dtype": "float32", "shape": [None]},
+        "top_k": {"dtype": "int32", "shape": [None]},
+    },
+    "outputs": {"text": {"dtype": "string", "shape": [None]}},
+}
+
+
+def is_gpt(model):
+    """Whether `model` has the layers of a `build_gpt` model."""
+    names = {layer.name for layer in model.layers}
+    return {"embedding", "decoder_0", "final_norm", "logits"} <= names and isinstance(
+        model.get_layer("decoder_0"), TransformerDecoder
+    )
+
+
+def gpt_layers(model):
+    """Returns `(embedding, decoders, final_norm, logits)` of a GPT model.
+
+    Raises:
+        ValueError: if `model` is not a `build_gpt` model.
+    """
+    if not is_gpt(model):
+        raise ValueError(
+            "`model` must be a build_gpt model (layers `embedding`, `decoder_0`, ..., "
+            f"`final_norm`, `logits`). Received: {model.name!r}"
+        )
+    names = {layer.name for layer in model.layers}
+    decoders = []
+    while f"decoder_{len(decoders)}" in names:
+        decoders.append(model.get_layer(f"decoder_{len(decoders)}"))
+    return (
+        model.get_layer("embedding"),
+        decoders,
+        model.get_layer("final_norm"),
+        model.get_layer("logits"),
+    )
+
+
+def check_vocabulary(model, vocabulary):
+    """Returns `vocabulary` as a list of str after checking it fits `model`.
+
+    Args:
+        model: a `build_gpt` model.
+        vocabulary: sequence of str; `vocabulary[0]` is the unknown id and
+            every other entry is one character (one code point), all distinct.
+
+    Returns:
+        A list of str.
+
+    Raises:
+        ValueError: on a size mismatch, a duplicate or a multi-character entry.
+    """
+    embedding = gpt_layers(model)[0]
+    vocabulary = list(vocabulary)
+    vocab_size = model.output_shape[-1]
+    if len(vocabulary) < 2:
+        raise ValueError("`vocabulary` needs the unknown id 0 and at least one character.")
+    if len(vocabulary) != vocab_size or embedding.vocabulary_size != vocab_size:
+        raise ValueError(
+            f"`vocabulary` has {len(vocabulary)} entries but the model has "
+            f"{vocab_size} logits; they must match."
+        )
+    chars = vocabulary[1:]
+    if not all(isinstance(c, str) and len(c) == 1 for c in chars) or len(set(chars)) != len(chars):
+        raise ValueError("`vocabulary[1:]` must be distinct single characters (code points).")
+    if embedding.sequence_length < 2:
+        raise ValueError(
+            "The model's `sequence_length` must be at least 2 to generate. "
+            f"Received: sequence_length={embedding.sequence_length}"
+        )
+    return vocabulary
+
+
+def window_starts(num_steps, window):
+    """The first token of the context at each step (see the module doc).
+
+    Args:
+        num_steps: int. Number of steps (tokens read).
+        window: int. The model's `sequence_length`.
+
+    Returns:
+        A list: step t reads tokens `[starts[t], t]`.
+    """
+    keep, begin, starts = window // 2, 0, []
+    for t in range(num_steps):
+        if t - begin == window:
+            begin = t - keep
+        starts.append(begin)
+    return starts
+
+
+class _GptGenerator:
+    """The in-graph sampling loop over the cached decoder blocks.
+
+    Keeping the lookup table on an object lets the export track it.
+    """
+
+    def __init__(self, model, vocabulary, max_chars, max_prompt_chars):
+        self.embedding, self.decoders, self.final_norm, self.logits = gpt_layers(model)
+        self.tied = not isinstance(self.logits, keras.layers.Dense)
+        self.window = self.embedding.sequence_length
+        self.keep = self.window // 2
+        self.max_chars = max_chars
+        self.max_prompt_chars = max_prompt_chars
+        # Id 0 is never emitted; "" keeps the gather total.
+        self.id_to_char = tf.constant([""] + vocabulary[1:], tf.string)
+        self.char_to_id = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(vocabulary[1:], tf.string),
+                tf.range(1, len(vocabulary), dtype=tf.int64),
+            ),
+            default_value=0,
+        )
+
+    def prompt_ids(self, prompt):
+        """Prompt ids `[batch, width]` (0-padded, width ≥ 1) and lengths ≥ 1."""
+        # Bad UTF-8 becomes U+FFFD, which is unknown (id 0) unless in the vocabulary.
+        chars = tf.strings.unicode_split(prompt, "UTF-8", errors="replace")
+        chars = chars[:, -self.max_prompt_chars :]
+        ids = self.char_to_id.lookup(chars).to_tensor(default_value=0)
+        # An empty prompt is read as the single unknown id 0.
+        ids = tf.pad(ids, [[0, 0], [0, 1]])
+        return ids, tf.maximum(chars.row_lengths(), 1)
+
+    def embed(self, ids, start):
+        """Token plus position embedding of `ids` `[batch, n]` at `start`."""
+        positions = start + tf.range(tf.shape(ids)[1], dtype=tf.int32)
+        return self.embedding.token_embedding(ids) + self.embedding.position_embedding(positions)
+
+    def head(self, x):
+        x = self.final_norm(x)
+        if self.tied:
+            x = self.embedding(x, reverse=True)
+        return tf.cast(self.logits(x), tf.float32)
+
+    def prefill(self, ids):
+        """Caches of every block for `ids` `[batch, n]` at positions 0..n-1."""
+        x, caches = self.embed(ids, 0), []
+        batch = tf.shape(ids)[0]
+        for decoder in self.decoders:
+            empty = decoder.empty_cache(batch, self.window)
+            x, cache = decoder(x, cache=empty, cache_index=0, training=False)
+            caches.append(cache)
+        return caches
+
+    def generate(self, prompt, num_chars, temperature, top_k):
+        """See `export_gpt_generator`."""
+        # Signatures do not enforce shapes; a rank mismatch is InvalidArgument here.
+        prompt, num_chars, temperature, top_k = (
+            tf.ensure_shape(x, [None]) for x in (prompt, num_chars, temperature, top_k)
+        )
+        batch = tf.shape(prompt)[0]
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(value)[0], batch, message=f"{name} needs one value per prompt"
+            )
+            for name, value in (
+                ("num_chars", num_chars), ("temperature", temperature), ("top_k", top_k)
+            )
+        ]
+        checks.append(
+            tf.debugging.Assert(
+                tf.reduce_all(tf.logical_not(tf.math.is_nan(temperature))),
+                ["temperature must not be NaN"],
+            )
+        )
+        with tf.control_dependencies(checks):
+            temperature = tf.identity(temperature)
+        ids, lengths = self.prompt_ids(prompt)
+        width = tf.shape(ids, out_type=tf.int64)[1]
+        count = tf.cast(tf.clip_by_value(num_chars, 0, self.max_chars), tf.int64)
+        # Row i reads its prompt at steps 0..len_i-1; the step reading the
+        # last prompt char yields the first new char.
+        first = lengths - 1
+        steps = tf.reduce_max(tf.concat([tf.where(count > 0, first + count, 0), [0]], 0))
+        sample = temperature > 0
+        # Greedy rows never use it; 1 keeps their division finite.
+        scale = tf.where(sample, temperature, tf.ones_like(temperature))[:, None]
+        # Id 0 (unknown) is never generated: V - 1 candidates.
+        candidates = self.id_to_char.shape[0] - 1
+        k = tf.clip_by_value(top_k, 0, candidates)
+        use_k = k > 0
+        kth = tf.maximum(k, 1) - 1
+
+        def refresh(pos, window_ids, caches):
+            kept = window_ids[:, self.window - self.keep :]
+            padded = tf.pad(kept, [[0, 0], [0, self.window - self.keep]])
+            return tf.constant(self.keep, tf.int32), padded, self.prefill(kept)
+
+        def body(t, pos, token, window_ids, caches, text):
+            pos, window_ids, caches = tf.cond(
+                pos == self.window,
+                lambda: refresh(pos, window_ids, caches),
+                lambda: (pos, window_ids, caches),
+            )
+            prompt_token = tf.gather(ids, tf.minimum(t, width - 1), axis=1)
+            current = tf.where(t < lengths, prompt_token, token)
+            x = self.embed(current[:, None], pos)
+            new_caches = []
+            for decoder, cache in zip(self.decoders, caches):
+                x, cache = decoder(x, cache=cache, cache_index=pos, training=False)
+                new_caches.append(cache)
+            window_ids = tf.where(
+                tf.range(self.window)[None, :] == pos, current[:, None], window_ids
+            )
+            logits = self.head(x)[:, 0, 1:]
+            greedy = tf.argmax(logits, axis=-1, output_type=tf.int64)
+            # Subtracting the max first keeps tiny temperatures from
+            # overflowing to +inf; top-k keeps the logits ≥ the k-th largest.
+            scaled = (logits - tf.reduce_max(logits, axis=-1, keepdims=True)) / scale
+            threshold = tf.gather(
+                tf.sort(logits, axis=-1, direction="DESCENDING"), kth, batch_dims=1
+            )
+            allowed = tf.logical_or(~use_k[:, None], logits >= threshold[:, None])
+            scaled = tf.where(allowed, scaled, -np.inf)
+            drawn = tf.random.categorical(scaled, 1, dtype=tf.int64)[:, 0]
+            drawn = tf.clip_by_value(drawn, 0, candidates - 1)
+            token = tf.where(sample, drawn, greedy) + 1
+            emit = (t >= first) & (t < first + count)
+            text += tf.where(emit, tf.gather(self.id_to_char, token), "")
+            return t + 1, pos + 1, token, window_ids, new_caches, text
+
+        start = (
+            tf.constant(0, tf.int64),
+            tf.constant(0, tf.int32),
+            tf.zeros([batch], tf.int64),
+            tf.zeros([batch, self.window], tf.int64),
+            [decoder.empty_cache(batch, self.window) for decoder in self.decoders],
+            tf.fill([batch], ""),
+        )
+        result = tf.while_loop(lambda t, *_: t < steps, body, start)
+        return {"text": result[-1]}
+
+
+def make_gpt_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000):
+    """The object whose `generate(prompt, num_chars, temperature, top_k)` is exported.
+
+    Useful to run the exported loop eagerly; see `export_gpt_generator`.
+    """
+    vocabulary = check_vocabulary(model, vocabulary)
+    for arg, value in (("max_chars", max_chars), ("max_prompt_chars", max_prompt_chars)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
+    return _GptGenerator(model, vocabulary, max_chars, max_prompt_chars)
+
+
+def export_gpt_generator(model, vocabulary, path, max_chars=2000, max_prompt_chars=1000):
+    """Writes a TF Serving SavedModel whose one call generates text.
+
+    The `serving_default` signature takes `prompt` string `[batch]`,
+    `num_chars` int32 `[batch]`, `temperature` float32 `[batch]` and
+    `top_k` int32 `[batch]`, and returns `text` string `[batch]`: the
+    continuation only, without the prompt. The whole loop runs in the graph
+    (`tf.while_loop`) with a key/value cache and a bounded context window
+    (see the module docstring). Rows of a batch may have prompts of
+    different lengths: each row reads its own prompt, then feeds back its
+    own samples.
+
+    Defined behaviour at the edges (as `export_text_generator`'s):
+    - The prompt is split into Unicode characters; invalid UTF-8 bytes become
+      U+FFFD. Characters not in the vocabulary read as id 0 (unknown).
+    - Only the last `max_prompt_chars` characters of a prompt are read.
+    - An empty prompt reads as the single unknown id 0.
+    - `num_chars` ≤ 0 gives ""; more than `max_chars` is capped at
+      `max_chars`. The unknown id 0 is never generated, so the text has
+      exactly `min(num_chars, max_chars)` characters.
+    - `temperature` ≤ 0 (or -inf) is greedy argmax, deterministic;
+      > 0 samples from `softmax(logits / temperature)` (+inf is uniform);
+      NaN fails the call with InvalidArgument.
+    - `top_k` > 0 samples only among the `top_k` largest logits (ties with
+      the k-th are kept); ≤ 0 or ≥ the vocabulary size is no restriction.
+      Greedy rows ignore it.
+    - The four inputs must have the same batch size (InvalidArgument
+      otherwise).
+
+    A TF Serving REST request names the inputs in each instance:
+    `{"instances": [{"prompt": "ROMEO:", "num_chars": 200, "temperature": 0.8, "top_k": 10}]}`.
+
+    Args:
+        model: a built `build_gpt` model; dropout is skipped, as at inference.
+        vocabulary: sequence of str; `vocabulary[i]` is the character of id
+            `i`, `vocabulary[0]` the unknown id (its entry is ignored).
+        path: str. Directory to write; it must be empty or not exist.
+        max_chars: int. Cap on `num_chars`. Defaults to `2000`.
+        max_prompt_chars: int. Prompt characters read, from the end.
+            Defaults to `1000`.
+
+    Returns:
+        `path`.
+
+    Raises:
+        ValueError: if the vocabulary does not fit the model.
+    """
+    generator = make_gpt_generator(model, vocabulary, max_chars, max_prompt_chars)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(generator.char_to_id)
+    archive.add_endpoint(
+        "serving_default",
+        generator.generate,
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="prompt"),
+            tf.TensorSpec([None], tf.int32, name="num_chars"),
+            tf.TensorSpec([None], tf.float32, name="temperature"),
+            tf.TensorSpec([None], tf.int32, name="top_k"),
+        ],
+    )
+    archive.write_out(path, verbose=False)
+    return path
+
+
+def greedy_generate_gpt(
+    model, vocabulary, prompt, num_chars, max_chars=2000, max_prompt_chars=1000
+):
+    """Greedy continuation computed the plain way, for checking exports.
+
+    Runs the full Keras model (no cache) on each step's context window, as
+    `window_starts` defines it, and takes the argmax of the last position,
+    with the same edge rules as `export_gpt_generator`.
+
+    Args:
+        model: the in-memory `build_gpt` model.
+        vocabulary: see `export_gpt_generator`.
+        prompt: str or bytes.
+        num_chars: int.
+        max_chars: int. Cap on `num_chars`.
+        max_prompt_chars: int. Prompt characters read, from the end.
+
+    Returns:
+        The continuation, a str.
+    """
+    vocabulary = check_vocabulary(model, vocabulary)
+    window = gpt_layers(model)[0].sequence_length
+    if isinstance(prompt, bytes):
+        prompt = prompt.decode("utf-8", errors="replace")
+    index = {c: i for i, c in enumerate(vocabulary) if i > 0}
+    ids = [index.get(c, 0) for c in prompt[len(prompt) - max_prompt_chars :]] or [0]
+    count = min(max(num_chars, 0), max_chars)
+    first = len(ids) - 1
+    text = []
+    starts = window_starts(first + count, window)
+    for t in range(first, first + count):
+        context = np.asarray([ids[starts[t] : t + 1]], "int32")
+        logits = keras.ops.convert_to_numpy(model(context, training=False))[0, -1]
+        # Id 0 (unknown) is never generated, as in the export.
+        token = 1 + int(np.argmax(logits[1:]))
+        ids.append(token)
+        text.append(vocabulary[token])
+    return "".join(text)
+
+
+def publish_gpt_generator(
+    model,
+    vocabulary,
+    export_dir,
+    name,
+    version=None,
+    example_prompts=None,
+    example_chars=20,
+    max_chars=2000,
+    max_prompt_chars=1000,
+    timeout=600,
+):
+    """Exports, verifies in a fresh process and publishes a GPT generator.
+
+    The check compares greedy (temperature 0) output of the SavedModel with
+    `greedy_generate_gpt` on the in-memory model.
+
+    Args:
+        model: see `export_gpt_generator`.
+        vocabulary: see `export_gpt_generator`.
+        export_dir: str. Root of the TF Serving model base paths.
+        name: str. Model name; the export lands in `export_dir/name/version`.
+        version: positive int or None for the next free version.
+        example_prompts: sequence of str to check with; defaults to an empty
+            prompt and two made of the vocabulary.
+        example_chars: int. Characters generated per example prompt.
+        max_chars: see `export_gpt_generator`.
+        max_prompt_chars: see `export_gpt_generator`.
+        timeout: float. Seconds allowed for the verification process.
+
+    Returns:
+        The path of the published version directory.
+    """
+    make_gpt_generator(model, vocabulary, max_chars, max_prompt_chars)
+    if example_prompts is None:
+        chars = "".join(vocabulary[1:])
+        example_prompts = ["", chars[:3], chars[::-1][:7]]
+    prompts = np.empty(len(example_prompts), dtype=object)
+    prompts[:] = [p.encode("utf-8") if isinstance(p, str) else bytes(p) for p in example_prompts]
+    texts = np.empty(len(prompts), dtype=object)
+    texts[:] = [
+        greedy_generate_gpt(
+            model, vocabulary, p, example_chars, max_chars, max_prompt_chars
+        ).encode()
+        for p in prompts
+    ]
+    return publish(
+        lambda path: export_gpt_generator(model, vocabulary, path, max_chars, max_prompt_chars),
+        export_dir,
+        name,
+        version=version,
+        contract=GPT_GENERATOR_CONTRACT,
+        example={
+            "prompt": prompts,
+            "num_chars": np.full(len(prompts), example_chars, "int32"),
+            "temperature": np.zeros(len(prompts), "float32"),
+            "top_k": np.zeros(len(prompts), "int32"),
+        },
+        expected={"text": texts},
+        timeout=timeout,
+    )

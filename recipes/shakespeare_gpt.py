@@ -1,0 +1,58 @@
+"""Train a small character GPT on Tiny Shakespeare and export a generator.
+
+    python recipes/shakespeare_gpt.py
+    python recipes/shakespeare_gpt.py --data_dir=data/tfds --download=false  # an imported corpus
+
+The export's `serving_default` runs the whole sampling loop in the graph,
+with a key/value cache and top-k sampling.
+"""
+
+from absl import flags
+
+from modelzoo import recipe
+from modelzoo.tasks import text_generation
+
+
+def define_flags(flag_values=flags.FLAGS):
+    fv = dict(flag_values=flag_values)
+    recipe.define_common_flags(
+        dataset="tiny_shakespeare",
+        datasets=text_generation.DATASETS,
+        epochs=20,
+        batch_size=64,
+        learning_rate=1e-3,
+        flag_values=flag_values,
+        steps_per_execution=10,
+    )
+    flags.DEFINE_integer("sequence_length", 128, "Context window, in characters.", **fv)
+    flags.DEFINE_integer("embed_dim", 128, "Embedding and hidden size.", **fv)
+    flags.DEFINE_integer("num_heads", 4, "Attention heads.", **fv)
+    flags.DEFINE_integer("ff_dim", 512, "Feed-forward width.", **fv)
+    flags.DEFINE_integer("num_layers", 4, "Decoder blocks.", **fv)
+    flags.DEFINE_float("dropout", 0.1, "Dropout rate, in [0, 1).", **fv)
+    flags.DEFINE_boolean("tie_embeddings", False, "Share the token table with the logits.", **fv)
+    flags.DEFINE_string("sample_prompt", "ROMEO:", "Prompt of the sample in the summary.", **fv)
+    flags.DEFINE_integer("sample_chars", 200, "Characters of the sample.", **fv)
+    flags.DEFINE_float("sample_temperature", 0.8, "Sampling temperature; <= 0 is greedy.", **fv)
+    flags.DEFINE_integer("sample_top_k", 10, "Sample among the k likeliest; 0 is all.", **fv)
+
+
+def run(flags_obj, datasets_override=None, strategy_override=None):
+    """Trains, evaluates and exports; returns the summary dict."""
+    model_kwargs = dict(
+        sequence_length=flags_obj.sequence_length,
+        embed_dim=flags_obj.embed_dim,
+        num_heads=flags_obj.num_heads,
+        ff_dim=flags_obj.ff_dim,
+        num_layers=flags_obj.num_layers,
+        dropout=flags_obj.dropout,
+        tie_embeddings=flags_obj.tie_embeddings,
+    )
+    return text_generation.run(
+        flags_obj, "gpt", model_kwargs, datasets_override, strategy_override
+    )
+
+
+if __name__ == "__main__":
+    define_flags()
+    recipe.app_run(run)

@@ -1,0 +1,54 @@
+"""Train the span-extraction Transformer on SQuAD and export a QA service.
+
+    python recipes/squad_qa.py
+
+The export takes a raw question and context: tokenizing, windowing long
+contexts and picking the best answer span all happen in the graph.
+"""
+
+from absl import flags
+
+from modelzoo import recipe
+from modelzoo.tasks import question_answering
+
+
+def define_flags(flag_values=flags.FLAGS):
+    fv = dict(flag_values=flag_values)
+    recipe.define_common_flags(
+        dataset="squad",
+        datasets=question_answering.DATASETS,
+        epochs=3,
+        batch_size=32,
+        learning_rate=5e-4,
+        flag_values=flag_values,
+        steps_per_execution=10,
+    )
+    flags.DEFINE_integer("vocab_size", 20000, "Vocabulary size, learned from the train split.", **fv)
+    flags.DEFINE_integer("sequence_length", 256, "Tokens per window.", **fv)
+    flags.DEFINE_integer("max_question_tokens", 32, "Question tokens kept.", **fv)
+    flags.DEFINE_integer("doc_stride", 128, "Context tokens between window starts.", **fv)
+    flags.DEFINE_integer("max_answer_tokens", 30, "Longest answer span, in tokens.", **fv)
+    flags.DEFINE_integer("embed_dim", 128, "Embedding and hidden size.", **fv)
+    flags.DEFINE_integer("num_heads", 4, "Attention heads.", **fv)
+    flags.DEFINE_integer("ff_dim", 256, "Feed-forward width.", **fv)
+    flags.DEFINE_integer("num_layers", 2, "Encoder blocks.", **fv)
+    flags.DEFINE_float("dropout", 0.1, "Dropout rate, in [0, 1).", **fv)
+
+
+def run(flags_obj, datasets_override=None, strategy_override=None):
+    """Trains, evaluates and exports; returns the summary dict."""
+    model_kwargs = dict(
+        embed_dim=flags_obj.embed_dim,
+        num_heads=flags_obj.num_heads,
+        ff_dim=flags_obj.ff_dim,
+        num_layers=flags_obj.num_layers,
+        dropout=flags_obj.dropout,
+    )
+    return question_answering.run(
+        flags_obj, "qa", model_kwargs, datasets_override, strategy_override
+    )
+
+
+if __name__ == "__main__":
+    define_flags()
+    recipe.app_run(run)

@@ -1,0 +1,256 @@
+"""Tests for benchmarks/: the tiny end-to-end run and the bookkeeping under it.
+
+The end-to-end test runs `benchmarks/run.py --tiny` on small generated
+Fashion-MNIST-shaped IDX files and a generated text corpus, imported with
+modelzoo's own importer, so it needs neither the real datasets nor network.
+It checks what is written, never how fast anything was.
+"""
+
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from benchmarks import common, report, run
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECTIONS = ("mlp", "cnn", "transformer", "lstm", "serving")
+
+
+# --- fast tests of the helpers ---------------------------------------------
+
+
+def test_clock_takes_evaluation_off_the_training_clock():
+    clock = common.AccuracyClock(target=0.5)
+    clock.start()
+    for accuracy in (0.4, 0.6, 0.7):
+        clock.epoch_begin()
+        time.sleep(0.02)
+
+        def slow_evaluate(value=accuracy):
+            time.sleep(0.2)
+            return value
+
+        clock.epoch_end(slow_evaluate)
+    summary = clock.summary(examples_per_epoch=100)
+    # Three epochs of ~0.02 s of training; the 0.6 s of evaluation is excluded.
+    assert summary["train_seconds"] < 0.3
+    assert summary["time_to_target_s"] == clock.curve[1]["train_seconds"]
+    assert [p["accuracy"] for p in summary["curve"]] == [0.4, 0.6, 0.7]
+    assert summary["epochs_run"] == 3
+    assert summary["examples_per_s"] > 100
+
+
+def test_clock_reports_not_reached():
+    clock = common.AccuracyClock(target=0.9)
+    clock.start()
+    clock.epoch_begin()
+    clock.epoch_end(lambda: 0.5)
+    assert clock.time_to_target() is None
+    assert not clock.reached()
+
+
+def test_steady_rate_skips_the_first_epoch():
+    assert common.steady_rate(100, [10.0, 1.0, 2.0, 1.0]) == 100.0
+    assert common.steady_rate(100, [4.0]) == 25.0
+    assert common.steady_rate(None, [1.0]) is None
+
+
+def test_percentile():
+    values = list(range(1, 101))
+    assert common.percentile(values, 50) == pytest.approx(50.5)
+    assert common.percentile(values, 99) == pytest.approx(99.01)
+    assert common.percentile([3.0], 99) == 3.0
+
+
+def test_text_chunks_are_spread_and_labelled_by_parity():
+    text = "".join(chr(ord("a") + i % 26) for i in range(1000))
+    chunks, labels = common.text_chunks(text, 10, 100)
+    assert len(chunks) == 10 and all(len(c) == 100 for c in chunks)
+    assert chunks[0] == text[:100] and chunks[-1] == text[-100:]
+    assert labels == [0, 1] * 5
+
+
+def test_sections_flag():
+    assert run.expand_sections("all") == list(SECTIONS)
+    assert run.expand_sections("serving,mlp") == ["mlp", "serving"]
+    assert run.expand_sections("text") == ["transformer", "lstm"]
+    with pytest.raises(ValueError, match="unknown section 'gpu'"):
+        run.expand_sections("mlp,gpu")
+
+
+def test_bad_sections_flag_is_a_usage_error():
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "run.py"),
+                           "--sections=nope"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "unknown section 'nope'" in done.stderr
+
+
+def test_recipe_settings_read_the_recipe_defaults():
+    flag_values, name, kwargs = common.recipe_settings("mnist_mlp", ["--epochs=3"])
+    assert name == "mlp"
+    assert flag_values.epochs == 3
+    assert kwargs == {"hidden_units": (128,), "dropout": 0.2}
+    recipe = common.load_recipe("mnist_cnn")
+    assert recipe.__name__.endswith("mnist_cnn")
+
+
+def _curve(*points):
+    return [{"epoch": i + 1, "train_seconds": t, "accuracy": a} for i, (t, a) in enumerate(points)]
+
+
+def _image_result(curve, target, **settings):
+    clock_summary = {
+        "curve": curve, "epochs_run": len(curve), "train_seconds": curve[-1]["train_seconds"],
+        "examples_per_s": 1000.0, "final_accuracy": curve[-1]["accuracy"],
+        "time_to_target_s": next((p["train_seconds"] for p in curve if p["accuracy"] >= target),
+                                 None),
+        "settings": {"batch_size": 64, "learning_rate": 0.01, "steps_per_execution": 1,
+                     "epochs": len(curve), **settings},
+        "roofline_fraction": 0.5, "roofline_examples_per_s": 2000.0,
+        "train_flops_per_example": 609792,
+    }
+    return clock_summary
+
+
+def test_report_targets_and_skipped_torch(tmp_path):
+    sections = {
+        "mlp": {
+            "roofline": {"gflops": 100.0, "shape": "1024x784 @ 784x128 fp32"},
+            "baseline": _image_result(_curve((5.0, 0.85), (10.0, 0.87)), 0.88),
+            "modelzoo": _image_result(_curve((0.5, 0.86), (0.9, 0.885)), 0.88),
+        },
+        "cnn": {
+            "baseline": {"skipped": "torch not installed"},
+            "modelzoo": _image_result(_curve((30.0, 0.9), (60.0, 0.915)), 0.91),
+        },
+    }
+    results = {"machine": common.machine_info(), "load_average_start": [0.1, 0.1, 0.1],
+               "load_average_end": [0.2, 0.1, 0.1], "wall_s": 1.0, "sections": sections,
+               "config": {"command": "benchmarks/run.py", "tiny": False}}
+    paths = report.write_all(results, str(tmp_path))
+    rows = {(r["section"], r["metric"], r["baseline"]): r for r in results["rows"]}
+    tta = rows[("mlp", "time to 88 % test accuracy", False)]
+    assert tta["value"] == 0.9 and tta["met"] is True  # 0.9 s ≤ 10 s / 10
+    assert tta["ratio"] == pytest.approx(10 / 0.9, rel=1e-3)
+    assert rows[("mlp", "share of fp32 matmul roofline", False)]["met"] is False
+    assert rows[("cnn", "skipped", False)]["note"] == "torch not installed"
+    cnn_tta = rows[("cnn", "time to 91 % test accuracy", False)]
+    assert cnn_tta["value"] == 60.0 and cnn_tta["met"] is None
+    text = open(paths["markdown"]).read()
+    assert "| mlp | modelzoo mlp recipe" in text and "torch not installed" in text
+    assert open(paths["png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the tiny end-to-end run -------------------------------------------------
+
+
+def _write_idx(path, array, magic):
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
+    path.write_bytes(gzip.compress(header + array.tobytes()))
+
+
+def _make_fashion_like(folder, train_n=600, test_n=200, seed=0):
+    """Learnable random images: each class brightens its own rows."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for prefix, n in (("train", train_n), ("t10k", test_n)):
+        labels = rng.integers(0, 10, n)
+        images = rng.integers(0, 100, (n, 28, 28))
+        for i, label in enumerate(labels):
+            images[i, 2 * label : 2 * label + 3, :] += 150
+        _write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, 0x803)
+        _write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels, 0x801)
+
+
+def _make_corpus(path, seed=0):
+    """~40k characters of generated verse-like text."""
+    rng = np.random.default_rng(seed)
+    words = ("the king and queen of fools did walk upon a summer night "
+             "where silver rivers sing to every sleeping star above").split()
+    lines = []
+    while sum(len(line) + 1 for line in lines) < 40000:
+        lines.append(" ".join(rng.choice(words, rng.integers(4, 10))).capitalize() + ".")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    from modelzoo.data import importer
+
+    root = tmp_path_factory.mktemp("bench_data")
+    _make_fashion_like(root / "idx")
+    _make_corpus(root / "corpus.txt")
+    tfds_dir = root / "tfds"
+    importer.import_idx("fashion_mnist", root / "idx", tfds_dir)
+    importer.import_text("tiny_shakespeare", [root / "corpus.txt"], tfds_dir)
+    return tfds_dir
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_tiny_run_writes_every_output(data_dir, tmp_path):
+    out = tmp_path / "results"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--tiny",
+         f"--data_dir={data_dir}", f"--out={out}"],
+        capture_output=True, text=True, timeout=280, env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+
+    machine = results["machine"]
+    assert machine["cores"] >= 1 and machine["cpu_model"]
+    assert machine["versions"]["tensorflow"] and machine["versions"]["keras"]
+    assert machine["date"]
+    for key in ("load_average_start", "load_average_end"):
+        assert len(results[key]) == 3
+    assert results["config"]["tiny"] is True
+    assert list(results["sections"]) == list(SECTIONS)
+    for name, section in results["sections"].items():
+        assert "error" not in section, (name, section["error"])
+        assert len(section["run"]["load_average_start"]) == 3
+
+    mlp = results["sections"]["mlp"]
+    assert mlp["roofline"]["gflops"] > 0
+    for key in ("baseline", "modelzoo"):
+        assert len(mlp[key]["curve"]) == 2
+        assert mlp[key]["examples_per_s"] > 0
+        assert 0 < mlp[key]["roofline_fraction"]
+        assert mlp[key]["train_flops_per_example"] == 3 * 2 * (784 * 128 + 128 * 10)
+    cnn = results["sections"]["cnn"]
+    if cnn["baseline"].get("skipped"):
+        assert cnn["baseline"]["skipped"] == "torch not installed"
+    else:
+        assert len(cnn["baseline"]["curve"]) == 2
+    assert cnn["modelzoo"]["curve"]
+    tr = results["sections"]["transformer"]
+    assert tr["baseline"]["examples_per_s"] > 0 and tr["modelzoo"]["examples_per_s"] > 0
+    lstm = results["sections"]["lstm"]
+    assert lstm["baseline"]["chars_per_s"] > 0 and lstm["modelzoo"]["chars_per_s"] > 0
+    gen = lstm["generation"]
+    assert gen["modelzoo"]["chars_per_s"] > 0 and gen["baseline"]["chars_per_s"] > 0
+    serving = results["sections"]["serving"]
+    for model in ("mlp", "transformer"):
+        assert serving[model]["batch1"]["p50_ms"] > 0
+        assert serving[model]["batch1"]["p99_ms"] >= serving[model]["batch1"]["p50_ms"]
+        assert serving[model]["batched"]["examples_per_s"] > 0
+
+    rows = results["rows"]
+    assert {r["section"] for r in rows} == set(SECTIONS)
+    for row in rows:
+        assert set(row) >= {"section", "contender", "metric", "value", "ratio", "target", "met"}
+    assert any(r["target"] == "< 1 ms" for r in rows)
+
+    text = (out / "results.md").read_text()
+    assert "| section | contender | metric | value | ratio vs baseline | target | met? |" in text
+    assert "load average" in text and "--tiny run" in text
+    assert (out / "accuracy_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,319 @@
+"""The GPT: builder, cached in-graph generator, export, recipe end to end."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import modelzoo
+from modelzoo.errors import UsageError
+from modelzoo.export import (
+    export_gpt_generator,
+    greedy_generate_gpt,
+    is_gpt,
+    publish_gpt_generator,
+)
+from modelzoo.export.gpt_generator import window_starts
+from modelzoo.testing import run_model_test
+from tests.recipe_helpers import run_recipe
+
+SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+VOCAB = [""] + list("abcdefgh .")
+WINDOW = 8
+MAX_CHARS = 50
+MAX_PROMPT = 40
+
+
+def tiny_gpt(tie_embeddings=False, window=WINDOW):
+    keras.utils.set_random_seed(0)
+    model = modelzoo.build_gpt(
+        len(VOCAB), window, embed_dim=16, num_heads=2, ff_dim=16, num_layers=2,
+        dropout=0.0, tie_embeddings=tie_embeddings,
+    )
+    # Large embeddings and kernels make greedy text depend on the context,
+    # so a wrong cache or window shows up in the output.
+    rng = np.random.default_rng(0)
+    for weight in model.weights:
+        if "embeddings" in weight.path:
+            weight.assign(rng.normal(0, 1, weight.shape))
+        elif "kernel" in weight.path:
+            weight.assign(weight.numpy() * 3)
+    return model
+
+
+def strings(values):
+    array = np.empty(len(values), dtype=object)
+    array[:] = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values]
+    return array
+
+
+# --- builder -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_gpt_builder_harness(tie):
+    keras.utils.set_random_seed(0)
+    model = modelzoo.build_gpt(30, 12, embed_dim=8, num_heads=2, ff_dim=16, num_layers=2,
+                               tie_embeddings=tie)
+    x = np.random.default_rng(0).integers(0, 30, (3, 12)).astype("int32")
+    assert model(x).shape == (3, 12, 30)
+    assert model(x[:, :5]).shape == (3, 5, 30)
+    assert is_gpt(model)
+    run_model_test(model, x, np.arange(12, dtype="int32") % 30, SCE)
+
+
+def test_tied_embeddings_drop_the_output_matrix():
+    untied, tied = tiny_gpt(False), tiny_gpt(True)
+    assert untied.count_params() - tied.count_params() == 16 * len(VOCAB) + len(VOCAB)
+    assert tied.get_layer("logits").dtype_policy.compute_dtype == "float32"
+
+
+def test_logits_at_t_depend_only_on_ids_up_to_t():
+    model = tiny_gpt()
+    x = np.array([[1, 2, 3, 4, 5, 6]], "int32")
+    changed = x.copy()
+    changed[0, 4:] = [9, 9]
+    a, b = np.asarray(model(x)), np.asarray(model(changed))
+    np.testing.assert_allclose(a[:, :4], b[:, :4], atol=1e-5)
+    assert not np.allclose(a[:, 4:], b[:, 4:])
+
+
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [
+        (dict(vocab_size=0, sequence_length=8), "vocab_size"),
+        (dict(vocab_size=9, sequence_length=0), "sequence_length"),
+        (dict(vocab_size=9, sequence_length=8, embed_dim=10, num_heads=4), "embed_dim"),
+        (dict(vocab_size=9, sequence_length=8, num_layers=0), "num_layers"),
+        (dict(vocab_size=9, sequence_length=8, ff_dim=-2), "ff_dim"),
+        (dict(vocab_size=9, sequence_length=8, dropout=1.0), "dropout"),
+        (dict(vocab_size=9, sequence_length=8, tie_embeddings="yes"), "tie_embeddings"),
+    ],
+)
+def test_bad_arguments_name_the_argument(kwargs, arg):
+    with pytest.raises(ValueError, match=f"`{arg}`"):
+        modelzoo.build_gpt(**kwargs)
+
+
+def test_registry_builds_the_gpt():
+    model = modelzoo.get_model("gpt", num_layers=1)
+    assert model.output_shape == (None, None, 66)
+    assert model.get_layer("embedding").sequence_length == 128
+
+
+# --- the cached in-graph generator ------------------------------------------------
+
+
+def test_window_starts_rebuild_from_the_last_half():
+    # Window 4: steps 0-3 see [0, t]; at step 4 the context restarts from
+    # token 2 (the last 2 tokens kept), and so on every 2 steps.
+    assert window_starts(10, 4) == [0, 0, 0, 0, 2, 2, 4, 4, 6, 6]
+    assert all(t - s < 5 for t, s in enumerate(window_starts(50, 5)))
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["untied", "tied"])
+def served(request, tmp_path_factory):
+    model = tiny_gpt(request.param)
+    path = str(tmp_path_factory.mktemp("gpt") / "export")
+    export_gpt_generator(model, VOCAB, path, MAX_CHARS, MAX_PROMPT)
+    return model, tf.saved_model.load(path).signatures["serving_default"]
+
+
+def generate(fn, prompts, num_chars, temperature=0.0, top_k=0):
+    n = len(prompts)
+    out = fn(
+        prompt=tf.constant(strings(prompts)),
+        num_chars=tf.constant(np.broadcast_to(num_chars, n), tf.int32),
+        temperature=tf.constant(np.broadcast_to(temperature, n), tf.float32),
+        top_k=tf.constant(np.broadcast_to(top_k, n), tf.int32),
+    )
+    return [t.decode("utf-8") for t in out["text"].numpy()]
+
+
+def test_greedy_export_matches_the_keras_model_across_window_rebuilds(served):
+    model, fn = served
+    # 30 new characters with a window of 8: the cache is rebuilt many times.
+    prompts = ["", "a", "abc hgf", "hgfedcba..hgfedcba", "xyz?"]
+    got = generate(fn, prompts, 30)
+    want = [greedy_generate_gpt(model, VOCAB, p, 30, MAX_CHARS, MAX_PROMPT) for p in prompts]
+    assert got == want
+    assert all(len(t) == 30 for t in got)
+    assert any(len(set(t)) > 2 for t in got) and len(set(got)) > 2
+
+
+def test_greedy_is_deterministic_and_batch_independent(served):
+    _, fn = served
+    prompts = ["", "ab", "hgfedcba..abc", "c"]
+    batched = generate(fn, prompts, 20)
+    assert batched == [generate(fn, [p], 20)[0] for p in prompts]
+    out = fn(
+        prompt=tf.constant(prompts),
+        num_chars=tf.constant([3, 20, 0, 7]),
+        temperature=tf.constant([0.0, 0.0, 0.0, -1.0]),
+        top_k=tf.constant([0, 5, 0, -3]),
+    )
+    texts = [t.decode() for t in out["text"].numpy()]
+    assert texts == [batched[0][:3], batched[1], "", batched[3][:7]]
+
+
+def test_prompt_edge_cases(served):
+    model, fn = served
+    assert generate(fn, ["xyz"], 10) == generate(fn, ["QR!"], 10)
+    assert generate(fn, [""], 10) == generate(fn, ["Z"], 10)
+    assert generate(fn, [b"\xff\xfeab"], 10) == generate(fn, ["??ab"], 10)
+    long_prompt = "abcdefgh " * 11112
+    got = generate(fn, [long_prompt], 10)
+    assert got == generate(fn, [long_prompt[-MAX_PROMPT:]], 10)
+    assert got == [greedy_generate_gpt(model, VOCAB, long_prompt, 10, MAX_CHARS, MAX_PROMPT)]
+
+
+def test_num_chars_temperature_and_top_k_edges(served):
+    _, fn = served
+    assert generate(fn, ["ab", "ab"], [0, -5]) == ["", ""]
+    assert [len(t) for t in generate(fn, ["ab", ""], [10**6, 2**31 - 1])] == [MAX_CHARS] * 2
+    greedy = generate(fn, ["ab"], 40)[0]
+    sampled = generate(fn, ["ab"] * 5, 40, [1.0, 5.0, math.inf, 1e-30, 3.0], [0, 0, 0, 0, 2**31 - 1])
+    assert all(len(t) == 40 and set(t) <= set(VOCAB[1:]) for t in sampled)
+    assert sampled[3] == greedy
+    # top_k = 1 leaves only the argmax, whatever the temperature.
+    assert generate(fn, ["ab"] * 2, 40, [5.0, math.inf], 1) == [greedy, greedy]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN"):
+        generate(fn, ["ab", "c"], 5, [0.5, math.nan])
+    for bad in ("num_chars", "temperature", "top_k"):
+        inputs = dict(
+            prompt=tf.constant(["a", "b"]), num_chars=tf.constant([1, 1]),
+            temperature=tf.constant([0.0, 0.0]), top_k=tf.constant([0, 0]),
+        )
+        inputs[bad] = inputs[bad][:1]
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"{bad} needs one value"):
+            fn(**inputs)
+
+
+def test_top_k_samples_only_among_the_k_likeliest():
+    model = tiny_gpt()
+    fn = tf.function(modelzoo.export.make_gpt_generator(model, VOCAB).generate)
+    out = fn(tf.constant(["abc"] * 200), tf.fill([200], 1), tf.fill([200], 100.0),
+             tf.fill([200], 3))
+    drawn = {t.decode() for t in out["text"].numpy()}
+    logits = np.asarray(model(np.array([[1, 2, 3]], "int32")))[0, -1, 1:]
+    top3 = {VOCAB[1 + i] for i in np.argsort(logits)[-3:]}
+    assert drawn == top3
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.text(max_size=30), st.binary(max_size=30)),
+            st.integers(-5, 30),
+            st.one_of(st.floats(width=32), st.sampled_from([0.0, 1e-30])),
+            st.one_of(st.integers(-3, 12), st.sampled_from([-(2**31), 2**31 - 1])),
+        ),
+        max_size=3,
+    )
+)
+def test_fuzz_generator_inputs(served, rows):
+    _, fn = served
+    call = lambda: fn(
+        prompt=tf.constant(strings([r[0] for r in rows]), tf.string),
+        num_chars=tf.constant([r[1] for r in rows], tf.int32),
+        temperature=tf.constant([r[2] for r in rows], tf.float32),
+        top_k=tf.constant([r[3] for r in rows], tf.int32),
+    )
+    if any(math.isnan(r[2]) for r in rows):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="NaN"):
+            call()
+        return
+    texts = [t.decode("utf-8") for t in call()["text"].numpy()]
+    assert [len(t) for t in texts] == [min(max(r[1], 0), MAX_CHARS) for r in rows]
+    assert all(set(t) <= set(VOCAB[1:]) for t in texts)
+
+
+def test_export_arguments_are_checked(tmp_path):
+    model = tiny_gpt()
+    with pytest.raises(ValueError, match="vocabulary"):
+        export_gpt_generator(model, VOCAB[:-1], str(tmp_path / "a"))
+    with pytest.raises(ValueError, match="single characters"):
+        export_gpt_generator(model, VOCAB[:-1] + ["ab"], str(tmp_path / "b"))
+    with pytest.raises(ValueError, match="build_gpt"):
+        export_gpt_generator(modelzoo.build_lstm_generator(len(VOCAB)), VOCAB, str(tmp_path / "c"))
+    with pytest.raises(ValueError, match="max_chars"):
+        export_gpt_generator(model, VOCAB, str(tmp_path / "d"), max_chars=0)
+
+
+# --- slow: publishing, a TensorFlow-only process, the recipe --------------------------
+
+# Runs in a fresh interpreter: TensorFlow only, no Keras model, no modelzoo.
+SERVE = """
+import json, sys
+import tensorflow as tf
+fn = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+args = json.loads(sys.argv[2])
+out = fn(prompt=tf.constant(args["prompt"]), num_chars=tf.constant(args["num_chars"]),
+         temperature=tf.constant(args["temperature"], tf.float32),
+         top_k=tf.constant(args["top_k"]))
+assert not any(m.split(".")[0] in ("modelzoo", "tensorflow_text") for m in sys.modules)
+print(json.dumps([t.decode("utf-8") for t in out["text"].numpy()]))
+"""
+
+
+def serve(path, **args):
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", SERVE, path, json.dumps(args)],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_published_gpt_serves_in_a_tensorflow_only_process(tmp_path):
+    model = tiny_gpt(tie_embeddings=True)
+    path = publish_gpt_generator(
+        model, VOCAB, str(tmp_path), "gpt", max_chars=MAX_CHARS, max_prompt_chars=MAX_PROMPT
+    )
+    assert path == str(tmp_path / "gpt" / "1")
+    prompts, counts = ["", "abc", "hgfedcba..abc", "xyz"], [15, 20, 5, 0]
+    got = serve(path, prompt=prompts, num_chars=counts, temperature=[0.0] * 4, top_k=[0, 3, 0, 0])
+    assert got == [
+        greedy_generate_gpt(model, VOCAB, p, n, MAX_CHARS, MAX_PROMPT)
+        for p, n in zip(prompts, counts)
+    ]
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    shown = subprocess.run(
+        [cli, "show", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default"],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    ).stdout
+    for needle in ["inputs['prompt']", "inputs['num_chars']", "inputs['temperature']",
+                   "inputs['top_k']", "DT_INT32", "DT_FLOAT", "outputs['text']", "DT_STRING"]:
+        assert needle in shown, shown
+
+
+@pytest.mark.slow
+def test_gpt_recipe_trains_exports_and_serves(tmp_path):
+    summary = run_recipe("shakespeare_gpt", f"--export_dir={tmp_path}", "--sample_prompt=ab",
+                         "--tie_embeddings")
+    assert summary["model"] == "gpt"
+    assert summary["export_path"] == str(tmp_path / "shakespeare_gpt" / "1")
+    assert summary["sample"].startswith("ab") and len(summary["sample"]) == 12
+    assert summary["metrics"]["loss"] > 0
+    first, second = serve(summary["export_path"], prompt=["ab", ""], num_chars=[5, 3],
+                          temperature=[0.8, 0.0], top_k=[3, 0])
+    assert len(first) == 5 and len(second) == 3
+
+
+@pytest.mark.slow
+def test_gpt_recipe_bad_model_flags_are_usage_errors(tmp_path):
+    # UsageError: one line on stderr and exit code 2 from the command.
+    with pytest.raises(UsageError, match="`embed_dim` must be divisible by `num_heads`"):
+        run_recipe("shakespeare_gpt", f"--export_dir={tmp_path}", "--num_heads=3")

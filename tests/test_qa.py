@@ -1,0 +1,357 @@
+"""Extractive QA: builder, in-graph tokenizer and windows, export, recipe end to end."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import modelzoo
+from modelzoo.errors import UsageError
+from modelzoo.export.qa import (
+    CLS,
+    RESERVED,
+    SEP,
+    QaProcessor,
+    export_qa,
+    publish_qa,
+    reference_answers,
+    reference_tokenize,
+    tokenize,
+)
+from modelzoo.tasks import question_answering as qa
+from modelzoo.testing import run_model_test
+from modelzoo.training import compile_model
+from tests.recipe_helpers import run_recipe
+
+SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+WORDS = "who won the super bowl denver broncos in 2016 what is it , . ? 's".split()
+VOCAB = RESERVED + WORDS
+LENGTH = 24
+
+
+def processor(**kwargs):
+    config = dict(max_question_tokens=6, doc_stride=6, max_answer_tokens=4)
+    config.update(kwargs)
+    return QaProcessor(VOCAB, LENGTH, **config)
+
+
+def tiny_qa():
+    keras.utils.set_random_seed(0)
+    model = modelzoo.build_qa(len(VOCAB), LENGTH, embed_dim=16, num_heads=2, ff_dim=16,
+                              num_layers=1, dropout=0.0)
+    # Larger weights spread the span scores, so ties cannot hide a wrong pick.
+    rng = np.random.default_rng(0)
+    for weight in model.weights:
+        if "embeddings" in weight.path:
+            weight.assign(rng.normal(0, 1, weight.shape))
+    return model
+
+
+def strings(values):
+    array = np.empty(len(values), dtype=object)
+    array[:] = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values]
+    return array
+
+
+LONG = " ".join(f"{w} the {WORDS[i % len(WORDS)]}" for i, w in enumerate(WORDS * 3)) + "."
+QUESTIONS = ["Who won the Super Bowl?", "What is it?", "", "who", "In 2016?", "Who?"]
+CONTEXTS = ["The Denver Broncos won Super Bowl 50 in 2016.", LONG, "Denver won.", "",
+            "It is what it is, in 2016's bowl.", "broncos " * 200]
+
+
+# --- builder -------------------------------------------------------------------
+
+
+def test_qa_builder_harness():
+    keras.utils.set_random_seed(0)
+    model = modelzoo.build_qa(40, 12, embed_dim=8, num_heads=2, ff_dim=16)
+    x = np.array([[CLS, 9, SEP, 7, 8, 11, SEP] + [0] * 5,
+                  [CLS, 5, 5, SEP] + list(range(10, 17)) + [SEP]], "int32")
+    assert model(x).shape == (2, 2, 12)
+    run_model_test(model, x, np.array([4, 5], "int32"), SCE)
+
+
+def test_padding_is_masked_and_does_not_leak():
+    model = tiny_qa()
+    x = np.array([[CLS, 5, SEP, 7, 8, 9, SEP] + [0] * (LENGTH - 7)], "int32")
+    before = np.asarray(model(x))
+    np.testing.assert_array_equal(before[0, :, 7:], -1e9)
+    assert np.all(before[0, :, :7] > -1e3)
+    table = model.get_layer("embedding").token_embedding.embeddings
+    table.assign(np.concatenate([np.full((1, 16), 7.0), table.numpy()[1:]]))
+    np.testing.assert_allclose(np.asarray(model(x))[0, :, :7], before[0, :, :7], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [
+        (dict(vocab_size=0, sequence_length=8), "vocab_size"),
+        (dict(vocab_size=9, sequence_length=-8), "sequence_length"),
+        (dict(vocab_size=9, sequence_length=8, embed_dim=10, num_heads=4), "embed_dim"),
+        (dict(vocab_size=9, sequence_length=8, num_layers=0), "num_layers"),
+        (dict(vocab_size=9, sequence_length=8, dropout=-0.5), "dropout"),
+        (dict(vocab_size=9, sequence_length=8, separator_id=9), "separator_id"),
+    ],
+)
+def test_bad_arguments_name_the_argument(kwargs, arg):
+    with pytest.raises(ValueError, match=f"`{arg}`"):
+        modelzoo.build_qa(**kwargs)
+
+
+# --- tokenizer, windows, labels -------------------------------------------------------
+
+ALPHABET = st.sampled_from(list("abcXYZ019 ,.?!'\"()-\t\nÉéüß—“”…中文\u00a0\u3000"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.text(ALPHABET, max_size=30), max_size=4))
+def test_graph_tokenizer_matches_the_python_one(texts):
+    tokens, starts, ends = tokenize(tf.constant(strings(texts), tf.string))
+    for i, text in enumerate(texts):
+        got = list(zip([t.decode() for t in tokens[i].numpy()], starts[i].numpy().tolist(),
+                       ends[i].numpy().tolist()))
+        assert got == reference_tokenize(text)
+
+
+def test_tokens_keep_their_bytes_and_invalid_utf8_is_read():
+    text = "Denver's “Broncos”—won, 2016."
+    tokens = reference_tokenize(text)
+    assert [t for t, _, _ in tokens] == [
+        "denver", "'", "s", "“", "broncos", "”", "—", "won", ",", "2016", "."
+    ]
+    raw = text.encode()
+    assert all(raw[s:e].decode().lower() == t for t, s, e in tokens)
+    bad, starts, ends = tokenize(tf.constant([b"\xff\xfeab c\xc3", b""]))
+    assert bad.to_list() == [["\ufffd\ufffdab".encode(), "c\ufffd".encode()], []]
+    assert starts.to_list() == [[0, 5], []] and ends.to_list() == [[4, 7], []]
+
+
+def test_windows_cover_the_context_with_a_stride():
+    p = processor(max_windows=100)
+    encoded = p.encode(tf.constant(["who won", "what"]), tf.constant([LONG, "it is"]))
+    ids = encoded["token_ids"].numpy()
+    example = encoded["example"].numpy()
+    context_ids = p.lookup(tokenize(tf.constant([LONG]))[0]).numpy()[0]
+    room = LENGTH - 3 - 2
+    windows = ids[example == 0]
+    assert len(windows) == 1 + -(-(len(context_ids) - room) // 6)
+    for j, window in enumerate(windows):
+        assert window[:4].tolist() == [CLS, 4, 5, SEP]
+        part = context_ids[6 * j : 6 * j + room]
+        assert window[4 : 4 + len(part)].tolist() == part.tolist()
+        assert window[4 + len(part)] == SEP and not window[5 + len(part):].any()
+    assert ids[example == 1].tolist() == [[CLS, 13, SEP, 15, 14, SEP] + [0] * (LENGTH - 6)]
+
+
+def test_max_windows_and_byte_caps_bound_the_work():
+    p = processor(max_windows=3, max_context_bytes=1000, max_question_bytes=3)
+    encoded = p.encode(tf.constant(["who won"]), tf.constant(["word " * 100000]))
+    assert encoded["token_ids"].shape[0] == 3
+    assert int(encoded["starts"].row_lengths()[0]) == 200
+    assert encoded["offset"].numpy().tolist() == [3] * 3
+
+
+def test_labels_point_at_the_answer_or_cls():
+    p = processor()
+    context = "The Denver Broncos won Super Bowl 50 in 2016."
+    start = context.encode().index(b"Denver")
+    encoded = p.encode(tf.constant(["who won?", "who?", "x"]), tf.constant([context, context, LONG]))
+    labels = p.labels(
+        encoded, tf.constant([start, -1, 0]), tf.constant([start + len("Denver Broncos"), -1, 3])
+    ).numpy()
+    example = encoded["example"].numpy()
+    # Question "who won ?" is 3 tokens: the context starts at position 5.
+    assert labels[example == 0].tolist() == [[6, 7]]
+    assert labels[example == 1].tolist() == [[0, 0]]
+    # "the" (token 0 of LONG) is only inside the first window.
+    assert labels[example == 2][0].tolist() == [3, 3]
+    assert not labels[example == 2][1:].any()
+
+
+def test_locate_answer_and_keep_located():
+    context = "Café au lait, café noir."
+    assert qa.locate_answer(context, ["café"], [14]) == (15, 20)
+    # A wrong offset falls back to the first occurrence; empty answers are skipped.
+    assert qa.locate_answer(context, ["", "noir"], [0, 3]) == (21, 25)
+    assert qa.locate_answer(context, ["tea"], [0]) is None
+    examples = {"question": np.array([b"q1", b"q2"], object),
+                "context": np.array([b"c", b"c"], object),
+                "answer_start": np.array([-1, 3]), "answer_end": np.array([-1, 5]),
+                "answers": [["x"], ["y"]]}
+    kept, dropped = qa.keep_located(examples)
+    assert dropped == 1 and kept["question"].tolist() == [b"q2"] and kept["answers"] == [["y"]]
+    none = dict(examples, answer_start=np.array([-1, -1]))
+    kept, dropped = qa.keep_located(none)
+    assert dropped == 0 and len(kept["question"]) == 2
+
+
+def test_squad_scores():
+    scores = qa.squad_scores(["The Denver Broncos", "Broncos", ""],
+                             [["Denver Broncos"], ["Denver Broncos", "the Broncos"], ["x"]])
+    assert scores["exact_match"] == pytest.approx(2 / 3)
+    assert scores["f1"] == pytest.approx(2 / 3)
+
+
+def test_processor_arguments_are_checked():
+    with pytest.raises(ValueError, match="doc_stride"):
+        QaProcessor(VOCAB, LENGTH, max_question_tokens=6, doc_stride=16)
+    with pytest.raises(ValueError, match="max_windows"):
+        QaProcessor(VOCAB, LENGTH, 6, 6, max_windows=0)
+    with pytest.raises(ValueError, match="vocabulary"):
+        QaProcessor(WORDS, LENGTH, 6, 6)
+
+
+# --- the export, in process ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    model, p = tiny_qa(), processor()
+    path = str(tmp_path_factory.mktemp("qa") / "export")
+    export_qa(model, p, path)
+    return model, p, tf.saved_model.load(path).signatures["serving_default"]
+
+
+def test_export_matches_the_python_reference(served):
+    model, p, fn = served
+    out = fn(question=tf.constant(QUESTIONS), context=tf.constant(CONTEXTS))
+    want = reference_answers(model, p, QUESTIONS, CONTEXTS)
+    assert out["answer"].numpy().tolist() == want["answer"].tolist()
+    np.testing.assert_allclose(out["score"].numpy(), want["score"], rtol=1e-4, atol=1e-7)
+    answers = [a.decode() for a in out["answer"].numpy()]
+    assert all(a in c for a, c in zip(answers, CONTEXTS))
+    assert answers[3] == "" and out["score"].numpy()[3] == 0.0
+    assert all(0 < s <= 1 for i, s in enumerate(out["score"].numpy()) if i != 3)
+    # The long context spans several windows, and a window other than the
+    # first can win: the reference sees the same windows.
+    assert p.encode(tf.constant(["x"]), tf.constant([LONG]))["token_ids"].shape[0] > 3
+
+
+def test_export_is_batch_independent_and_handles_edge_inputs(served):
+    _, _, fn = served
+    batched = fn(question=tf.constant(QUESTIONS), context=tf.constant(CONTEXTS))
+    for i in (0, 1, 5):
+        single = fn(question=tf.constant(QUESTIONS[i:i + 1]), context=tf.constant(CONTEXTS[i:i + 1]))
+        assert single["answer"].numpy()[0] == batched["answer"].numpy()[i]
+    empty = fn(question=tf.zeros([0], tf.string), context=tf.zeros([0], tf.string))
+    assert empty["answer"].shape == (0,) and empty["score"].shape == (0,)
+    odd = fn(question=tf.constant([b"\xff who?", ""]), context=tf.constant([b"won \xc3\xff it", "   "]))
+    assert odd["answer"].numpy()[1] == b""
+    assert odd["answer"].numpy()[0] in b"won \xc3\xff it"
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one value per question"):
+        fn(question=tf.constant(["a", "b"]), context=tf.constant(["a"]))
+
+
+def test_export_arguments_are_checked(tmp_path):
+    model = tiny_qa()
+    with pytest.raises(ValueError, match="sequence_length"):
+        export_qa(model, QaProcessor(VOCAB, LENGTH + 1, 6, 6), str(tmp_path / "a"))
+    with pytest.raises(ValueError, match="vocabulary"):
+        export_qa(model, QaProcessor(VOCAB + ["extra"], LENGTH, 6, 6), str(tmp_path / "b"))
+
+
+# --- slow: learning, publishing, a TensorFlow-only process, the recipe ------------------
+
+
+@pytest.mark.slow
+def test_a_tiny_model_learns_to_find_spans_across_windows():
+    # "the code is <key> ." hidden among filler words: the span labels, the
+    # windows and the decoding must agree for the model to learn it.
+    rng = np.random.default_rng(0)
+    filler, keys = [f"w{i}" for i in range(30)], ["alpha", "bravo", "charlie", "delta", "echo"]
+
+    def make(n):
+        columns = {"question": [], "context": [], "answer_start": [], "answer_end": [],
+                   "answers": []}
+        for _ in range(n):
+            words = list(rng.choice(filler, rng.integers(5, 40)))
+            key = str(rng.choice(keys))
+            at = int(rng.integers(0, len(words) + 1))
+            words[at:at] = ["the", "code", "is", key, "."]
+            context = " ".join(words)
+            span = qa.locate_answer(context, [key], [context.find(" is " + key) + 4])
+            for name, value in zip(columns, ("What is the code?", context, *span, [key])):
+                columns[name].append(value.encode() if isinstance(value, str) else value)
+        out = {k: np.array(v, object if k in ("question", "context") else "int64")
+               for k, v in columns.items() if k != "answers"}
+        out["answers"] = columns["answers"]
+        return out
+
+    train, test = make(300), make(40)
+    p = QaProcessor(qa.learn_vocabulary(train, 100), 32, 8, 8, 5)
+    keras.utils.set_random_seed(0)
+    model = modelzoo.build_qa(len(p.vocabulary), 32, embed_dim=32, num_heads=2, ff_dim=64,
+                              num_layers=2, dropout=0.0)
+    compile_model(model, 3e-3)
+    model.fit(qa.windows_dataset(p, train, 32, True, 0), epochs=8, verbose=0)
+    predictions = qa.predict_answers(model, p, test["question"], test["context"])
+    assert qa.squad_scores(predictions, test["answers"])["exact_match"] >= 0.9
+
+
+SERVE = """
+import json, sys
+import tensorflow as tf
+fn = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+args = json.loads(sys.argv[2])
+out = fn(question=tf.constant(args["question"]), context=tf.constant(args["context"]))
+assert not any(m.split(".")[0] in ("modelzoo", "tensorflow_text") for m in sys.modules)
+print(json.dumps({"answer": [a.decode("utf-8") for a in out["answer"].numpy()],
+                  "score": out["score"].numpy().tolist()}))
+"""
+
+
+def serve(path, questions, contexts):
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", SERVE, path,
+         json.dumps({"question": questions, "context": contexts})],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_published_qa_serves_in_a_tensorflow_only_process(tmp_path):
+    model, p = tiny_qa(), processor()
+    path = publish_qa(model, p, str(tmp_path), "qa")
+    assert path == str(tmp_path / "qa" / "1")
+    out = serve(path, QUESTIONS, CONTEXTS)
+    want = reference_answers(model, p, QUESTIONS, CONTEXTS)
+    assert out["answer"] == [a.decode() for a in want["answer"]]
+    np.testing.assert_allclose(out["score"], want["score"], rtol=1e-4, atol=1e-7)
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    shown = subprocess.run(
+        [cli, "show", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default"],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    ).stdout
+    for needle in ["inputs['question']", "inputs['context']", "outputs['answer']",
+                   "outputs['score']", "DT_STRING", "DT_FLOAT", "(-1)"]:
+        assert needle in shown, shown
+
+
+@pytest.mark.slow
+def test_qa_recipe_trains_exports_and_serves(tmp_path):
+    summary = run_recipe("squad_qa", f"--export_dir={tmp_path}")
+    assert summary["export_path"] == str(tmp_path / "squad_qa" / "1")
+    assert {"loss", "accuracy", "exact_match", "f1"} <= set(summary["metrics"])
+    out = serve(summary["export_path"], ["what is it?", "who?"], ["it is a bcd efg", ""])
+    assert out["answer"][0] in "it is a bcd efg" and out["answer"][1] == ""
+    assert 0 <= out["score"][0] <= 1 and out["score"][1] == 0
+
+
+@pytest.mark.slow
+def test_qa_recipe_bad_window_flags_are_usage_errors(tmp_path):
+    # UsageError: one line on stderr and exit code 2 from the command.
+    with pytest.raises(UsageError, match="`doc_stride` must be at most"):
+        run_recipe("squad_qa", f"--export_dir={tmp_path}", "--doc_stride=64")
+    with pytest.raises(UsageError, match="--vocab_size=4 must be an integer > 4"):
+        run_recipe("squad_qa", f"--export_dir={tmp_path}", "--vocab_size=4")
