@@ -18,7 +18,7 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout", "hypothesis"],
+        "test": ["pytest>=8", "pytest-timeout", "hypothesis", "matplotlib"],
         "bench": ["matplotlib", "torch==2.13.0"],
     },
     entry_points={"console_scripts": ["modelzoo=modelzoo.cli:main"]},
