@@ -20,6 +20,10 @@ class TransformerEncoder(keras.layers.Layer):
         num_heads: int. Number of attention heads.
         dropout: float. Dropout after attention and feed-forward, in [0, 1).
             Defaults to `0.`.
+        attention_dropout: float. Dropout on the attention probabilities,
+            in [0, 1). Defaults to `0.`, as in the keras-io text classifier:
+            it draws a mask of `[batch, heads, length, length]` every step,
+            which made training ~20-40 % slower on CPU at length 200.
         activation: str or callable for the feed-forward layer. Defaults to
             `"relu"`.
         layer_norm_epsilon: float. Epsilon of both layer norms. Defaults to
@@ -45,6 +49,7 @@ class TransformerEncoder(keras.layers.Layer):
         intermediate_dim,
         num_heads,
         dropout=0.0,
+        attention_dropout=0.0,
         activation="relu",
         layer_norm_epsilon=1e-5,
         kernel_initializer="glorot_uniform",
@@ -54,6 +59,7 @@ class TransformerEncoder(keras.layers.Layer):
         self.intermediate_dim = checks.positive_int("intermediate_dim", intermediate_dim)
         self.num_heads = checks.positive_int("num_heads", num_heads)
         self.dropout = checks.rate("dropout", dropout)
+        self.attention_dropout = checks.rate("attention_dropout", attention_dropout)
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = layer_norm_epsilon
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -67,13 +73,13 @@ class TransformerEncoder(keras.layers.Layer):
         self.attention = keras.layers.MultiHeadAttention(
             num_heads=self.num_heads,
             key_dim=key_dim,
-            dropout=self.dropout,
+            dropout=self.attention_dropout,
             name="self_attention",
             **dense,
         )
         self.attention.build(inputs_shape, inputs_shape)
-        self.attention_dropout = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="attention_dropout"
+        self.attention_output_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="attention_output_dropout"
         )
         self.attention_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="attention_norm"
@@ -104,7 +110,8 @@ class TransformerEncoder(keras.layers.Layer):
         attended = self.attention(
             inputs, inputs, attention_mask=attention_mask, training=training
         )
-        x = self.attention_norm(inputs + self.attention_dropout(attended, training=training))
+        attended = self.attention_output_dropout(attended, training=training)
+        x = self.attention_norm(inputs + attended)
         ffn = self.output_dense(self.intermediate(x))
         return self.output_norm(x + self.output_dropout(ffn, training=training))
 
@@ -121,6 +128,7 @@ class TransformerEncoder(keras.layers.Layer):
                 "intermediate_dim": self.intermediate_dim,
                 "num_heads": self.num_heads,
                 "dropout": self.dropout,
+                "attention_dropout": self.attention_dropout,
                 "activation": keras.activations.serialize(self.activation),
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "kernel_initializer": keras.initializers.serialize(

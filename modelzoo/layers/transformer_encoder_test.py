@@ -8,6 +8,19 @@ from modelzoo.testing import run_layer_test
 def test_layer_basics():
     x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
     run_layer_test(TransformerEncoder, dict(intermediate_dim=16, num_heads=2), x, (2, 5, 8))
+    run_layer_test(
+        TransformerEncoder,
+        dict(intermediate_dim=16, num_heads=2, dropout=0.1, attention_dropout=0.2),
+        x,
+        (2, 5, 8),
+    )
+
+
+def test_attention_dropout_reaches_the_attention_layer():
+    layer = TransformerEncoder(intermediate_dim=8, num_heads=2, dropout=0.1, attention_dropout=0.3)
+    layer(np.zeros((1, 3, 8), "float32"))
+    assert layer.attention.dropout == 0.3
+    assert layer.get_config()["attention_dropout"] == 0.3
 
 
 def test_padded_positions_do_not_change_unpadded_outputs():
@@ -31,6 +44,7 @@ def test_padded_positions_do_not_change_unpadded_outputs():
         (dict(intermediate_dim=0, num_heads=2), "intermediate_dim"),
         (dict(intermediate_dim=8, num_heads=0), "num_heads"),
         (dict(intermediate_dim=8, num_heads=2, dropout=1.0), "dropout"),
+        (dict(intermediate_dim=8, num_heads=2, attention_dropout=-0.1), "attention_dropout"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, arg):

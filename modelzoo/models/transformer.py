@@ -17,6 +17,7 @@ def build_transformer(
     ff_dim=128,
     num_layers=2,
     dropout=0.1,
+    attention_dropout=0.0,
     name="transformer",
     dtype=None,
 ):
@@ -36,7 +37,11 @@ def build_transformer(
         num_heads: int. Attention heads. Defaults to `4`.
         ff_dim: int. Feed-forward width. Defaults to `128`.
         num_layers: int. Encoder blocks. Defaults to `2`.
-        dropout: float in [0, 1). Defaults to `0.1`.
+        dropout: float in [0, 1). Dropout on the residual branches and
+            before the head. Defaults to `0.1`.
+        attention_dropout: float in [0, 1). Dropout on the attention
+            probabilities. Defaults to `0.`, as in the keras-io model; it is
+            costly on CPU (see `TransformerEncoder`).
         name: str. Model name. Defaults to `"transformer"`.
         dtype: dtype or policy for the hidden layers; the logits stay float32.
 
@@ -58,6 +63,7 @@ def build_transformer(
     checks.positive_int("ff_dim", ff_dim)
     checks.positive_int("num_layers", num_layers)
     checks.rate("dropout", dropout)
+    checks.rate("attention_dropout", attention_dropout)
 
     token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
     x = TokenAndPositionEmbedding(
@@ -68,6 +74,7 @@ def build_transformer(
             intermediate_dim=ff_dim,
             num_heads=num_heads,
             dropout=dropout,
+            attention_dropout=attention_dropout,
             dtype=dtype,
             name=f"encoder_{i}",
         )(x)
