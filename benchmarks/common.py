@@ -41,6 +41,7 @@ class Scale:
     text_epochs: int = 4
     lstm_examples: int = 16384
     generation_chars: int = 200
+    generation_long_chars: int = 2000
     generation_repeats: int = 3
     serving_warmup: int = 200
     serving_calls: int = 1000
@@ -61,6 +62,7 @@ TINY = Scale(
     text_epochs=2,
     lstm_examples=512,
     generation_chars=20,
+    generation_long_chars=40,
     generation_repeats=1,
     serving_warmup=5,
     serving_calls=20,

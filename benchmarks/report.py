@@ -222,6 +222,16 @@ def lstm_rows(s):
                      "generation chars/s", gen["modelzoo"]["chars_per_s"], "chars/s",
                      ratio=ratio, target="≥ 10× the predict loop",
                      met=ratio is not None and ratio >= 10))
+    if "gpt" in gen:
+        lstm_gen = f"modelzoo LSTM in-graph generator ({gen['long_chars']} chars)"
+        rows.append(_row(sec, lstm_gen, "generation chars/s", gen["modelzoo_long"]["chars_per_s"],
+                         "chars/s", note="baseline of the GPT rows"))
+        for key, n in (("gpt", n), ("gpt_long", gen["long_chars"])):
+            lstm = gen["modelzoo" if key == "gpt" else "modelzoo_long"]
+            rows.append(_row(sec, f"modelzoo GPT in-graph generator, recipe size ({n} chars)",
+                             "generation chars/s", gen[key]["chars_per_s"], "chars/s",
+                             ratio=_div(gen[key]["chars_per_s"], lstm["chars_per_s"]),
+                             note="ratio vs the LSTM generator at the same length"))
     return rows
 
 

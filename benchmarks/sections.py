@@ -430,23 +430,49 @@ def _chars_per_s(result, input_chars, target_chars):
     result["predicted_chars_per_s"] = round(rate * target_chars, 1) if rate else None
 
 
+def _time_generator(path, prompt, num_chars, repeats, **extra):
+    """Median seconds of one `serving_default` call generating `num_chars`."""
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    inputs = {k: tf.constant([v]) for k, v in extra.items()}
+
+    def generate(count):
+        out = serve(prompt=tf.constant([prompt]), num_chars=tf.constant([count]), **inputs)
+        return out["text"].numpy()[0]
+
+    generate(5)
+    return statistics.median(baselines.timed(generate, num_chars)[1] for _ in range(repeats))
+
+
+def _rate(seconds, num_chars, how):
+    return {"seconds": round(seconds, 4), "chars_per_s": round(num_chars / seconds, 1),
+            "how": how}
+
+
 def generation(cfg, model, vocabulary, peer, chars, char_indices, text):
-    """In-graph generation from the SavedModel vs keras-io's predict-per-char loop."""
+    """In-graph generation from the SavedModel vs keras-io's predict-per-char loop.
+
+    Also times the GPT generator (issue #8) at `recipes/shakespeare_gpt.py`'s
+    default size against the LSTM's, at `generation_chars` and at the
+    exports' cap of `generation_long_chars`, where the GPT's bounded window
+    and key/value cache must keep the cost per character flat. Speed does
+    not depend on the weights, so the GPT is not trained here.
+    """
     num_chars, repeats = cfg.scale.generation_chars, cfg.scale.generation_repeats
+    long_chars = cfg.scale.generation_long_chars
     prompt = text[:LSTM_MAXLEN]
+    flag_values, gpt_name, gpt_kwargs = common.recipe_settings("shakespeare_gpt", cfg.gpt_args)
+    gpt = get_model(gpt_name, vocab_size=len(vocabulary), **gpt_kwargs)
     with tempfile.TemporaryDirectory() as tmp:
-        path = export.export_text_generator(model, vocabulary, os.path.join(tmp, "generator"))
-        serve = tf.saved_model.load(path).signatures["serving_default"]
-
-        def generate(count):
-            out = serve(prompt=tf.constant([prompt]), num_chars=tf.constant([count]),
-                        temperature=tf.constant([TEMPERATURE]))
-            return out["text"].numpy()[0]
-
-        generate(5)
-        times = [baselines.timed(generate, num_chars)[1] for _ in range(repeats)]
-    in_graph = statistics.median(times)
-    log(f"[lstm] in-graph generation: {num_chars} chars in {in_graph:.3f}s")
+        lstm_path = export.export_text_generator(model, vocabulary, os.path.join(tmp, "lstm"))
+        gpt_path = export.export_gpt_generator(gpt, vocabulary, os.path.join(tmp, "gpt"))
+        lstm_inputs = dict(temperature=TEMPERATURE)
+        gpt_inputs = dict(temperature=TEMPERATURE, top_k=0)
+        in_graph = _time_generator(lstm_path, prompt, num_chars, repeats, **lstm_inputs)
+        gpt_short = _time_generator(gpt_path, prompt, num_chars, repeats, **gpt_inputs)
+        lstm_long = _time_generator(lstm_path, prompt, long_chars, 1, **lstm_inputs)
+        gpt_long = _time_generator(gpt_path, prompt, long_chars, 1, **gpt_inputs)
+    log(f"[lstm] in-graph generation: {num_chars} chars in {in_graph:.3f}s "
+        f"(GPT {gpt_short:.3f}s); {long_chars} chars: LSTM {lstm_long:.3f}s, GPT {gpt_long:.3f}s")
 
     baselines.keras_io_generate(peer, prompt, chars, char_indices, 2, TEMPERATURE)
     loop_times = [
@@ -456,13 +482,17 @@ def generation(cfg, model, vocabulary, peer, chars, char_indices, text):
     ]
     loop = statistics.median(loop_times)
     log(f"[lstm] predict loop: {num_chars} chars in {loop:.3f}s")
+    gpt_how = (f"export_gpt_generator SavedModel, one call; recipe defaults "
+               f"({_jsonable(gpt_kwargs)}), untrained")
     return {
-        "num_chars": num_chars, "prompt_chars": len(prompt), "temperature": TEMPERATURE,
-        "repeats": repeats,
-        "modelzoo": {"seconds": round(in_graph, 4), "chars_per_s": round(num_chars / in_graph, 1),
-                     "how": "export_text_generator SavedModel, serving_default, one call"},
-        "baseline": {"seconds": round(loop, 4), "chars_per_s": round(num_chars / loop, 1),
-                     "how": "keras-io loop: one model.predict per character"},
+        "num_chars": num_chars, "long_chars": long_chars, "prompt_chars": len(prompt),
+        "temperature": TEMPERATURE, "repeats": repeats,
+        "modelzoo": _rate(in_graph, num_chars,
+                          "export_text_generator SavedModel, serving_default, one call"),
+        "baseline": _rate(loop, num_chars, "keras-io loop: one model.predict per character"),
+        "gpt": _rate(gpt_short, num_chars, gpt_how),
+        "modelzoo_long": _rate(lstm_long, long_chars, "as modelzoo, one call"),
+        "gpt_long": _rate(gpt_long, long_chars, gpt_how),
     }
 
 

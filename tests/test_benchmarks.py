@@ -201,7 +201,8 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--tiny",
-         f"--data_dir={data_dir}", f"--out={out}"],
+         f"--data_dir={data_dir}", f"--out={out}",
+         "--gpt_args=--embed_dim=16 --num_heads=2 --ff_dim=32 --num_layers=1 --sequence_length=16"],
         capture_output=True, text=True, timeout=280, env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -238,6 +239,9 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     assert lstm["baseline"]["chars_per_s"] > 0 and lstm["modelzoo"]["chars_per_s"] > 0
     gen = lstm["generation"]
     assert gen["modelzoo"]["chars_per_s"] > 0 and gen["baseline"]["chars_per_s"] > 0
+    for key in ("gpt", "gpt_long", "modelzoo_long"):
+        assert gen[key]["chars_per_s"] > 0
+    assert "'num_layers': 1" in gen["gpt"]["how"]
     serving = results["sections"]["serving"]
     for model in ("mlp", "transformer"):
         assert serving[model]["batch1"]["p50_ms"] > 0
@@ -249,6 +253,8 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     for row in rows:
         assert set(row) >= {"section", "contender", "metric", "value", "ratio", "target", "met"}
     assert any(r["target"] == "< 1 ms" for r in rows)
+    gpt_rows = [r for r in rows if r["contender"].startswith("modelzoo GPT")]
+    assert len(gpt_rows) == 2 and all(r["ratio"] > 0 for r in gpt_rows)
 
     text = (out / "results.md").read_text()
     assert "| section | contender | metric | value | ratio vs baseline | target | met? |" in text
