@@ -38,7 +38,7 @@ class Scale:
     cnn_stop_at_target: bool = True
     roofline_repeats: int = 30
     text_examples: int = 4096
-    text_epochs: int = 4
+    text_epochs: int = 6
     lstm_examples: int = 16384
     generation_chars: int = 200
     generation_long_chars: int = 2000

@@ -212,6 +212,8 @@ def lstm_rows(s):
                          met=ratio is not None and ratio >= 1.5,
                          note=f"predicts every position: {mz['predicted_chars_per_s']:,.0f} "
                               "predicted chars/s"))
+    if "heldout" in base:
+        rows += heldout_rows(sec, s)
     gen = s["generation"]
     n = gen["num_chars"]
     rows.append(_row(sec, f"keras-io loop, model.predict per char ({n} chars)",
@@ -232,6 +234,27 @@ def lstm_rows(s):
                              "generation chars/s", gen[key]["chars_per_s"], "chars/s",
                              ratio=_div(gen[key]["chars_per_s"], lstm["chars_per_s"]),
                              note="ratio vs the LSTM generator at the same length"))
+    return rows
+
+
+def heldout_rows(sec, s):
+    """Time to keras-io's best held-out next-char accuracy, for each contender."""
+    base, held = s["baseline"], s["baseline"]["heldout"]
+    target = held["target_accuracy"]
+    metric = f"time to keras-io's best held-out next-char accuracy ({target:.4f})"
+    rows = [_row(sec, "keras-io LSTM (one-hot numpy fit, batch 128)", metric,
+                 held["time_to_target_s"], "s", baseline=True,
+                 note=f"{held['windows']} held-out windows, {base['epochs_run']} epochs")]
+    for key in ("modelzoo", "modelzoo_batch128"):
+        if key not in s:
+            continue
+        mz = s[key]
+        value = mz["heldout"]["time_to_target_s"]
+        note = None if value is not None else (
+            f"not reached: best {max_accuracy(mz):.4f} in {mz['epochs_run']} epochs")
+        rows.append(_row(sec, f"modelzoo lstm_generator (batch {mz['settings']['batch_size']})",
+                         metric, value, "s", ratio=_div(held["time_to_target_s"], value),
+                         note=note))
     return rows
 
 

@@ -5,6 +5,7 @@ warm-up so the first contender does not pay for TensorFlow's lazy start-up,
 and times the peer first, then modelzoo.
 """
 
+import functools
 import json
 import os
 import statistics
@@ -124,11 +125,37 @@ def image_arrays(ds, max_examples):
     return np.concatenate(images), np.concatenate(labels)
 
 
-def corpus_text(cfg):
-    """The train split of the imported `tiny_shakespeare` (Debian fortunes) corpus."""
-    (train,), _ = load_splits(TEXT_DATASET, ["train"], cfg.data_dir, download=False,
-                              as_supervised=False)
-    return pipelines.read_text(train)
+def corpus_text(cfg, split="train"):
+    """A split of the imported `tiny_shakespeare` (Debian fortunes) corpus."""
+    (ds,), _ = load_splits(TEXT_DATASET, [split], cfg.data_dir, download=False,
+                           as_supervised=False)
+    return pipelines.read_text(ds)
+
+
+def heldout_windows(cfg, char_indices, step=10, cap=4000):
+    """`LSTM_MAXLEN`-char windows of the validation split and the next char.
+
+    Windows holding a character the train split lacks are left out, since
+    keras-io's one-hot input has no slot for it.
+    """
+    text = corpus_text(cfg, "validation")
+    windows = [text[i : i + LSTM_MAXLEN + 1] for i in range(0, len(text) - LSTM_MAXLEN, step)]
+    windows = [w for w in windows if all(c in char_indices for c in w)][:cap]
+    return [w[:-1] for w in windows], [w[-1] for w in windows]
+
+
+def next_char_accuracy(model, x, targets, last_position=False):
+    """Held-out next-character accuracy: argmax of the (last) prediction."""
+    predictions = model.predict(x, batch_size=512, verbose=0)
+    if last_position:
+        predictions = predictions[:, -1, :]
+    return float(np.mean(np.argmax(predictions, axis=-1) == targets))
+
+
+def time_to(curve, target):
+    """Training seconds at the first point at or above `target`, else None."""
+    return next((p["train_seconds"] for p in curve
+                 if p["accuracy"] is not None and p["accuracy"] >= target), None)
 
 
 def fit_timed(model, x, y=None, *, epochs, units_per_epoch, label, batch_size=None,
@@ -375,11 +402,20 @@ def lstm_section(cfg):
     )
     x, y = baselines.keras_io_vectorize(sentences, next_chars, char_indices, LSTM_MAXLEN)
     epochs = cfg.scale.text_epochs
+    # Quality: both models predict the character after the same held-out
+    # 40-char windows; each epoch is scored off the clock.
+    val_sentences, val_next = heldout_windows(cfg, char_indices)
+    val_x, _ = baselines.keras_io_vectorize(val_sentences, val_next, char_indices, LSTM_MAXLEN)
+    val_targets = np.array([char_indices[c] for c in val_next])
 
     keras.utils.set_random_seed(cfg.seed)
     peer = baselines.keras_io_lstm(LSTM_MAXLEN, len(chars))
     baseline = fit_timed(peer, x, y, batch_size=128, epochs=epochs,
-                         units_per_epoch=len(sentences), label="[lstm] keras-io")
+                         units_per_epoch=len(sentences), label="[lstm] keras-io",
+                         evaluate=lambda: next_char_accuracy(peer, val_x, val_targets))
+    target = max(p["accuracy"] for p in baseline["curve"])
+    baseline["heldout"] = {"windows": len(val_sentences), "target_accuracy": target,
+                           "time_to_target_s": time_to(baseline["curve"], target)}
     _chars_per_s(baseline, LSTM_MAXLEN, 1)
     baseline["settings"] = dict(batch_size=128, optimizer="RMSprop(0.01)", lstm_units=128,
                                 input=f"one-hot bool [n, {LSTM_MAXLEN}, {len(chars)}] numpy",
@@ -390,6 +426,10 @@ def lstm_section(cfg):
                              *cfg.lstm_args]
     )
     vocabulary = pipelines.char_vocabulary(text)
+    ids = {c: i for i, c in enumerate(vocabulary)}
+    val_ids = np.array([[ids[c] for c in w] for w in val_sentences], "int32").reshape(
+        len(val_sentences), LSTM_MAXLEN)
+    val_target_ids = np.array([ids[c] for c in val_next])
     seq = flag_values.sequence_length
     contenders = {"baseline": baseline}
     generator_model = None
@@ -403,8 +443,13 @@ def lstm_section(cfg):
         compile_model(model, flag_values.learning_rate, decay_steps=steps and steps * epochs,
                       steps_per_execution=flag_values.steps_per_execution)
         key = "modelzoo" if batch_size == flag_values.batch_size else "modelzoo_batch128"
-        result = fit_timed(model, train_ds, epochs=epochs, units_per_epoch=sequences,
-                           label=f"[lstm] modelzoo batch {batch_size}")
+        result = fit_timed(
+            model, train_ds, epochs=epochs, units_per_epoch=sequences,
+            label=f"[lstm] modelzoo batch {batch_size}",
+            evaluate=functools.partial(next_char_accuracy, model, val_ids, val_target_ids,
+                                       last_position=True),
+        )
+        result["heldout"] = {"time_to_target_s": time_to(result["curve"], target)}
         _chars_per_s(result, seq, seq)
         result["settings"] = dict(
             recipe="recipes/shakespeare_lstm.py", model=model_name,

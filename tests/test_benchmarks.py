@@ -237,6 +237,10 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     assert tr["baseline"]["examples_per_s"] > 0 and tr["modelzoo"]["examples_per_s"] > 0
     lstm = results["sections"]["lstm"]
     assert lstm["baseline"]["chars_per_s"] > 0 and lstm["modelzoo"]["chars_per_s"] > 0
+    held = lstm["baseline"]["heldout"]
+    assert held["windows"] > 0 and 0 <= held["target_accuracy"] <= 1
+    assert held["time_to_target_s"] > 0  # keras-io reaches its own best
+    assert "time_to_target_s" in lstm["modelzoo"]["heldout"]
     gen = lstm["generation"]
     assert gen["modelzoo"]["chars_per_s"] > 0 and gen["baseline"]["chars_per_s"] > 0
     for key in ("gpt", "gpt_long", "modelzoo_long"):
@@ -253,6 +257,7 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     for row in rows:
         assert set(row) >= {"section", "contender", "metric", "value", "ratio", "target", "met"}
     assert any(r["target"] == "< 1 ms" for r in rows)
+    assert sum(r["metric"].startswith("time to keras-io's best held-out") for r in rows) >= 2
     gpt_rows = [r for r in rows if r["contender"].startswith("modelzoo GPT")]
     assert len(gpt_rows) == 2 and all(r["ratio"] > 0 for r in gpt_rows)
 
