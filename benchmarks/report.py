@@ -53,6 +53,12 @@ def _row(section, contender, metric, value, unit="", ratio=None, target=None, me
             "target": target, "met": met, "note": note, "baseline": baseline}
 
 
+def _median(contender, key="examples_per_s_median", unit="ex/s"):
+    """The note beside a best-epoch rate: the median epoch's rate."""
+    value = contender.get(key)
+    return f"median epoch {value:,.0f} {unit}" if value else "median epoch: n/a"
+
+
 def _div(a, b):
     return a / b if a is not None and b else None
 
@@ -102,7 +108,8 @@ def mlp_rows(s):
         _row(sec, qs, "time to 88 % test accuracy", base_tta, "s", note=base_note, baseline=True),
         _row(sec, qs, f"training time, all {base['epochs_run']} epochs", base["train_seconds"],
              "s", baseline=True),
-        _row(sec, qs, "training examples/s", base["examples_per_s"], "ex/s", baseline=True),
+        _row(sec, qs, "training examples/s", base["examples_per_s"], "ex/s", baseline=True,
+             note=_median(base)),
         _row(sec, qs, "share of fp32 matmul roofline", _pct(base["roofline_fraction"]), "%",
              baseline=True),
         _row(sec, qs, "final test accuracy", base["final_accuracy"], "", baseline=True),
@@ -117,7 +124,7 @@ def mlp_rows(s):
              note=mz_note or "ratio: quickstart's full training time / this"),
         _row(sec, zoo, f"training time, all {mz['epochs_run']} epochs", mz["train_seconds"], "s"),
         _row(sec, zoo, "training examples/s", mz["examples_per_s"], "ex/s",
-             ratio=_div(mz["examples_per_s"], base["examples_per_s"])),
+             ratio=_div(mz["examples_per_s"], base["examples_per_s"]), note=_median(mz)),
         _row(sec, zoo, "share of fp32 matmul roofline", _pct(mz["roofline_fraction"]), "%",
              target="≥ 70 %",
              met=mz["roofline_fraction"] is not None and mz["roofline_fraction"] >= 0.70,
@@ -146,7 +153,8 @@ def cnn_rows(s):
         rows += [
             _row(sec, pt, "time to 91 % test accuracy", base_tta, "s", note=base_note,
                  baseline=True),
-            _row(sec, pt, "training examples/s", base["examples_per_s"], "ex/s", baseline=True),
+            _row(sec, pt, "training examples/s", base["examples_per_s"], "ex/s", baseline=True,
+                 note=_median(base)),
             _row(sec, pt, "test accuracy at stop", base["final_accuracy"], "", baseline=True,
                  note=f"{base['epochs_run']} epochs"),
         ]
@@ -163,7 +171,7 @@ def cnn_rows(s):
         _row(sec, zoo, "time to 91 % test accuracy", mz_tta, "s",
              ratio=_div(base_tta, mz_tta), target=target, met=met, note=mz_note),
         _row(sec, zoo, "training examples/s", mz["examples_per_s"], "ex/s",
-             ratio=_div(mz["examples_per_s"], base.get("examples_per_s"))),
+             ratio=_div(mz["examples_per_s"], base.get("examples_per_s")), note=_median(mz)),
         _row(sec, zoo, "test accuracy at stop", mz["final_accuracy"], "",
              note=f"{mz['epochs_run']} epochs"
                   + (", stopped at target" if z.get("stop_at_target") else "")),
@@ -175,7 +183,7 @@ def transformer_rows(s):
     sec = "transformer"
     base = s["baseline"]
     rows = [_row(sec, "keras-io Transformer (numpy fit, batch 32)", "training examples/s",
-                 base["examples_per_s"], "ex/s", baseline=True)]
+                 base["examples_per_s"], "ex/s", baseline=True, note=_median(base))]
     for key in ("modelzoo", "modelzoo_batch32"):
         if key not in s:
             continue
@@ -187,8 +195,8 @@ def transformer_rows(s):
         rows.append(_row(sec, label, "training examples/s", mz["examples_per_s"], "ex/s",
                          ratio=ratio, target="≥ 1.5× keras-io",
                          met=ratio is not None and ratio >= 1.5,
-                         note="recipe default batch" if key == "modelzoo"
-                         else "same batch as keras-io"))
+                         note=("recipe default batch" if key == "modelzoo"
+                               else "same batch as keras-io") + "; " + _median(mz)))
     return rows
 
 
@@ -198,7 +206,8 @@ def lstm_rows(s):
     rows = [_row(sec, "keras-io LSTM (one-hot numpy fit, batch 128)",
                  "training chars/s (input characters)", base["chars_per_s"], "chars/s",
                  baseline=True,
-                 note=f"{base['predicted_chars_per_s']:,.0f} predicted chars/s (1 per window)")]
+                 note=f"{base['predicted_chars_per_s']:,.0f} predicted chars/s (1 per window); "
+                      + _median(base, "chars_per_s_median", "chars/s"))]
     for key in ("modelzoo", "modelzoo_batch128"):
         if key not in s:
             continue
@@ -211,7 +220,8 @@ def lstm_rows(s):
                          "chars/s", ratio=ratio, target="≥ 1.5× keras-io",
                          met=ratio is not None and ratio >= 1.5,
                          note=f"predicts every position: {mz['predicted_chars_per_s']:,.0f} "
-                              "predicted chars/s"))
+                              "predicted chars/s; "
+                              + _median(mz, "chars_per_s_median", "chars/s")))
     if "heldout" in base:
         rows += heldout_rows(sec, s)
     gen = s["generation"]
@@ -365,8 +375,10 @@ How it is measured (details in benchmarks/README.md):
 
 - Training clocks start just before `model.fit` (or the PyTorch epoch loop)
   and include graph tracing and the input pipeline; the test-set evaluation
-  after each epoch is taken off the clock. Examples/s is the median epoch
-  after the first (which pays for tracing and cache filling).
+  after each epoch is taken off the clock. Examples/s is the fastest epoch
+  after the first (which pays for tracing and cache filling); the notes give
+  the median epoch. On these shared machines whole epochs run up to 2x slower
+  at random, in every contender, so the median moves between runs.
 - Roofline: the best of three rounds of repeated fp32 `tf.matmul`
   1024×784 @ 784×128; MLP FLOPs per example = 3 × 2 × Σ(Dense in·out).
 - Transformer and LSTM: real text from the imported fortunes corpus; the

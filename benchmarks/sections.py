@@ -470,8 +470,9 @@ def lstm_section(cfg):
 
 
 def _chars_per_s(result, input_chars, target_chars):
-    rate = result["examples_per_s"]
+    rate, median = result["examples_per_s"], result.get("examples_per_s_median")
     result["chars_per_s"] = round(rate * input_chars, 1) if rate else None
+    result["chars_per_s_median"] = round(median * input_chars, 1) if median else None
     result["predicted_chars_per_s"] = round(rate * target_chars, 1) if rate else None
 
 
