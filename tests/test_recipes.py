@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from modelzoo.errors import UsageError
-from tests.recipe_helpers import ROOT, run_recipe, run_script
+from tests.recipe_helpers import run_recipe, run_script
 
 pytestmark = pytest.mark.slow
 

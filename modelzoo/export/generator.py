@@ -4,7 +4,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from modelzoo.export.publish import publish
+from modelzoo.export.char_sampling import (
+    CharSampler,
+    check_char_vocabulary,
+    check_limits,
+    plain_prompt_ids,
+    publish_generator,
+    write_generator_archive,
+)
 
 GENERATOR_CONTRACT = {
     "inputs": {
@@ -24,27 +31,12 @@ def check_vocabulary(model, vocabulary):
         vocabulary: sequence of str; `vocabulary[0]` is the unknown id and
             every other entry is one character (one code point), all distinct.
 
-    Returns:
-        A list of str.
-
     Raises:
         ValueError: on a size mismatch, a duplicate or a multi-character entry.
     """
-    vocabulary = list(vocabulary)
-    vocab_size = model.get_layer("logits").units
-    if len(vocabulary) < 2:
-        raise ValueError("`vocabulary` needs the unknown id 0 and at least one character.")
-    if len(vocabulary) != vocab_size or model.get_layer("embedding").input_dim != vocab_size:
-        raise ValueError(
-            f"`vocabulary` has {len(vocabulary)} entries but the model has "
-            f"{vocab_size} logits; they must match."
-        )
-    chars = vocabulary[1:]
-    if not all(isinstance(c, str) and len(c) == 1 for c in chars) or len(set(chars)) != len(chars):
-        raise ValueError(
-            "`vocabulary[1:]` must be distinct single characters (code points)."
-        )
-    return vocabulary
+    return check_char_vocabulary(
+        vocabulary, model.get_layer("logits").units, model.get_layer("embedding").input_dim
+    )
 
 
 def lstm_cells(model):
@@ -61,71 +53,23 @@ def lstm_cells(model):
     return cells
 
 
-class _Generator:
-    """The in-graph sampling loop over stepped LSTM cells.
-
-    Keeping the lookup table on an object lets the export track it.
-    """
+class _Generator(CharSampler):
+    """The in-graph sampling loop over stepped LSTM cells."""
 
     def __init__(self, model, vocabulary, max_chars, max_prompt_chars):
+        super().__init__(vocabulary, max_chars, max_prompt_chars)
         self.embedding = model.get_layer("embedding")
         self.cells = lstm_cells(model)
         self.logits = model.get_layer("logits")
-        self.max_chars = max_chars
-        self.max_prompt_chars = max_prompt_chars
-        # Id 0 is never emitted; "" keeps the gather total.
-        self.id_to_char = tf.constant([""] + vocabulary[1:], tf.string)
-        self.char_to_id = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(vocabulary[1:], tf.string),
-                tf.range(1, len(vocabulary), dtype=tf.int64),
-            ),
-            default_value=0,
-        )
-
-    def prompt_ids(self, prompt):
-        """Prompt ids `[batch, width]` (0-padded, width ≥ 1) and lengths ≥ 1."""
-        # Bad UTF-8 becomes U+FFFD, which is unknown (id 0) unless in the vocabulary.
-        chars = tf.strings.unicode_split(prompt, "UTF-8", errors="replace")
-        chars = chars[:, -self.max_prompt_chars :]
-        ids = self.char_to_id.lookup(chars).to_tensor(default_value=0)
-        # An empty prompt is read as the single unknown id 0; the extra
-        # column makes that work even when every prompt is empty.
-        ids = tf.pad(ids, [[0, 0], [0, 1]])
-        return ids, tf.maximum(chars.row_lengths(), 1)
 
     def generate(self, prompt, num_chars, temperature):
         """See `export_text_generator`."""
-        # Signatures do not enforce shapes; a rank mismatch is InvalidArgument here.
-        prompt, num_chars, temperature = (
-            tf.ensure_shape(x, [None]) for x in (prompt, num_chars, temperature)
-        )
+        prompt, inputs = self.checked(prompt, num_chars=num_chars, temperature=temperature)
         batch = tf.shape(prompt)[0]
-        checks = [
-            tf.debugging.assert_equal(
-                tf.shape(num_chars)[0], batch, message="num_chars needs one value per prompt"
-            ),
-            tf.debugging.assert_equal(
-                tf.shape(temperature)[0], batch, message="temperature needs one value per prompt"
-            ),
-            tf.debugging.Assert(
-                tf.reduce_all(tf.logical_not(tf.math.is_nan(temperature))),
-                ["temperature must not be NaN"],
-            ),
-        ]
-        with tf.control_dependencies(checks):
-            temperature = tf.identity(temperature)
         ids, lengths = self.prompt_ids(prompt)
         width = tf.shape(ids, out_type=tf.int64)[1]
-        count = tf.cast(tf.clip_by_value(num_chars, 0, self.max_chars), tf.int64)
-        # Row i reads its prompt at steps 0..len_i-1; the step reading the
-        # last prompt char yields the first new char, so it needs
-        # len_i + count_i - 1 steps, none when count_i is 0.
-        first = lengths - 1
-        steps = tf.reduce_max(tf.concat([tf.where(count > 0, first + count, 0), [0]], 0))
-        sample = temperature > 0
-        # Greedy rows never use it; 1 keeps their division finite.
-        scale = tf.where(sample, temperature, tf.ones_like(temperature))[:, None]
+        first, count, steps = self.schedule(lengths, inputs["num_chars"])
+        settings = self.sampling(inputs["temperature"])
 
         def body(t, token, states, text):
             prompt_token = tf.gather(ids, tf.minimum(t, width - 1), axis=1)
@@ -134,19 +78,8 @@ class _Generator:
             for cell, state in zip(self.cells, states):
                 x, state = cell(x, state, training=False)
                 new_states.append(state)
-            # Id 0 (unknown) is never generated, so every step adds a character.
-            logits = tf.cast(self.logits(x), tf.float32)[:, 1:]
-            greedy = tf.argmax(logits, axis=-1, output_type=tf.int64)
-            # Subtracting the max first keeps tiny temperatures from
-            # overflowing to +inf (NaN inside the softmax); the clip guards
-            # against the out-of-range id a NaN row can draw.
-            scaled = (logits - tf.reduce_max(logits, axis=-1, keepdims=True)) / scale
-            drawn = tf.random.categorical(scaled, 1, dtype=tf.int64)[:, 0]
-            drawn = tf.clip_by_value(drawn, 0, tf.cast(tf.shape(logits)[1], tf.int64) - 1)
-            token = tf.where(sample, drawn, greedy) + 1
-            emit = (t >= first) & (t < first + count)
-            text += tf.where(emit, tf.gather(self.id_to_char, token), "")
-            return t + 1, token, new_states, text
+            token = self.next_token(tf.cast(self.logits(x), tf.float32)[:, 1:], settings)
+            return t + 1, token, new_states, self.emit(text, t, first, count, token)
 
         states = [cell.get_initial_state(batch) for cell in self.cells]
         start = (
@@ -207,20 +140,7 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
         ValueError: if the vocabulary does not fit the model.
     """
     generator = make_generator(model, vocabulary, max_chars, max_prompt_chars)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(generator.char_to_id)
-    archive.add_endpoint(
-        "serving_default",
-        generator.generate,
-        input_signature=[
-            tf.TensorSpec([None], tf.string, name="prompt"),
-            tf.TensorSpec([None], tf.int32, name="num_chars"),
-            tf.TensorSpec([None], tf.float32, name="temperature"),
-        ],
-    )
-    archive.write_out(path, verbose=False)
-    return path
+    return write_generator_archive(model, generator, path)
 
 
 def make_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000):
@@ -229,9 +149,7 @@ def make_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000):
     Useful to run the exported loop eagerly; see `export_text_generator`.
     """
     vocabulary = check_vocabulary(model, vocabulary)
-    for arg, value in (("max_chars", max_chars), ("max_prompt_chars", max_prompt_chars)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
+    check_limits(max_chars, max_prompt_chars)
     return _Generator(model, vocabulary, max_chars, max_prompt_chars)
 
 
@@ -254,10 +172,7 @@ def greedy_generate(model, vocabulary, prompt, num_chars, max_chars=2000, max_pr
         The continuation, a str.
     """
     vocabulary = check_vocabulary(model, vocabulary)
-    if isinstance(prompt, bytes):
-        prompt = prompt.decode("utf-8", errors="replace")
-    index = {c: i for i, c in enumerate(vocabulary) if i > 0}
-    ids = [index.get(c, 0) for c in prompt[len(prompt) - max_prompt_chars :]] or [0]
+    ids = plain_prompt_ids(vocabulary, prompt, max_prompt_chars)
     text = []
     for _ in range(min(max(num_chars, 0), max_chars)):
         logits = model(np.asarray([ids], "int32"), training=False)
@@ -306,28 +221,18 @@ def publish_text_generator(
         The path of the published version directory.
     """
     make_generator(model, vocabulary, max_chars, max_prompt_chars)
-    if example_prompts is None:
-        chars = "".join(vocabulary[1:])
-        example_prompts = ["", chars[:3], chars[::-1][:7]]
-    prompts = np.empty(len(example_prompts), dtype=object)
-    prompts[:] = [p.encode("utf-8") if isinstance(p, str) else bytes(p) for p in example_prompts]
-    texts = np.empty(len(prompts), dtype=object)
-    texts[:] = [
-        greedy_generate(model, vocabulary, p, example_chars, max_chars, max_prompt_chars).encode()
-        for p in prompts
-    ]
-    return publish(
+    return publish_generator(
         lambda path: export_text_generator(model, vocabulary, path, max_chars, max_prompt_chars),
+        lambda prompt, count: greedy_generate(
+            model, vocabulary, prompt, count, max_chars, max_prompt_chars
+        ),
+        vocabulary,
         export_dir,
         name,
+        GENERATOR_CONTRACT,
         version=version,
-        contract=GENERATOR_CONTRACT,
-        example={
-            "prompt": prompts,
-            "num_chars": np.full(len(prompts), example_chars, "int32"),
-            "temperature": np.zeros(len(prompts), "float32"),
-        },
-        expected={"text": texts},
+        example_prompts=example_prompts,
+        example_chars=example_chars,
         timeout=timeout,
         rtol=rtol,
         atol=atol,

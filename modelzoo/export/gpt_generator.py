@@ -19,7 +19,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from modelzoo.export.publish import publish
+from modelzoo.export.char_sampling import (
+    CharSampler,
+    check_char_vocabulary,
+    check_limits,
+    plain_prompt_ids,
+    publish_generator,
+    write_generator_archive,
+)
 from modelzoo.layers import TransformerDecoder
 
 GPT_GENERATOR_CONTRACT = {
@@ -79,18 +86,9 @@ def check_vocabulary(model, vocabulary):
         ValueError: on a size mismatch, a duplicate or a multi-character entry.
     """
     embedding = gpt_layers(model)[0]
-    vocabulary = list(vocabulary)
-    vocab_size = model.output_shape[-1]
-    if len(vocabulary) < 2:
-        raise ValueError("`vocabulary` needs the unknown id 0 and at least one character.")
-    if len(vocabulary) != vocab_size or embedding.vocabulary_size != vocab_size:
-        raise ValueError(
-            f"`vocabulary` has {len(vocabulary)} entries but the model has "
-            f"{vocab_size} logits; they must match."
-        )
-    chars = vocabulary[1:]
-    if not all(isinstance(c, str) and len(c) == 1 for c in chars) or len(set(chars)) != len(chars):
-        raise ValueError("`vocabulary[1:]` must be distinct single characters (code points).")
+    vocabulary = check_char_vocabulary(
+        vocabulary, model.output_shape[-1], embedding.vocabulary_size
+    )
     if embedding.sequence_length < 2:
         raise ValueError(
             "The model's `sequence_length` must be at least 2 to generate. "
@@ -117,38 +115,15 @@ def window_starts(num_steps, window):
     return starts
 
 
-class _GptGenerator:
-    """The in-graph sampling loop over the cached decoder blocks.
-
-    Keeping the lookup table on an object lets the export track it.
-    """
+class _GptGenerator(CharSampler):
+    """The in-graph sampling loop over the cached decoder blocks."""
 
     def __init__(self, model, vocabulary, max_chars, max_prompt_chars):
+        super().__init__(vocabulary, max_chars, max_prompt_chars)
         self.embedding, self.decoders, self.final_norm, self.logits = gpt_layers(model)
         self.tied = not isinstance(self.logits, keras.layers.Dense)
         self.window = self.embedding.sequence_length
         self.keep = self.window // 2
-        self.max_chars = max_chars
-        self.max_prompt_chars = max_prompt_chars
-        # Id 0 is never emitted; "" keeps the gather total.
-        self.id_to_char = tf.constant([""] + vocabulary[1:], tf.string)
-        self.char_to_id = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(vocabulary[1:], tf.string),
-                tf.range(1, len(vocabulary), dtype=tf.int64),
-            ),
-            default_value=0,
-        )
-
-    def prompt_ids(self, prompt):
-        """Prompt ids `[batch, width]` (0-padded, width ≥ 1) and lengths ≥ 1."""
-        # Bad UTF-8 becomes U+FFFD, which is unknown (id 0) unless in the vocabulary.
-        chars = tf.strings.unicode_split(prompt, "UTF-8", errors="replace")
-        chars = chars[:, -self.max_prompt_chars :]
-        ids = self.char_to_id.lookup(chars).to_tensor(default_value=0)
-        # An empty prompt is read as the single unknown id 0.
-        ids = tf.pad(ids, [[0, 0], [0, 1]])
-        return ids, tf.maximum(chars.row_lengths(), 1)
 
     def embed(self, ids, start):
         """Token plus position embedding of `ids` `[batch, n]` at `start`."""
@@ -173,42 +148,14 @@ class _GptGenerator:
 
     def generate(self, prompt, num_chars, temperature, top_k):
         """See `export_gpt_generator`."""
-        # Signatures do not enforce shapes; a rank mismatch is InvalidArgument here.
-        prompt, num_chars, temperature, top_k = (
-            tf.ensure_shape(x, [None]) for x in (prompt, num_chars, temperature, top_k)
+        prompt, inputs = self.checked(
+            prompt, num_chars=num_chars, temperature=temperature, top_k=top_k
         )
         batch = tf.shape(prompt)[0]
-        checks = [
-            tf.debugging.assert_equal(
-                tf.shape(value)[0], batch, message=f"{name} needs one value per prompt"
-            )
-            for name, value in (
-                ("num_chars", num_chars), ("temperature", temperature), ("top_k", top_k)
-            )
-        ]
-        checks.append(
-            tf.debugging.Assert(
-                tf.reduce_all(tf.logical_not(tf.math.is_nan(temperature))),
-                ["temperature must not be NaN"],
-            )
-        )
-        with tf.control_dependencies(checks):
-            temperature = tf.identity(temperature)
         ids, lengths = self.prompt_ids(prompt)
         width = tf.shape(ids, out_type=tf.int64)[1]
-        count = tf.cast(tf.clip_by_value(num_chars, 0, self.max_chars), tf.int64)
-        # Row i reads its prompt at steps 0..len_i-1; the step reading the
-        # last prompt char yields the first new char.
-        first = lengths - 1
-        steps = tf.reduce_max(tf.concat([tf.where(count > 0, first + count, 0), [0]], 0))
-        sample = temperature > 0
-        # Greedy rows never use it; 1 keeps their division finite.
-        scale = tf.where(sample, temperature, tf.ones_like(temperature))[:, None]
-        # Id 0 (unknown) is never generated: V - 1 candidates.
-        candidates = self.id_to_char.shape[0] - 1
-        k = tf.clip_by_value(top_k, 0, candidates)
-        use_k = k > 0
-        kth = tf.maximum(k, 1) - 1
+        first, count, steps = self.schedule(lengths, inputs["num_chars"])
+        settings = self.sampling(inputs["temperature"], inputs["top_k"])
 
         def refresh(pos, window_ids, caches):
             kept = window_ids[:, self.window - self.keep :]
@@ -231,21 +178,8 @@ class _GptGenerator:
             window_ids = tf.where(
                 tf.range(self.window)[None, :] == pos, current[:, None], window_ids
             )
-            logits = self.head(x)[:, 0, 1:]
-            greedy = tf.argmax(logits, axis=-1, output_type=tf.int64)
-            # Subtracting the max first keeps tiny temperatures from
-            # overflowing to +inf; top-k keeps the logits ≥ the k-th largest.
-            scaled = (logits - tf.reduce_max(logits, axis=-1, keepdims=True)) / scale
-            threshold = tf.gather(
-                tf.sort(logits, axis=-1, direction="DESCENDING"), kth, batch_dims=1
-            )
-            allowed = tf.logical_or(~use_k[:, None], logits >= threshold[:, None])
-            scaled = tf.where(allowed, scaled, -np.inf)
-            drawn = tf.random.categorical(scaled, 1, dtype=tf.int64)[:, 0]
-            drawn = tf.clip_by_value(drawn, 0, candidates - 1)
-            token = tf.where(sample, drawn, greedy) + 1
-            emit = (t >= first) & (t < first + count)
-            text += tf.where(emit, tf.gather(self.id_to_char, token), "")
+            token = self.next_token(self.head(x)[:, 0, 1:], settings)
+            text = self.emit(text, t, first, count, token)
             return t + 1, pos + 1, token, window_ids, new_caches, text
 
         start = (
@@ -266,9 +200,7 @@ def make_gpt_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000)
     Useful to run the exported loop eagerly; see `export_gpt_generator`.
     """
     vocabulary = check_vocabulary(model, vocabulary)
-    for arg, value in (("max_chars", max_chars), ("max_prompt_chars", max_prompt_chars)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
+    check_limits(max_chars, max_prompt_chars)
     return _GptGenerator(model, vocabulary, max_chars, max_prompt_chars)
 
 
@@ -320,21 +252,7 @@ def export_gpt_generator(model, vocabulary, path, max_chars=2000, max_prompt_cha
         ValueError: if the vocabulary does not fit the model.
     """
     generator = make_gpt_generator(model, vocabulary, max_chars, max_prompt_chars)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(generator.char_to_id)
-    archive.add_endpoint(
-        "serving_default",
-        generator.generate,
-        input_signature=[
-            tf.TensorSpec([None], tf.string, name="prompt"),
-            tf.TensorSpec([None], tf.int32, name="num_chars"),
-            tf.TensorSpec([None], tf.float32, name="temperature"),
-            tf.TensorSpec([None], tf.int32, name="top_k"),
-        ],
-    )
-    archive.write_out(path, verbose=False)
-    return path
+    return write_generator_archive(model, generator, path, [("top_k", tf.int32)])
 
 
 def greedy_generate_gpt(
@@ -359,10 +277,7 @@ def greedy_generate_gpt(
     """
     vocabulary = check_vocabulary(model, vocabulary)
     window = gpt_layers(model)[0].sequence_length
-    if isinstance(prompt, bytes):
-        prompt = prompt.decode("utf-8", errors="replace")
-    index = {c: i for i, c in enumerate(vocabulary) if i > 0}
-    ids = [index.get(c, 0) for c in prompt[len(prompt) - max_prompt_chars :]] or [0]
+    ids = plain_prompt_ids(vocabulary, prompt, max_prompt_chars)
     count = min(max(num_chars, 0), max_chars)
     first = len(ids) - 1
     text = []
@@ -411,30 +326,18 @@ def publish_gpt_generator(
         The path of the published version directory.
     """
     make_gpt_generator(model, vocabulary, max_chars, max_prompt_chars)
-    if example_prompts is None:
-        chars = "".join(vocabulary[1:])
-        example_prompts = ["", chars[:3], chars[::-1][:7]]
-    prompts = np.empty(len(example_prompts), dtype=object)
-    prompts[:] = [p.encode("utf-8") if isinstance(p, str) else bytes(p) for p in example_prompts]
-    texts = np.empty(len(prompts), dtype=object)
-    texts[:] = [
-        greedy_generate_gpt(
-            model, vocabulary, p, example_chars, max_chars, max_prompt_chars
-        ).encode()
-        for p in prompts
-    ]
-    return publish(
+    return publish_generator(
         lambda path: export_gpt_generator(model, vocabulary, path, max_chars, max_prompt_chars),
+        lambda prompt, count: greedy_generate_gpt(
+            model, vocabulary, prompt, count, max_chars, max_prompt_chars
+        ),
+        vocabulary,
         export_dir,
         name,
+        GPT_GENERATOR_CONTRACT,
         version=version,
-        contract=GPT_GENERATOR_CONTRACT,
-        example={
-            "prompt": prompts,
-            "num_chars": np.full(len(prompts), example_chars, "int32"),
-            "temperature": np.zeros(len(prompts), "float32"),
-            "top_k": np.zeros(len(prompts), "int32"),
-        },
-        expected={"text": texts},
+        example_prompts=example_prompts,
+        example_chars=example_chars,
+        extra_example={"top_k": np.int32(0)},
         timeout=timeout,
     )

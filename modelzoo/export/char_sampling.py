@@ -1,0 +1,231 @@
+"""What the in-graph character generators (LSTM and GPT) share.
+
+The character tables, reading the prompt, checking the request, the step
+schedule, sampling, writing the archive and building the publishing check.
+Each generator adds only its model step: `export/generator.py` steps LSTM
+cells, `export/gpt_generator.py` steps cached decoder blocks.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from modelzoo.export.publish import publish
+
+
+def check_char_vocabulary(vocabulary, vocab_size, embedding_size):
+    """Returns `vocabulary` as a list of str after checking it fits a model.
+
+    Args:
+        vocabulary: sequence of str; `vocabulary[0]` is the unknown id and
+            every other entry is one character (one code point), all distinct.
+        vocab_size: int. The model's number of logits.
+        embedding_size: int. The model's number of token ids.
+
+    Raises:
+        ValueError: on a size mismatch, a duplicate or a multi-character entry.
+    """
+    vocabulary = list(vocabulary)
+    if len(vocabulary) < 2:
+        raise ValueError("`vocabulary` needs the unknown id 0 and at least one character.")
+    if len(vocabulary) != vocab_size or embedding_size != vocab_size:
+        raise ValueError(
+            f"`vocabulary` has {len(vocabulary)} entries but the model has "
+            f"{vocab_size} logits; they must match."
+        )
+    chars = vocabulary[1:]
+    if not all(isinstance(c, str) and len(c) == 1 for c in chars) or len(set(chars)) != len(chars):
+        raise ValueError("`vocabulary[1:]` must be distinct single characters (code points).")
+    return vocabulary
+
+
+def check_limits(max_chars, max_prompt_chars):
+    for arg, value in (("max_chars", max_chars), ("max_prompt_chars", max_prompt_chars)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
+
+
+def plain_prompt_ids(vocabulary, prompt, max_prompt_chars):
+    """The prompt's ids as the export reads them, for the plain greedy checks."""
+    if isinstance(prompt, bytes):
+        prompt = prompt.decode("utf-8", errors="replace")
+    index = {c: i for i, c in enumerate(vocabulary) if i > 0}
+    return [index.get(c, 0) for c in prompt[len(prompt) - max_prompt_chars :]] or [0]
+
+
+class CharSampler:
+    """The character tables and the model-independent parts of the loop.
+
+    Keeping the lookup table on an object lets the export track it.
+    """
+
+    def __init__(self, vocabulary, max_chars, max_prompt_chars):
+        self.max_chars = max_chars
+        self.max_prompt_chars = max_prompt_chars
+        # Id 0 is never emitted; "" keeps the gather total.
+        self.id_to_char = tf.constant([""] + vocabulary[1:], tf.string)
+        self.char_to_id = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(vocabulary[1:], tf.string),
+                tf.range(1, len(vocabulary), dtype=tf.int64),
+            ),
+            default_value=0,
+        )
+        # Id 0 (unknown) is never generated: V - 1 candidates.
+        self.candidates = len(vocabulary) - 1
+
+    def prompt_ids(self, prompt):
+        """Prompt ids `[batch, width]` (0-padded, width ≥ 1) and lengths ≥ 1."""
+        # Bad UTF-8 becomes U+FFFD, which is unknown (id 0) unless in the vocabulary.
+        chars = tf.strings.unicode_split(prompt, "UTF-8", errors="replace")
+        chars = chars[:, -self.max_prompt_chars :]
+        ids = self.char_to_id.lookup(chars).to_tensor(default_value=0)
+        # An empty prompt is read as the single unknown id 0; the extra
+        # column makes that work even when every prompt is empty.
+        ids = tf.pad(ids, [[0, 0], [0, 1]])
+        return ids, tf.maximum(chars.row_lengths(), 1)
+
+    def checked(self, prompt, **per_prompt):
+        """The request's tensors, with one value per prompt and no NaN temperature.
+
+        Signatures do not enforce shapes, so a rank or batch mismatch and a
+        NaN temperature are InvalidArgument errors here.
+        """
+        prompt = tf.ensure_shape(prompt, [None])
+        values = {name: tf.ensure_shape(v, [None]) for name, v in per_prompt.items()}
+        batch = tf.shape(prompt)[0]
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(value)[0], batch, message=f"{name} needs one value per prompt"
+            )
+            for name, value in values.items()
+        ]
+        checks.append(
+            tf.debugging.Assert(
+                tf.reduce_all(tf.logical_not(tf.math.is_nan(values["temperature"]))),
+                ["temperature must not be NaN"],
+            )
+        )
+        with tf.control_dependencies(checks):
+            values["temperature"] = tf.identity(values["temperature"])
+        return prompt, values
+
+    def schedule(self, lengths, num_chars):
+        """`(first, count, steps)` of the loop.
+
+        Row i reads its prompt at steps 0..len_i-1; the step reading the last
+        prompt char yields the first new char, so it needs len_i + count_i - 1
+        steps, none when count_i is 0.
+        """
+        count = tf.cast(tf.clip_by_value(num_chars, 0, self.max_chars), tf.int64)
+        first = lengths - 1
+        steps = tf.reduce_max(tf.concat([tf.where(count > 0, first + count, 0), [0]], 0))
+        return first, count, steps
+
+    def sampling(self, temperature, top_k=None):
+        """Per-row sampling settings, computed once before the loop."""
+        sample = temperature > 0
+        # Greedy rows never use it; 1 keeps their division finite.
+        scale = tf.where(sample, temperature, tf.ones_like(temperature))[:, None]
+        if top_k is None:
+            return sample, scale, None, None
+        k = tf.clip_by_value(top_k, 0, self.candidates)
+        return sample, scale, k > 0, tf.maximum(k, 1) - 1
+
+    def next_token(self, logits, settings):
+        """Samples (or takes the argmax of) `logits` over ids 1..V-1.
+
+        Returns the token ids, never 0, so every step adds a character.
+        """
+        sample, scale, use_k, kth = settings
+        greedy = tf.argmax(logits, axis=-1, output_type=tf.int64)
+        # Subtracting the max first keeps tiny temperatures from overflowing
+        # to +inf (NaN inside the softmax).
+        scaled = (logits - tf.reduce_max(logits, axis=-1, keepdims=True)) / scale
+        if use_k is not None:
+            # Top-k keeps the logits ≥ the k-th largest (ties included).
+            threshold = tf.gather(
+                tf.sort(logits, axis=-1, direction="DESCENDING"), kth, batch_dims=1
+            )
+            allowed = tf.logical_or(~use_k[:, None], logits >= threshold[:, None])
+            scaled = tf.where(allowed, scaled, -np.inf)
+        drawn = tf.random.categorical(scaled, 1, dtype=tf.int64)[:, 0]
+        # The clip guards against the out-of-range id a NaN row can draw.
+        drawn = tf.clip_by_value(drawn, 0, self.candidates - 1)
+        return tf.where(sample, drawn, greedy) + 1
+
+    def emit(self, text, t, first, count, token):
+        """Appends each row's new character while it is in its output range."""
+        emit = (t >= first) & (t < first + count)
+        return text + tf.where(emit, tf.gather(self.id_to_char, token), "")
+
+
+def write_generator_archive(model, generator, path, extra_inputs=()):
+    """Writes the `serving_default` of `generator.generate` as a SavedModel.
+
+    Args:
+        model: the Keras model whose variables the loop uses.
+        generator: a `CharSampler` subclass with `generate`.
+        path: str. Directory to write.
+        extra_inputs: `(name, tf.DType)` pairs after `prompt`, `num_chars`
+            and `temperature`.
+
+    Returns:
+        `path`.
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    # The lookup table is a resource the archive must track (keras-hub#2015).
+    archive.track(generator.char_to_id)
+    inputs = [("prompt", tf.string), ("num_chars", tf.int32), ("temperature", tf.float32)]
+    archive.add_endpoint(
+        "serving_default",
+        generator.generate,
+        input_signature=[
+            tf.TensorSpec([None], dtype, name=name) for name, dtype in [*inputs, *extra_inputs]
+        ],
+    )
+    archive.write_out(path, verbose=False)
+    return path
+
+
+def publish_generator(
+    export_fn, greedy_fn, vocabulary, export_dir, name, contract, version=None,
+    example_prompts=None, example_chars=20, extra_example=None, **publish_kwargs
+):
+    """Publishes a generator checked on greedy output against `greedy_fn`.
+
+    Args:
+        export_fn: callable(path) writing the SavedModel.
+        greedy_fn: callable(prompt, num_chars) → str, the plain Keras result.
+        vocabulary: the vocabulary (for the default example prompts).
+        export_dir, name, version: see `publish`.
+        contract: the signature contract the check enforces.
+        example_prompts: sequence of str to check with; defaults to an empty
+            prompt and two made of the vocabulary.
+        example_chars: int. Characters generated per example prompt.
+        extra_example: dict of name → value for the inputs beyond the three
+            shared ones (each repeated per prompt).
+        **publish_kwargs: `timeout`, `rtol`, `atol`.
+
+    Returns:
+        The path of the published version directory.
+    """
+    if example_prompts is None:
+        chars = "".join(vocabulary[1:])
+        example_prompts = ["", chars[:3], chars[::-1][:7]]
+    prompts = np.empty(len(example_prompts), dtype=object)
+    prompts[:] = [p.encode("utf-8") if isinstance(p, str) else bytes(p) for p in example_prompts]
+    texts = np.empty(len(prompts), dtype=object)
+    texts[:] = [greedy_fn(p, example_chars).encode() for p in prompts]
+    example = {
+        "prompt": prompts,
+        "num_chars": np.full(len(prompts), example_chars, "int32"),
+        "temperature": np.zeros(len(prompts), "float32"),
+    }
+    for key, value in (extra_example or {}).items():
+        example[key] = np.full(len(prompts), value, np.asarray(value).dtype)
+    return publish(
+        export_fn, export_dir, name, version=version, contract=contract, example=example,
+        expected={"text": texts}, **publish_kwargs,
+    )
