@@ -64,6 +64,10 @@ def _add_predict_command(commands, common):
     predict.add_argument("--prompt", action="append", help="generators: a prompt; repeatable")
     predict.add_argument("--num_chars", type=int, default=200, help="generators: characters")
     predict.add_argument("--temperature", type=float, default=0.5, help="generators: <= 0 is greedy")
+    predict.add_argument("--top_k", type=int, default=0, help="GPT generators: sample among the k likeliest; 0 is all")
+    predict.add_argument("--image", action="append", help="image-bytes classifiers: an image file; repeatable")
+    predict.add_argument("--question", action="append", help="question answering: a question; repeatable")
+    predict.add_argument("--context", action="append", help="question answering: the context of each --question")
     predict.set_defaults(run=_run_predict)
 
 
@@ -74,7 +78,8 @@ def _run_predict(args):
         raise UsageError(f"--count={args.count} must be a positive integer")
     return predict(
         args.model, args.version, args.dataset, args.data_dir or default_data_dir(), args.count,
-        args.text, args.prompt, args.num_chars, args.temperature,
+        args.text, args.prompt, args.num_chars, args.temperature, args.top_k, args.image,
+        args.question, args.context,
     )
 
 

@@ -17,23 +17,31 @@ def latest_version(model_dir):
 
 
 def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None,
-            prompt=None, num_chars=200, temperature=0.5):
+            prompt=None, num_chars=200, temperature=0.5, top_k=0, image=None,
+            question=None, context=None):
     """Calls `serving_default` of an export on real inputs.
 
-    Image exports take the first `count` test images of TFDS `dataset`; text
-    classifiers take `text`; generators take `prompt`, `num_chars` and
-    `temperature`.
+    The export's inputs say what it is: pixel image classifiers take the
+    first `count` test images of TFDS `dataset`; image-bytes classifiers
+    take the files `image`; text classifiers take `text`; generators take
+    `prompt`, `num_chars` and `temperature` (and `top_k` for a GPT);
+    question answering takes `question` and `context`, one per question.
 
     Args:
         model: str. `<export_dir>/<name>`, the folder of versions.
         version: int or None for the latest.
-        dataset: str. TFDS dataset of test images, for image exports.
+        dataset: str. TFDS dataset of test images, for pixel image exports.
         data_dir: str or None. TFDS data directory.
         count: int. Number of test images.
         text: list of str, for text classifiers.
         prompt: list of str, for generators.
         num_chars: int. Characters to generate.
         temperature: float. Sampling temperature; <= 0 is greedy.
+        top_k: int. GPT only: sample among the k likeliest; 0 is all.
+        image: list of image file paths (JPEG, PNG, GIF, BMP), for
+            image-bytes classifiers.
+        question: list of str, for question answering.
+        context: list of str, one per question.
 
     Returns:
         A dict with the export path and one record per input.
@@ -44,21 +52,12 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
         raise UsageError(f"--model/--version: {path} is not a SavedModel")
     serve = tf.saved_model.load(path).signatures["serving_default"]
-    inputs = set(serve.structured_input_signature[1])
-    if inputs == {"images"}:
-        if not dataset:
-            raise UsageError("--dataset is needed to feed test images to an image model")
-        from modelzoo.data.loading import load_splits
-
-        (test,), info = load_splits(dataset, [f"test[:{count}]"], data_dir, download=False)
-        images, truth = next(iter(test.batch(count)))
-        out = serve(images=images)
-        names = info.features["label"].names
-        records = [
-            {"label": label.decode(), "true_label": names[int(t)],
-             "probability": round(float(p.max()), 4)}
-            for label, t, p in zip(out["labels"].numpy(), truth.numpy(), out["probabilities"].numpy())
-        ]
+    specs = serve.structured_input_signature[1]
+    inputs = set(specs)
+    if inputs == {"images"} and specs["images"].dtype == tf.string:
+        records = _image_files(serve, image)
+    elif inputs == {"images"}:
+        records = _test_images(serve, dataset, data_dir, count)
     elif inputs == {"text"}:
         if not text:
             raise UsageError("--text is needed for a text classifier")
@@ -67,19 +66,71 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
             {"text": t, "label": label.decode(), "probability": round(float(p.max()), 4)}
             for t, label, p in zip(text, out["labels"].numpy(), out["probabilities"].numpy())
         ]
-    elif inputs == {"prompt", "num_chars", "temperature"}:
+    elif inputs in ({"prompt", "num_chars", "temperature"},
+                    {"prompt", "num_chars", "temperature", "top_k"}):
         if not prompt:
             raise UsageError("--prompt is needed for a text generator")
         n = len(prompt)
+        extra = {"top_k": tf.fill([n], tf.constant(top_k, tf.int32))} if "top_k" in inputs else {}
         out = serve(
             prompt=tf.constant(prompt),
             num_chars=tf.fill([n], tf.constant(num_chars, tf.int32)),
             temperature=tf.fill([n], tf.constant(temperature, tf.float32)),
+            **extra,
         )
         records = [
             {"prompt": p, "text": t.decode("utf-8", "replace")}
             for p, t in zip(prompt, out["text"].numpy())
         ]
+    elif inputs == {"question", "context"}:
+        if not question or not context or len(question) != len(context):
+            raise UsageError(
+                "question answering needs one --context per --question; "
+                f"got {len(question or [])} questions and {len(context or [])} contexts"
+            )
+        out = serve(question=tf.constant(question), context=tf.constant(context))
+        records = [
+            {"question": q, "answer": a.decode("utf-8", "replace"), "score": round(float(s), 4)}
+            for q, a, s in zip(question, out["answer"].numpy(), out["score"].numpy())
+        ]
     else:
         raise DataError(f"{path}: unrecognised serving_default inputs {sorted(inputs)}")
     return {"export_path": path, "predictions": records}
+
+
+def _test_images(serve, dataset, data_dir, count):
+    if not dataset:
+        raise UsageError("--dataset is needed to feed test images to an image model")
+    from modelzoo.data.loading import load_splits
+
+    (test,), info = load_splits(dataset, [f"test[:{count}]"], data_dir, download=False)
+    images, truth = next(iter(test.batch(count)))
+    out = serve(images=images)
+    names = info.features["label"].names
+    return [
+        {"label": label.decode(), "true_label": names[int(t)],
+         "probability": round(float(p.max()), 4)}
+        for label, t, p in zip(out["labels"].numpy(), truth.numpy(), out["probabilities"].numpy())
+    ]
+
+
+def _image_files(serve, files):
+    import tensorflow as tf
+
+    if not files:
+        raise UsageError("--image FILE is needed for a model that takes image bytes")
+    contents = []
+    for name in files:
+        try:
+            with open(name, "rb") as f:
+                contents.append(f.read())
+        except OSError as e:
+            raise UsageError(f"--image {name}: cannot be read ({e.strerror})") from None
+    try:
+        out = serve(images=tf.constant(contents))
+    except tf.errors.InvalidArgumentError as e:
+        raise DataError(f"--image: a file is not a JPEG, PNG, GIF or BMP image ({e.message})") from None
+    return [
+        {"image": name, "label": label.decode(), "probability": round(float(p.max()), 4)}
+        for name, label, p in zip(files, out["labels"].numpy(), out["probabilities"].numpy())
+    ]
