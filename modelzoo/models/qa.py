@@ -44,7 +44,9 @@ def build_qa(
         num_heads: int. Attention heads. Defaults to `4`.
         ff_dim: int. Feed-forward width. Defaults to `256`.
         num_layers: int. Encoder blocks. Defaults to `2`.
-        dropout: float in [0, 1). Defaults to `0.1`.
+        dropout: float in [0, 1). Dropout of the embeddings, the residual
+            branches and the attention probabilities, as in BERT. Defaults to
+            `0.1`.
         separator_id: int. The `[SEP]` token id. Defaults to `3`, as in
             `modelzoo.export.qa`'s vocabularies.
         name: str. Model name. Defaults to `"qa"`.
@@ -91,6 +93,8 @@ def build_qa(
             intermediate_dim=ff_dim,
             num_heads=num_heads,
             dropout=dropout,
+            # BERT drops attention probabilities at the same rate.
+            attention_dropout=dropout,
             dtype=dtype,
             name=f"encoder_{i}",
         )(x)
