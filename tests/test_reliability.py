@@ -114,6 +114,26 @@ def test_unwritable_export_dir(world):
     check(recipe(world, "--export_dir=/proc/modelzoo_exports"), 1, "/proc/modelzoo_exports")
 
 
+def test_full_export_dir(world, tmp_path):
+    # A 256 KiB tmpfs holds an existing version but not the new export.
+    full = tmp_path / "full"
+    full.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(full)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted here")
+    try:
+        kept = full / "mnist_mlp" / "1"
+        (kept / "variables").mkdir(parents=True)
+        (kept / "saved_model.pb").write_bytes(os.urandom(2048))
+        before = snapshot(full)
+        check(recipe(world, f"--export_dir={full}"), 1, "No space left on device")
+        assert snapshot(full) == before  # nothing lost, no partial version left
+        assert sorted(os.listdir(full / "mnist_mlp")) == ["1"]
+    finally:
+        subprocess.run(["umount", str(full)], check=True)
+
+
 def test_dataset_not_prepared_offline(world):
     command = [sys.executable, os.path.join(ROOT, "recipes", "mnist_cnn.py"),
                f"--data_dir={world / 'nothing'}", "--download=false",
