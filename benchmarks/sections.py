@@ -506,7 +506,7 @@ def generation(cfg, model, vocabulary, peer, chars, char_indices, text):
     num_chars, repeats = cfg.scale.generation_chars, cfg.scale.generation_repeats
     long_chars = cfg.scale.generation_long_chars
     prompt = text[:LSTM_MAXLEN]
-    flag_values, gpt_name, gpt_kwargs = common.recipe_settings("shakespeare_gpt", cfg.gpt_args)
+    _, gpt_name, gpt_kwargs = common.recipe_settings("shakespeare_gpt", cfg.gpt_args)
     gpt = get_model(gpt_name, vocab_size=len(vocabulary), **gpt_kwargs)
     with tempfile.TemporaryDirectory() as tmp:
         lstm_path = export.export_text_generator(model, vocabulary, os.path.join(tmp, "lstm"))
