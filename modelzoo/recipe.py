@@ -88,6 +88,27 @@ def int_list(flag_name, values):
         ) from None
 
 
+TRANSFORMER_SIZE_FLAGS = ("embed_dim", "num_heads", "ff_dim", "num_layers", "dropout")
+
+
+def define_transformer_size_flags(
+    embed_dim, num_heads, ff_dim, num_layers, dropout=0.1, block="Encoder",
+    flag_values=flags.FLAGS,
+):
+    """Defines --embed_dim, --num_heads, --ff_dim, --num_layers and --dropout."""
+    fv = dict(flag_values=flag_values)
+    flags.DEFINE_integer("embed_dim", embed_dim, "Embedding and hidden size.", **fv)
+    flags.DEFINE_integer("num_heads", num_heads, "Attention heads.", **fv)
+    flags.DEFINE_integer("ff_dim", ff_dim, "Feed-forward width.", **fv)
+    flags.DEFINE_integer("num_layers", num_layers, f"{block} blocks.", **fv)
+    flags.DEFINE_float("dropout", dropout, "Dropout rate, in [0, 1).", **fv)
+
+
+def transformer_size(flags_obj):
+    """The builder arguments of `define_transformer_size_flags`."""
+    return {name: getattr(flags_obj, name) for name in TRANSFORMER_SIZE_FLAGS}
+
+
 def set_up(flags_obj):
     """Seeds every random generator and sets the precision policy."""
     if flags_obj.seed is not None:

@@ -28,11 +28,7 @@ def define_flags(flag_values=flags.FLAGS):
         steps_per_execution=10,
     )
     flags.DEFINE_integer("sequence_length", 128, "Context window, in characters.", **fv)
-    flags.DEFINE_integer("embed_dim", 128, "Embedding and hidden size.", **fv)
-    flags.DEFINE_integer("num_heads", 4, "Attention heads.", **fv)
-    flags.DEFINE_integer("ff_dim", 512, "Feed-forward width.", **fv)
-    flags.DEFINE_integer("num_layers", 4, "Decoder blocks.", **fv)
-    flags.DEFINE_float("dropout", 0.1, "Dropout rate, in [0, 1).", **fv)
+    recipe.define_transformer_size_flags(128, 4, 512, 4, block="Decoder", flag_values=flag_values)
     flags.DEFINE_boolean("tie_embeddings", False, "Share the token table with the logits.", **fv)
     flags.DEFINE_string("sample_prompt", "ROMEO:", "Prompt of the sample in the summary.", **fv)
     flags.DEFINE_integer("sample_chars", 200, "Characters of the sample.", **fv)
@@ -44,11 +40,7 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     """Trains, evaluates and exports; returns the summary dict."""
     model_kwargs = dict(
         sequence_length=flags_obj.sequence_length,
-        embed_dim=flags_obj.embed_dim,
-        num_heads=flags_obj.num_heads,
-        ff_dim=flags_obj.ff_dim,
-        num_layers=flags_obj.num_layers,
-        dropout=flags_obj.dropout,
+        **recipe.transformer_size(flags_obj),
         tie_embeddings=flags_obj.tie_embeddings,
     )
     return text_generation.run(

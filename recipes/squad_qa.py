@@ -28,21 +28,13 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_integer("max_question_tokens", 32, "Question tokens kept.", **fv)
     flags.DEFINE_integer("doc_stride", 128, "Context tokens between window starts.", **fv)
     flags.DEFINE_integer("max_answer_tokens", 30, "Longest answer span, in tokens.", **fv)
-    flags.DEFINE_integer("embed_dim", 128, "Embedding and hidden size.", **fv)
-    flags.DEFINE_integer("num_heads", 4, "Attention heads.", **fv)
-    flags.DEFINE_integer("ff_dim", 256, "Feed-forward width.", **fv)
-    flags.DEFINE_integer("num_layers", 2, "Encoder blocks.", **fv)
-    flags.DEFINE_float("dropout", 0.1, "Dropout rate, in [0, 1).", **fv)
+    recipe.define_transformer_size_flags(128, 4, 256, 2, flag_values=flag_values)
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
     """Trains, evaluates and exports; returns the summary dict."""
     model_kwargs = dict(
-        embed_dim=flags_obj.embed_dim,
-        num_heads=flags_obj.num_heads,
-        ff_dim=flags_obj.ff_dim,
-        num_layers=flags_obj.num_layers,
-        dropout=flags_obj.dropout,
+        **recipe.transformer_size(flags_obj),
     )
     return question_answering.run(
         flags_obj, "qa", model_kwargs, datasets_override, strategy_override
