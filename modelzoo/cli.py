@@ -8,18 +8,11 @@ the run functions, so `--help` and usage errors stay fast.
 
 import argparse
 import json
-import os
 import sys
 import traceback
 
+from modelzoo.data import default_data_dir
 from modelzoo.errors import ModelzooError, UsageError
-
-
-def default_data_dir():
-    """Returns $TFDS_DATA_DIR if set, else TFDS's default ~/tensorflow_datasets."""
-    return os.environ.get("TFDS_DATA_DIR") or os.path.expanduser(
-        "~/tensorflow_datasets"
-    )
 
 
 def build_parser():
@@ -130,6 +123,24 @@ def _add_data_commands(commands, common):
     _add_target_args(text)
     text.set_defaults(run=_run_import_text)
 
+    prepare = actions.add_parser(
+        "prepare",
+        parents=[common],
+        help="prepare a dataset with TFDS's own builder from its original downloads",
+    )
+    prepare.add_argument("--name", required=True, help="TFDS dataset name, e.g. mnist")
+    prepare.add_argument(
+        "--manual_dir",
+        required=True,
+        help="folder with TFDS's original downloads under their registered names",
+    )
+    prepare.add_argument(
+        "--data_dir",
+        default=None,
+        help="TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
+    )
+    prepare.set_defaults(run=_run_prepare)
+
 
 def _add_target_args(parser):
     parser.add_argument(
@@ -148,6 +159,12 @@ def _run_import_idx(args):
     return importer.import_idx(
         args.name, args.src, args.data_dir or default_data_dir(), force=args.force
     )
+
+
+def _run_prepare(args):
+    from modelzoo.data import manual
+
+    return manual.prepare(args.name, args.data_dir or default_data_dir(), args.manual_dir)
 
 
 def _run_import_text(args):

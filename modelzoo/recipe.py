@@ -38,6 +38,10 @@ def define_common_flags(
     flags.DEFINE_string("dataset", dataset, f"TFDS dataset: one of {', '.join(datasets)}.", **fv)
     flags.DEFINE_string("data_dir", None, "TFDS data directory (default: TFDS's own).", **fv)
     flags.DEFINE_boolean("download", True, "Let TFDS download; false uses only prepared data.", **fv)
+    flags.DEFINE_string(
+        "manual_dir", None,
+        "Folder with TFDS's original downloads: TFDS's own builder prepares the "
+        "dataset from them (checking each sha256), with no network.", **fv)
     flags.DEFINE_integer("epochs", epochs, "Training epochs.", **fv)
     flags.DEFINE_integer("batch_size", batch_size, "Global batch size, split over replicas.", **fv)
     flags.DEFINE_float("learning_rate", learning_rate, "Peak Adam learning rate (cosine decay).", **fv)

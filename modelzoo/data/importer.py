@@ -90,8 +90,8 @@ def import_idx(name, src, data_dir, force=False):
     _check_name(name, IDX_DATASETS, "import-idx")
     info = _reference_info(name)
     target = _version_dir(data_dir, info)
-    if _is_imported(target) and not force:
-        return _existing_summary(name, data_dir, target)
+    if is_prepared(target) and not force:
+        return existing_summary(name, data_dir, target)
 
     src = Path(src).expanduser()
     if not src.is_dir():
@@ -141,8 +141,8 @@ def import_text(name, src_files, data_dir, fortune=False, force=False):
         raise UsageError("import-text needs at least one --src text file")
     info = _reference_info(name)
     target = _version_dir(data_dir, info)
-    if _is_imported(target) and not force:
-        return _existing_summary(name, data_dir, target)
+    if is_prepared(target) and not force:
+        return existing_summary(name, data_dir, target)
 
     text = read_text(src_files, fortune=fortune)
     # Keys as in TFDS's builder, which yields one example per split.
@@ -250,7 +250,7 @@ def _version_dir(data_dir, info):
     return Path(data_dir).expanduser().absolute() / info.name / str(info.version)
 
 
-def _is_imported(version_dir):
+def is_prepared(version_dir):
     # TFDS writes dataset_info.json last, so a version dir without it is
     # leftover junk, not a dataset.
     return (version_dir / "dataset_info.json").is_file()
@@ -295,19 +295,7 @@ def _store(info, split_examples, data_dir, target):
     Returns:
       The summary dict.
     """
-    data_dir = Path(data_dir).expanduser().absolute()
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        # Inside data_dir so the final rename stays on one filesystem.
-        staging = Path(
-            tempfile.mkdtemp(prefix=_STAGING_PREFIX + info.name + "-", dir=data_dir)
-        )
-    except OSError as err:
-        raise DataError(
-            f"{data_dir}: cannot create a staging folder ({err.strerror}); "
-            "expected a writable TFDS data directory"
-        ) from err
-    try:
+    with staging_dir(data_dir, info.name) as staging:
         builder = _ImportBuilder(
             reference_info=info, split_examples=split_examples, data_dir=staging
         )
@@ -318,10 +306,35 @@ def _store(info, split_examples, data_dir, target):
         built = staging / info.name / str(info.version)
         expected = {split: len(ex) for split, ex in split_examples.items()}
         _check_loadable(info.name, staging, expected)
-        status = _move_into_place(built, target, staging)
+        status = move_into_place(built, target, staging)
+    return summary(info.name, info.version, target, expected, status)
+
+
+@contextlib.contextmanager
+def staging_dir(data_dir, name):
+    """A hidden folder inside `data_dir` to build in, removed afterwards.
+
+    Args:
+      data_dir: the TFDS data directory (created if missing).
+      name: the dataset name, part of the folder's name.
+
+    Yields:
+      The staging folder's `Path`.
+    """
+    data_dir = Path(data_dir).expanduser().absolute()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Inside data_dir so the final rename stays on one filesystem.
+        staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX + name + "-", dir=data_dir))
+    except OSError as err:
+        raise DataError(
+            f"{data_dir}: cannot create a staging folder ({err.strerror}); "
+            "expected a writable TFDS data directory"
+        ) from err
+    try:
+        yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return _summary(info.name, info.version, target, expected, status)
 
 
 def _check_loadable(name, data_dir, expected):
@@ -335,7 +348,7 @@ def _check_loadable(name, data_dir, expected):
         )
 
 
-def _move_into_place(built, target, staging):
+def move_into_place(built, target, staging):
     """Renames `built` to `target`, replacing an existing one only at the end."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
@@ -353,7 +366,7 @@ def _move_into_place(built, target, staging):
     return "replaced"
 
 
-def _existing_summary(name, data_dir, target):
+def existing_summary(name, data_dir, target):
     try:
         builder = tfds.builder(name, data_dir=Path(data_dir).expanduser())
     except Exception as err:  # TFDS raises many types for a broken info file.
@@ -363,10 +376,10 @@ def _existing_summary(name, data_dir, target):
             "expected a valid TFDS dataset, re-import with --force"
         ) from err
     splits = {split: s.num_examples for split, s in builder.info.splits.items()}
-    return _summary(name, builder.version, target, splits, "already imported")
+    return summary(name, builder.version, target, splits, "already imported")
 
 
-def _summary(name, version, path, splits, status):
+def summary(name, version, path, splits, status):
     return {
         "name": name,
         "version": str(version),

@@ -4,6 +4,7 @@ import socket
 
 import tensorflow_datasets as tfds
 
+from modelzoo.data import default_data_dir
 from modelzoo.errors import DataError
 
 # How each dataset is brought onto a machine with no network.
@@ -28,7 +29,7 @@ def _network_reachable(host, timeout):
         return False
 
 
-def load_splits(name, splits, data_dir=None, download=True, as_supervised=True):
+def load_splits(name, splits, data_dir=None, download=True, as_supervised=True, manual_dir=None):
     """Loads `splits` of TFDS dataset `name` and its `DatasetInfo`.
 
     Args:
@@ -38,6 +39,10 @@ def load_splits(name, splits, data_dir=None, download=True, as_supervised=True):
             default (`$TFDS_DATA_DIR` or `~/tensorflow_datasets`).
         download: bool. Whether TFDS may download and prepare the dataset.
         as_supervised: bool. Whether to yield `(input, label)` tuples.
+        manual_dir: str or None. A folder with TFDS's original downloads
+            (e.g. `train-images-idx3-ubyte.gz`); if the dataset is not
+            prepared, TFDS's own builder prepares it from them, checking
+            each file's sha256 first.
 
     Returns:
         `(datasets, info)`: a list of `tf.data.Dataset`, one per split, and
@@ -62,12 +67,19 @@ def load_splits(name, splits, data_dir=None, download=True, as_supervised=True):
         raise DataError(
             f"unknown TFDS dataset {name!r}; see `tfds.list_builders()` for names"
         ) from None
+    if manual_dir is not None:
+        from modelzoo.data import manual
+
+        manual.prepare(name, data_dir or default_data_dir(), manual_dir,
+                       download and _network_reachable("storage.googleapis.com", 5))
+        return tfds.load(name, download=False, **kwargs)
     if not download or not _network_reachable("storage.googleapis.com", 5):
         looked_in = tfds.builder(name, data_dir=data_dir).data_dir
         reason = "and --download=false" if not download else "and there is no network to download it"
         hint = IMPORT_HINTS.get(name, f"tfds build {name} on a machine with network")
         raise DataError(
             f"dataset {name!r} is not prepared in {looked_in} {reason}; "
-            f"import it with `{hint} --data_dir DIR` and pass --data_dir=DIR"
+            f"pass --manual_dir=DIR holding TFDS's original downloads, or import it with "
+            f"`{hint} --data_dir DIR` and pass --data_dir=DIR"
         )
     return tfds.load(name, download=True, **kwargs)

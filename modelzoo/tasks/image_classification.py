@@ -28,7 +28,8 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     name = flags_obj.name or f"{flags_obj.dataset}_{model_name}"
     strategy = recipe.prepare(flags_obj, DATASETS, name, strategy_override)
     (train, test), info = datasets_override or load_splits(
-        flags_obj.dataset, ["train", "test"], flags_obj.data_dir, flags_obj.download
+        flags_obj.dataset, ["train", "test"], flags_obj.data_dir, flags_obj.download,
+        manual_dir=flags_obj.manual_dir,
     )
     class_names = info.features["label"].names
     train_ds = pipelines.image_pipeline(

@@ -203,6 +203,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     strategy = recipe.prepare(flags_obj, DATASETS, name, strategy_override)
     (train, test), _ = datasets_override or load_splits(
         flags_obj.dataset, ["train", "validation"], flags_obj.data_dir, flags_obj.download,
+        manual_dir=flags_obj.manual_dir,
         as_supervised=False,
     )
     train_examples, skipped = keep_located(read_examples(train, flags_obj.max_train_examples))

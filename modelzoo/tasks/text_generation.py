@@ -32,6 +32,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     strategy = recipe.prepare(flags_obj, DATASETS, name, strategy_override)
     (train, test), _ = datasets_override or load_splits(
         flags_obj.dataset, ["train", "test"], flags_obj.data_dir, flags_obj.download,
+        manual_dir=flags_obj.manual_dir,
         as_supervised=False,
     )
     train_text, test_text = pipelines.read_text(train), pipelines.read_text(test)

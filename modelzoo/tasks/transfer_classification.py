@@ -65,6 +65,7 @@ def load_images(flags_obj, datasets_override=None):
     (train, test), info = datasets_override or load_splits(
         flags_obj.dataset, [f"train[:{percent}%]", f"train[{percent}%:]"],
         flags_obj.data_dir, flags_obj.download,
+        manual_dir=flags_obj.manual_dir,
     )
     example = [tf.io.encode_jpeg(image).numpy() for image, _ in test.take(4)]
 
