@@ -80,6 +80,7 @@ def check_flags(flags_obj, datasets):
             raise UsageError(f"--{name}={value} must be a positive integer")
     if not flags_obj.learning_rate > 0:
         raise UsageError(f"--learning_rate={flags_obj.learning_rate} must be > 0")
+    check_optimizer_flags(flags_obj)
 
 
 def int_list(flag_name, values):
@@ -111,6 +112,38 @@ def define_transformer_size_flags(
 def transformer_size(flags_obj):
     """The builder arguments of `define_transformer_size_flags`."""
     return {name: getattr(flags_obj, name) for name in TRANSFORMER_SIZE_FLAGS}
+
+
+OPTIMIZER_FLAGS = ("warmup_steps", "final_learning_rate_ratio", "weight_decay", "beta_2", "clipnorm")
+
+
+def define_optimizer_flags(
+    warmup_steps=0, final_learning_rate_ratio=0.0, weight_decay=0.0, beta_2=0.999,
+    clipnorm=None, flag_values=flags.FLAGS,
+):
+    """Defines the optimizer flags of `training.compile_model`, with a recipe's defaults."""
+    fv = dict(flag_values=flag_values)
+    flags.DEFINE_integer("warmup_steps", warmup_steps, "Linear learning-rate warm-up steps.", **fv)
+    flags.DEFINE_float("final_learning_rate_ratio", final_learning_rate_ratio,
+                       "End of the cosine decay, as a fraction of --learning_rate.", **fv)
+    flags.DEFINE_float("weight_decay", weight_decay, "AdamW decay of matrices; 0 is Adam.", **fv)
+    flags.DEFINE_float("beta_2", beta_2, "Adam's second-moment decay.", **fv)
+    flags.DEFINE_float("clipnorm", clipnorm, "Clip each gradient to this norm; unset: no clipping.", **fv)
+
+
+def check_optimizer_flags(flags_obj):
+    """Raises `UsageError` naming a bad optimizer flag, if the recipe has them."""
+    if "warmup_steps" not in flags_obj:
+        return
+    if flags_obj.warmup_steps < 0:
+        raise UsageError(f"--warmup_steps={flags_obj.warmup_steps} must be >= 0")
+    for name in ("final_learning_rate_ratio", "beta_2"):
+        if not 0 <= getattr(flags_obj, name) < 1:
+            raise UsageError(f"--{name}={getattr(flags_obj, name)} must be in [0, 1)")
+    if not flags_obj.weight_decay >= 0:
+        raise UsageError(f"--weight_decay={flags_obj.weight_decay} must be >= 0")
+    if flags_obj.clipnorm is not None and not flags_obj.clipnorm > 0:
+        raise UsageError(f"--clipnorm={flags_obj.clipnorm} must be > 0")
 
 
 def set_up(flags_obj):
@@ -178,6 +211,7 @@ def build_and_compile(flags_obj, strategy, model_name, train_steps, **model_kwar
             flags_obj.learning_rate,
             decay_steps=train_steps and train_steps * flags_obj.epochs,
             steps_per_execution=flags_obj.steps_per_execution,
+            **{name: getattr(flags_obj, name) for name in OPTIMIZER_FLAGS if name in flags_obj},
         )
     return model
 

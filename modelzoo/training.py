@@ -12,20 +12,47 @@ from modelzoo import multi_worker
 from modelzoo.errors import ModelzooError
 
 
-def compile_model(model, learning_rate, decay_steps=None, steps_per_execution=1):
-    """Compiles a logits classifier / language model with Adam.
+def compile_model(
+    model, learning_rate, decay_steps=None, steps_per_execution=1, warmup_steps=0,
+    final_learning_rate_ratio=0.0, weight_decay=0.0, beta_2=0.999, clipnorm=None,
+):
+    """Compiles a logits classifier / language model with Adam or AdamW.
 
     Args:
         model: a `keras.Model` that outputs logits.
         learning_rate: float. Peak learning rate.
         decay_steps: int or None. With a step count, the rate follows a cosine
-            decay to 0 over it, which reaches a given accuracy sooner than a
+            decay over it, which reaches a given accuracy sooner than a
             constant rate for the same epochs.
         steps_per_execution: int. Batches run per call into the graph; larger
             values cut per-step Python overhead on small models.
+        warmup_steps: int. Steps of linear warm-up from 0 to `learning_rate`
+            before the decay (part of `decay_steps`).
+        final_learning_rate_ratio: float. Where the cosine ends, as a fraction
+            of `learning_rate`.
+        weight_decay: float. With a positive value, AdamW's decoupled decay,
+            applied to matrices (embeddings and kernels) only, not to biases
+            or normalization scales.
+        beta_2: float. Adam's second-moment decay.
+        clipnorm: float or None. Clips each gradient to this norm.
     """
     if decay_steps:
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+        warmup_steps = min(warmup_steps, decay_steps - 1)
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup_steps else learning_rate,
+            decay_steps - warmup_steps,
+            alpha=final_learning_rate_ratio,
+            warmup_target=learning_rate if warmup_steps else None,
+            warmup_steps=warmup_steps,
+        )
+    optimizer_args = dict(learning_rate=learning_rate, beta_2=beta_2, clipnorm=clipnorm)
+    if weight_decay:
+        optimizer = keras.optimizers.AdamW(weight_decay=weight_decay, **optimizer_args)
+        optimizer.exclude_from_weight_decay(
+            var_list=[v for v in model.trainable_variables if len(v.shape) < 2]
+        )
+    else:
+        optimizer = keras.optimizers.Adam(**optimizer_args)
     replicas = model.distribute_strategy.num_replicas_in_sync
     if steps_per_execution > 1 and replicas > 1:
         # Keras 3.15's multi-step loop fails under tf.distribute with several
@@ -37,7 +64,7 @@ def compile_model(model, learning_rate, decay_steps=None, steps_per_execution=1)
         )
         steps_per_execution = 1
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         steps_per_execution=steps_per_execution,

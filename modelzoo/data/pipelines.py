@@ -4,6 +4,7 @@ import re
 import string
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -36,6 +37,12 @@ def finish(ds, batch_size, training, seed=None, shuffle_buffer=10000):
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     return _distribute_by_data(ds)
+
+
+def as_arrays(ds, batch_size=4096):
+    """The `(inputs, labels)` of a supervised dataset as two numpy arrays."""
+    inputs, labels = zip(*((x.numpy(), y.numpy()) for x, y in ds.batch(batch_size)))
+    return np.concatenate(inputs), np.concatenate(labels)
 
 
 def take(ds, max_examples):

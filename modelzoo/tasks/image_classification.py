@@ -2,7 +2,7 @@
 
 import time
 
-from modelzoo import recipe
+from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 
@@ -51,4 +51,9 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     )
     images, _ = next(iter(test.batch(8)))
     export_path = recipe.publish_image_classifier(flags_obj, name, model, class_names, images, strategy)
-    return recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput)
+    export_metrics = None
+    if export_path:
+        images, labels = pipelines.as_arrays(pipelines.take(test, flags_obj.max_eval_examples))
+        export_metrics = {"accuracy": scoring.classifier_accuracy(export_path, "images", images, labels)}
+    return recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput,
+                            export_metrics=export_metrics)

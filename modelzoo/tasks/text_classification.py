@@ -2,7 +2,7 @@
 
 import time
 
-from modelzoo import recipe
+from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
@@ -60,4 +60,9 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     export_path = recipe.publish_text_classifier(
         flags_obj, name, model, vectorizer, class_names, texts, strategy
     )
-    return recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput)
+    export_metrics = None
+    if export_path:
+        texts, labels = pipelines.as_arrays(pipelines.take(test, flags_obj.max_eval_examples))
+        export_metrics = {"accuracy": scoring.classifier_accuracy(export_path, "text", texts, labels)}
+    return recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput,
+                            export_metrics=export_metrics)

@@ -2,12 +2,27 @@
 
 import time
 
-from modelzoo import recipe
+import numpy as np
+import tensorflow as tf
+
+from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import DataError, UsageError
 
 DATASETS = ("tiny_shakespeare",)
+
+
+def greedy_next_char_accuracy(model, vocabulary, prompts, next_chars, batch_size=256):
+    """Fraction of `prompts` whose likeliest next character is `next_chars`.
+
+    What the export's greedy generator returns as its first character, from
+    the in-memory model; prompts all have the same length.
+    """
+    ids = pipelines.char_lookup(vocabulary).lookup(tf.strings.unicode_split(prompts, "UTF-8"))
+    logits = model.predict(ids.to_tensor(), batch_size=batch_size, verbose=0)
+    predicted = [vocabulary[i] for i in np.argmax(logits[:, -1], axis=-1)]
+    return float(np.mean([p == c for p, c in zip(predicted, next_chars)]))
 
 
 def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):
@@ -62,10 +77,18 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     metrics, throughput = recipe.fit_and_evaluate(
         model, train_ds, test_ds, flags_obj, strategy, chars_per_epoch
     )
+    prompts, next_chars = scoring.next_char_windows(test_text, flags_obj.sequence_length, 1000)
+    if prompts:
+        metrics["next_char_accuracy"] = greedy_next_char_accuracy(
+            model, vocabulary, prompts, next_chars)
     export_path, sample = recipe.publish_text_generator(
         flags_obj, name, model, vocabulary, strategy
     )
+    export_metrics = None
+    if export_path and prompts:
+        export_metrics = {"next_char_accuracy": scoring.generator_next_char_accuracy(
+            export_path, prompts, next_chars)}
     summary = recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput,
-                               sample=sample)
+                               sample=sample, export_metrics=export_metrics)
     summary["train_chars_per_s"] = summary.pop("train_examples_per_s", None)
     return summary
