@@ -331,6 +331,7 @@ def summarize(flags_obj, model_name, metrics, export_path, start, throughput=Non
     }
     if throughput is not None:
         summary["epochs_run"] = len(throughput.epoch_seconds)
+        summary["train_time_s"] = round(sum(throughput.epoch_seconds), 2)
     if throughput is not None and throughput.examples_per_second():
         summary["train_examples_per_s"] = round(throughput.examples_per_second(), 1)
     summary.update(extra)

@@ -78,3 +78,23 @@ def generator_next_char_accuracy(path, prompts, next_chars, batch_size=256):
         hits += sum(t.decode("utf-8", "replace") == c
                     for t, c in zip(texts, next_chars[i : i + batch_size]))
     return hits / max(len(prompts), 1)
+
+
+def qa_answers(path, questions, contexts, batch_size=64):
+    """The exported QA model's answers to raw `questions` about `contexts`.
+
+    Args:
+        path: str. A published question-answering export.
+        questions, contexts: sequences of bytes or str, one context per question.
+        batch_size: int. Questions per call.
+
+    Returns:
+        A list of str answers.
+    """
+    serve = load_signature(path)
+    answers = []
+    for i in range(0, len(questions), batch_size):
+        out = serve(question=tf.constant(questions[i : i + batch_size]),
+                    context=tf.constant(contexts[i : i + batch_size]))
+        answers += [a.decode("utf-8", "replace") for a in out["answer"].numpy()]
+    return answers

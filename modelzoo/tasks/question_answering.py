@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from modelzoo import recipe
+from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
@@ -226,7 +226,12 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     export_path = recipe._publish(
         flags_obj, strategy, publish_qa, model, processor, name=name, example=example
     )
+    export_metrics = None
+    if export_path:
+        answers = scoring.qa_answers(export_path, questions, contexts)
+        export_metrics = squad_scores(answers, test_examples["answers"])
     return recipe.summarize(
         flags_obj, model_name, metrics, export_path, start, throughput,
         skipped_examples=skipped, vocab_size=len(processor.vocabulary),
+        export_metrics=export_metrics,
     )

@@ -1,0 +1,187 @@
+"""Trains every recipe with its default flags on its real dataset, offline.
+
+    .venv/bin/python benchmarks/reproduce.py                  # everything (make reproduce)
+    .venv/bin/python benchmarks/reproduce.py --only=mnist_mlp,mnist_cnn
+
+Data: Fashion-MNIST from Debian's `dataset-fashion-mnist`, the rest from
+`../shared/data` (MNIST and Tiny Shakespeare prepared by TFDS's own builders
+from their original downloads, IMDB and the SQuAD dev articles imported).
+Each recipe runs as a command, as a user would run it, and its JSON summary
+gives our value; the value its published export gives on the raw test
+inputs (`export_metrics`) stands beside it. Writes `<out>/reproduce.json` and
+`<out>/reproduce.md`. A missed floor is a "**no**" in the table, not a
+failure; the exit code is non-zero only if a recipe could not run.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from benchmarks import squad_baseline  # noqa: E402 - needs ROOT on sys.path
+
+# One row per recipe run: the flags beyond --data_dir/--seed, the summary
+# metric, the published reference and whether higher is better.
+RUNS = (
+    dict(run="mnist_mlp", recipe="mnist_mlp", dataset="mnist", split="test (10,000)",
+         flags=["--manual_dir={manual}"], metric="accuracy", floor=0.980,
+         reference="~0.98 in 5 epochs", source="TF quickstart (tensorflow.org/tutorials/quickstart/beginner)"),
+    dict(run="fashion_mnist_mlp", recipe="mnist_mlp", dataset="fashion_mnist",
+         split="test (10,000)", flags=["--dataset=fashion_mnist"], metric="accuracy",
+         floor=0.880, reference="0.880 (MLP 256-128-100)", source="Zalando fashion-mnist benchmark table"),
+    dict(run="mnist_cnn", recipe="mnist_cnn", dataset="mnist", split="test (10,000)",
+         flags=["--manual_dir={manual}"], metric="accuracy", floor=0.992,
+         reference="0.9922 in 15 epochs", source="keras-io examples/vision/mnist_convnet"),
+    dict(run="imdb_transformer", recipe="imdb_transformer", dataset="imdb_reviews",
+         split="test (25,000)", flags=[], metric="accuracy", floor=0.875,
+         reference="0.8745 after 2 epochs",
+         source="keras-io examples/nlp/text_classification_with_transformer"),
+    dict(run="shakespeare_gpt", recipe="shakespeare_gpt", dataset="tiny_shakespeare",
+         split="test (55,770 chars)", flags=["--manual_dir={manual}"], metric="loss",
+         floor=1.88, lower_is_better=True, export_metric="next_char_accuracy",
+         reference="1.88 val loss in 2,000 steps (1.886 in 99 s here)",
+         source="nanoGPT train_shakespeare_char, CPU configuration"),
+    dict(run="shakespeare_lstm", recipe="shakespeare_lstm", dataset="tiny_shakespeare",
+         split="test (55,770 chars)", flags=["--manual_dir={manual}"], metric="loss",
+         lower_is_better=True, export_metric="next_char_accuracy",
+         reference="reported beside the GPT's", source="-"),
+    dict(run="squad_qa", recipe="squad_qa", dataset="squad (dev articles, i % 5 == 4)",
+         split="validation (1,975)", flags=[], metric="f1", floor="sliding_window",
+         reference="sliding window F1 (Rajpurkar et al. 2016, Table 5: 20.2 on the official dev)",
+         source="computed on the same split by benchmarks/squad_baseline.py"),
+)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="benchmarks/reproduce.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--data_dir", default=os.path.join(ROOT, "data", "real"),
+                        help="TFDS data dir for the real datasets (default: %(default)s)")
+    parser.add_argument("--manual_dir", default=os.path.join(ROOT, "..", "shared", "data", "tfds_manual"),
+                        help="TFDS's original downloads (default: %(default)s)")
+    parser.add_argument("--export_dir", default=os.path.join(ROOT, "saved_models"),
+                        help="where the recipes publish (default: %(default)s)")
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"),
+                        help="output folder (default: %(default)s)")
+    parser.add_argument("--only", default=None, help="comma-separated run names")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    known = [r["run"] for r in RUNS]
+    args.runs = args.only.split(",") if args.only else known
+    unknown = sorted(set(args.runs) - set(known))
+    if unknown:
+        parser.error(f"--only: unknown run(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return args
+
+
+def run_recipe(spec, args):
+    """Runs one recipe command; returns its JSON summary (or an error dict)."""
+    flags = [f.format(manual=args.manual_dir) for f in spec["flags"]]
+    command = [sys.executable, os.path.join(ROOT, "recipes", f"{spec['recipe']}.py"),
+               f"--data_dir={args.data_dir}", "--download=false", f"--seed={args.seed}",
+               f"--export_dir={args.export_dir}", *flags]
+    print("$", " ".join(command), file=sys.stderr, flush=True)
+    result = subprocess.run(command, capture_output=True, text=True,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    if result.returncode != 0:
+        return {"error": (result.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def row(spec, summary, baseline=None):
+    """One table row from a recipe's summary."""
+    metric = spec["metric"]
+    ours = summary.get("metrics", {}).get(metric)
+    export_metric = spec.get("export_metric", metric)
+    exported = (summary.get("export_metrics") or {}).get(export_metric)
+    trained = summary.get("metrics", {}).get(export_metric)
+    floor = spec.get("floor")
+    if floor == "sliding_window":
+        floor = baseline and baseline[metric]
+    met = None
+    if ours is not None and floor is not None:
+        met = ours <= floor if spec.get("lower_is_better") else ours >= floor
+    return dict(
+        run=spec["run"], dataset=spec["dataset"], split=spec["split"], metric=metric,
+        ours=ours, export_metric=export_metric, export_value=exported, trained_value=trained,
+        export_gap=None if exported is None or trained is None else round(abs(exported - trained), 6),
+        train_time_s=summary.get("train_time_s"), wall_time_s=summary.get("wall_time_s"),
+        epochs=summary.get("epochs_run"), floor=floor, met=met,
+        reference=spec["reference"], source=spec["source"], error=summary.get("error"),
+        summary=summary,
+    )
+
+
+def markdown(rows, machine):
+    lines = [
+        f"Reproduction run of {machine['date']} on {machine['cores']} cores "
+        f"({machine['cpu']}), load average {machine['load_start']} at the start. "
+        "Command: `make reproduce`.",
+        "",
+        "| recipe | dataset, split | metric | ours | export on raw inputs (trained) | "
+        "training time | reference (source) | floor | met? |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["error"]:
+            lines.append(f"| {r['run']} | {r['dataset']} | {r['metric']} | error: {r['error']} "
+                         "| | | | | **no** |")
+            continue
+        export = "—" if r["export_value"] is None else (
+            f"{r['export_metric']} {r['export_value']:.4f} ({r['trained_value']:.4f})")
+        time_s = "—" if r["train_time_s"] is None else f"{r['train_time_s']:.0f} s, {r['epochs']} epochs"
+        floor = "—" if r["floor"] is None else (
+            f"{'≤' if r['metric'] == 'loss' else '≥'} {r['floor']:.4g}")
+        met = "—" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        ours = "—" if r["ours"] is None else f"{r['ours']:.4f}"
+        lines.append(f"| {r['run']} | {r['dataset']}, {r['split']} | {r['metric']} | {ours} | "
+                     f"{export} | {time_s} | {r['reference']} ({r['source']}) | {floor} | {met} |")
+    lines.append("| flowers_resnet50 | tf_flowers | accuracy | not measurable offline: no "
+                 "tf_flowers and no ImageNet weights here | | | | | — |")
+    return "\n".join(lines) + "\n"
+
+
+def machine_info():
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return dict(date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                cores=os.cpu_count(), cpu=cpu, load_start=load)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    machine = machine_info()
+    rows, failed = [], False
+    for spec in RUNS:
+        if spec["run"] not in args.runs:
+            continue
+        summary = run_recipe(spec, args)
+        baseline = None
+        if spec["run"] == "squad_qa":
+            baseline = squad_baseline.evaluate_split(args.data_dir)
+            summary["sliding_window"] = baseline
+        failed |= "error" in summary
+        rows.append(row(spec, summary, baseline))
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "summary"}), flush=True)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "reproduce.json"), "w") as f:
+        json.dump({"machine": machine, "rows": rows}, f, indent=1)
+    with open(os.path.join(args.out, "reproduce.md"), "w") as f:
+        f.write(markdown(rows, machine))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Real data from ../shared/data: prepare, train briefly, export, score the export.
+
+Each test fails if the real-data path breaks: TFDS's own builder offline, the
+recipe on the real examples, and the published export scoring on raw test
+inputs what the recipe reported. `make reproduce` is the full-size run.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tensorflow_datasets as tfds
+
+from tests.recipe_helpers import ROOT, run_script
+
+SHARED = Path(ROOT).parent / "shared" / "data"
+MANUAL = SHARED / "tfds_manual"
+IN_CI = bool(os.environ.get("CI"))
+
+needs_shared = pytest.mark.skipif(
+    not MANUAL.is_dir() and not IN_CI, reason="../shared/data is absent (CI always has it)"
+)
+
+
+def modelzoo(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "modelzoo", *args], capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+
+
+def summary_of(result):
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_export_scores_as_trained(summary, metric):
+    trained, exported = summary["metrics"][metric], summary["export_metrics"][metric]
+    assert abs(trained - exported) <= 0.002, (trained, exported)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("real_tfds")
+
+
+@needs_shared
+@pytest.mark.slow
+def test_mnist_prepared_by_tfds_from_manual_dir_trains_and_exports(data_dir, tmp_path):
+    result = run_script(
+        "mnist_mlp", f"--manual_dir={MANUAL}", f"--data_dir={data_dir}", "--download=false",
+        "--max_train_examples=6000", "--max_eval_examples=2000", "--seed=0",
+        f"--export_dir={tmp_path}", mock=False,
+    )
+    summary = summary_of(result)
+    info = tfds.builder("mnist", data_dir=str(data_dir)).info
+    assert {s: info.splits[s].num_examples for s in ("train", "test")} == {
+        "train": 60000, "test": 10000}
+    # Real digits: one small epoch already separates them; noise would not.
+    assert summary["metrics"]["accuracy"] > 0.85
+    assert_export_scores_as_trained(summary, "accuracy")
+
+
+@needs_shared
+@pytest.mark.slow
+def test_tiny_shakespeare_prepared_by_tfds_trains_a_generator(data_dir, tmp_path):
+    result = run_script(
+        "shakespeare_lstm", f"--manual_dir={MANUAL}", f"--data_dir={data_dir}",
+        "--download=false", "--max_train_examples=3000", "--seed=0",
+        f"--export_dir={tmp_path}", mock=False,
+    )
+    summary = summary_of(result)
+    info = tfds.builder("tiny_shakespeare", data_dir=str(data_dir)).info
+    assert sorted(info.splits) == ["test", "train", "validation"]
+    # Karpathy's corpus starts with this line; the mock data does not.
+    train = next(iter(tfds.load("tiny_shakespeare", split="train", data_dir=str(data_dir))))
+    assert train["text"].numpy().startswith(b"First Citizen:\nBefore we proceed any further")
+    assert summary["metrics"]["next_char_accuracy"] > 0.15
+    assert_export_scores_as_trained(summary, "next_char_accuracy")
+
+
+def test_prepare_names_a_corrupt_file_and_leaves_no_dataset(tmp_path):
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    (manual / "input.txt").write_text("First Citizen:\nnot the original corpus\n")
+    out = tmp_path / "tfds"
+    result = modelzoo("data", "prepare", "--name", "tiny_shakespeare",
+                      "--manual_dir", str(manual), "--data_dir", str(out))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"modelzoo: error: {manual / 'input.txt'}: checksum does not match")
+    assert "Traceback" not in result.stderr
+    assert not list(out.rglob("*.tfrecord*")) and not (out / "tiny_shakespeare").exists()
+
+
+def test_prepare_names_missing_files_without_touching_the_network(tmp_path):
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    (manual / "train-labels-idx1-ubyte.gz").write_bytes(b"")
+    result = modelzoo("data", "prepare", "--name", "mnist", "--manual_dir", str(manual),
+                      "--data_dir", str(tmp_path / "tfds"))
+    assert result.returncode == 1
+    message = result.stderr.strip().splitlines()[-1]
+    assert "lacks t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, " \
+           "train-images-idx3-ubyte.gz" in message
+    assert "Traceback" not in result.stderr
