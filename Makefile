@@ -18,11 +18,14 @@ venv: $(BIN)/activate
 FASHION_SRC ?= /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Offline: real Fashion-MNIST from Debian → TFDS → train → export → serve one image.
-demo: venv
+.PHONY: fashion-mnist
+fashion-mnist:
 	@[ -d $(FASHION_SRC) ] || { command -v apt-get >/dev/null && \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; } || \
-	  { echo "demo: $(FASHION_SRC) is missing; install Debian's dataset-fashion-mnist" >&2; exit 1; }
+	  { echo "$(FASHION_SRC) is missing; install Debian's dataset-fashion-mnist" >&2; exit 1; }
+
+# Offline: real Fashion-MNIST from Debian → TFDS → train → export → serve one image.
+demo: venv fashion-mnist
 	$(BIN)/modelzoo data import-idx --name fashion_mnist --src $(FASHION_SRC) --data_dir $(DATA_DIR)
 	$(BIN)/python recipes/mnist_mlp.py --dataset=fashion_mnist --data_dir=$(DATA_DIR) \
 	  --download=false --seed=0
@@ -55,3 +58,20 @@ bench: venv
 	$(BIN)/modelzoo data import-text --name tiny_shakespeare --fortune \
 	  --src $(FORTUNES)/literature --src $(FORTUNES)/songs-poems --data_dir $(DATA_DIR)
 	$(BIN)/python benchmarks/run.py --data_dir=$(DATA_DIR) $(BENCH_ARGS)
+
+# Every recipe at its defaults on its real dataset (issue #11): Fashion-MNIST
+# from Debian, the rest from ../shared/data. MNIST and Tiny Shakespeare are
+# prepared by TFDS's own builders from their original downloads (--manual_dir).
+# Results: benchmarks/results/reproduce.{json,md}; exports: saved_models/.
+REAL_DATA_DIR ?= data/real
+SHARED_DATA ?= ../shared/data
+REPRODUCE_ARGS ?=
+.PHONY: reproduce
+reproduce: venv fashion-mnist
+	$(BIN)/modelzoo data import-idx --name fashion_mnist --src $(FASHION_SRC) --data_dir $(REAL_DATA_DIR)
+	$(BIN)/modelzoo data import-imdb --src $(SHARED_DATA)/imdb_reviews/aclImdb_labelled.tar.gz \
+	  --data_dir $(REAL_DATA_DIR)
+	$(BIN)/modelzoo data import-squad --src $(SHARED_DATA)/tfds_manual/dev-v1.1.json \
+	  --data_dir $(REAL_DATA_DIR)
+	$(BIN)/python benchmarks/reproduce.py --data_dir=$(REAL_DATA_DIR) \
+	  --manual_dir=$(SHARED_DATA)/tfds_manual $(REPRODUCE_ARGS)

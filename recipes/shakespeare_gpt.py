@@ -18,23 +18,24 @@ def define_flags(flag_values=flags.FLAGS):
     recipe.define_common_flags(
         dataset="tiny_shakespeare",
         datasets=text_generation.DATASETS,
-        epochs=20,
-        # Small batches: on a CPU the number of updates, not the batch, limits a
-        # char GPT (same tokens/s at 16 as at 64; test loss 1.94 against 2.40
-        # on the fortunes corpus in the same 20 epochs).
-        batch_size=16,
+        # nanoGPT's CPU configuration for Tiny Shakespeare (block 64, batch 12,
+        # no dropout, tied embeddings, AdamW with warm-up and clipping) learns
+        # far more per step than batch 16 x 128 with Adam: test loss 1.97
+        # after one epoch, 1.62 after six, against 2.08 after four before.
+        epochs=6,
+        batch_size=12,
         learning_rate=1e-3,
         flag_values=flag_values,
         steps_per_execution=10,
     )
-    # nanoGPT's recipe for a small character GPT: it learns more per step.
     recipe.define_optimizer_flags(
         warmup_steps=100, final_learning_rate_ratio=0.1, weight_decay=0.1, beta_2=0.99,
         clipnorm=1.0, flag_values=flag_values,
     )
-    flags.DEFINE_integer("sequence_length", 128, "Context window, in characters.", **fv)
-    recipe.define_transformer_size_flags(128, 4, 512, 4, block="Decoder", flag_values=flag_values)
-    flags.DEFINE_boolean("tie_embeddings", False, "Share the token table with the logits.", **fv)
+    flags.DEFINE_integer("sequence_length", 64, "Context window, in characters.", **fv)
+    recipe.define_transformer_size_flags(
+        128, 4, 512, 4, dropout=0.0, block="Decoder", flag_values=flag_values)
+    flags.DEFINE_boolean("tie_embeddings", True, "Share the token table with the logits.", **fv)
     flags.DEFINE_string("sample_prompt", "ROMEO:", "Prompt of the sample in the summary.", **fv)
     flags.DEFINE_integer("sample_chars", 200, "Characters of the sample.", **fv)
     flags.DEFINE_float("sample_temperature", 0.8, "Sampling temperature; <= 0 is greedy.", **fv)

@@ -18,7 +18,7 @@ def _distribute_by_data(ds):
     return ds.with_options(options)
 
 
-def finish(ds, batch_size, training, seed=None, shuffle_buffer=10000):
+def finish(ds, batch_size, training, seed=None, shuffle_buffer=10000, cache=True):
     """Caches, shuffles (when training), batches and prefetches `ds`.
 
     Args:
@@ -28,11 +28,13 @@ def finish(ds, batch_size, training, seed=None, shuffle_buffer=10000):
         training: bool. Whether to shuffle each epoch.
         seed: int or None. Shuffle seed, for repeatable runs.
         shuffle_buffer: int. Shuffle buffer size.
+        cache: bool. Whether to cache `ds`; false where each epoch differs.
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.
     """
-    ds = ds.cache()
+    if cache:
+        ds = ds.cache()
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -136,6 +138,16 @@ def char_sequences(text, vocabulary, sequence_length, batch_size, training, seed
         A batched `tf.data.Dataset` of `(int32 [b, T], int32 [b, T])`.
     """
     ids = char_lookup(vocabulary).lookup(tf.strings.unicode_split(text, "UTF-8"))
-    ds = tf.data.Dataset.from_tensor_slices(ids).batch(sequence_length + 1, drop_remainder=True)
+    window = sequence_length + 1
+    if training:
+        # Each epoch cuts the windows at a new random offset, so the model sees
+        # every position of the corpus with every amount of context.
+        count = ids.shape[0] // window - 1
+        offsets = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        ds = offsets.flat_map(
+            lambda r: tf.data.Dataset.from_tensor_slices(ids[r % window :]).batch(window).take(count)
+        ).apply(tf.data.experimental.assert_cardinality(count))
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(ids).batch(window, drop_remainder=True)
     ds = take(ds, max_examples).map(lambda s: (s[:-1], s[1:]), num_parallel_calls=tf.data.AUTOTUNE)
-    return finish(ds, batch_size, training, seed)
+    return finish(ds, batch_size, training, seed, cache=not training)
