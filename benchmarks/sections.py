@@ -348,8 +348,8 @@ def transformer_section(cfg):
     )
     vocab_size, maxlen = flag_values.vocab_size, flag_values.sequence_length
     raw = tf.data.Dataset.from_tensor_slices((texts, labels))
-    vectorizer = pipelines.make_vectorizer(raw.map(lambda t, y: t), vocab_size, maxlen)
-    ids = vectorizer(tf.constant(texts)).numpy()
+    vectorizer = pipelines.make_vectorizer(raw.map(lambda t, y: t), vocab_size)
+    ids = pipelines.text_ids(vectorizer, tf.constant(texts), maxlen).numpy()
     epochs, n = cfg.scale.text_epochs, len(texts)
     data = {"examples": n, "chunk_chars": TEXT_CHUNK_CHARS, "corpus_chars": len(text),
             "vocabulary_size": int(vectorizer.vocabulary_size()),
@@ -369,8 +369,8 @@ def transformer_section(cfg):
     batch_sizes = [flag_values.batch_size] + ([32] if flag_values.batch_size != 32 else [])
     for batch_size in batch_sizes:
         keras.utils.set_random_seed(cfg.seed)
-        train_ds = pipelines.text_classification_pipeline(raw, vectorizer, batch_size, True,
-                                                          cfg.seed)
+        train_ds = pipelines.text_classification_pipeline(raw, vectorizer, maxlen, batch_size,
+                                                          True, cfg.seed)
         model = get_model(model_name, vocab_size=vocab_size, sequence_length=maxlen,
                           num_classes=2, **model_kwargs)
         # As the recipe: no decay when the pipeline's length is unknown.
@@ -609,8 +609,7 @@ def serving_section(cfg):
         flag_values, model_name, model_kwargs = common.recipe_settings(
             "imdb_transformer", [*TRANSFORMER_SIZE, *cfg.transformer_args])
         raw = tf.data.Dataset.from_tensor_slices(texts)
-        vectorizer = pipelines.make_vectorizer(raw, flag_values.vocab_size,
-                                               flag_values.sequence_length)
+        vectorizer = pipelines.make_vectorizer(raw, flag_values.vocab_size)
         model = get_model(model_name, vocab_size=flag_values.vocab_size,
                           sequence_length=flag_values.sequence_length, num_classes=2,
                           **model_kwargs)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from modelzoo.data.pipelines import text_ids
 from modelzoo.export.classifier_head import (
     check_class_names,
     classifier_contract,
@@ -32,9 +33,10 @@ def check_vectorizer(model, vectorizer):
         )
     config = vectorizer.get_config()
     sequence_length = model.input_shape[1]
-    if config["output_mode"] != "int" or config["output_sequence_length"] != sequence_length:
+    length = None if config["ragged"] else config["output_sequence_length"]
+    if config["output_mode"] != "int" or length not in (None, sequence_length):
         raise ValueError(
-            "`vectorizer` must use output_mode='int' and "
+            "`vectorizer` must use output_mode='int' and either ragged=True or "
             f"output_sequence_length={sequence_length} (the model's). Received: "
             f"output_mode={config['output_mode']!r}, "
             f"output_sequence_length={config['output_sequence_length']!r}"
@@ -79,7 +81,9 @@ def export_text_classifier(model, vectorizer, class_names, path):
         model: a built `keras.Model` taking int ids `[batch, sequence_length]`
             (0 = padding) and returning logits `[batch, num_classes]`.
         vectorizer: an adapted `keras.layers.TextVectorization` with
-            `output_mode="int"` and `output_sequence_length=sequence_length`.
+            `output_mode="int"`, and `ragged=True` (the export keeps a text's
+            last `sequence_length` tokens, see `pipelines.text_ids`) or
+            `output_sequence_length=sequence_length`.
         class_names: sequence of `num_classes` str.
         path: str. Directory to write; it must be empty or not exist.
 
@@ -91,10 +95,11 @@ def export_text_classifier(model, vectorizer, class_names, path):
     """
     check_vectorizer(model, vectorizer)
     names = check_class_names(class_names, model.output_shape[-1])
+    sequence_length = model.input_shape[1]
 
     def serve(text):
         # Signatures do not enforce shapes; [batch, 1] would vectorize too.
-        ids = tf.cast(vectorizer(tf.ensure_shape(text, [None])), tf.int32)
+        ids = tf.cast(text_ids(vectorizer, tf.ensure_shape(text, [None]), sequence_length), tf.int32)
         logits = model(ids, training=False)
         return classifier_outputs(logits, names, has_input=tf.reduce_any(ids != 0, axis=1))
 
@@ -127,7 +132,8 @@ def expected_text_outputs(model, vectorizer, class_names, texts):
     Returns:
         A dict name → numpy array.
     """
-    ids = keras.ops.convert_to_numpy(vectorizer(tf.constant(_as_strings(texts))))
+    ids = keras.ops.convert_to_numpy(
+        text_ids(vectorizer, tf.constant(_as_strings(texts)), model.input_shape[1]))
     logits = keras.ops.convert_to_numpy(model(ids.astype("int32"), training=False))
     return expected_classifier_outputs(logits, list(class_names), has_input=(ids != 0).any(axis=1))
 

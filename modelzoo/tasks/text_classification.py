@@ -38,13 +38,15 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     train = pipelines.take(train, flags_obj.max_train_examples)
     # The vocabulary comes from the training split only.
     vectorizer = pipelines.make_vectorizer(
-        train.map(lambda text, label: text), flags_obj.vocab_size, flags_obj.sequence_length
+        train.map(lambda text, label: text), flags_obj.vocab_size
     )
+    pipeline_args = dict(vectorizer=vectorizer, sequence_length=flags_obj.sequence_length,
+                         batch_size=flags_obj.batch_size)
     train_ds = pipelines.text_classification_pipeline(
-        train, vectorizer, flags_obj.batch_size, True, flags_obj.seed
+        train, training=True, seed=flags_obj.seed, **pipeline_args
     )
     test_ds = pipelines.text_classification_pipeline(
-        test, vectorizer, flags_obj.batch_size, False, max_examples=flags_obj.max_eval_examples
+        test, training=False, max_examples=flags_obj.max_eval_examples, **pipeline_args
     )
     model = recipe.build_and_compile(
         flags_obj, strategy, model_name, recipe.count(train_ds),
