@@ -42,7 +42,7 @@ class _ImportBuilder(AdhocBuilder, skip_registration=True):
 
     def __init__(self, *, reference_info, split_examples, data_dir, description=None):
         self._reference_info = reference_info
-        self._description = description or reference_info.description
+        self._import_description = description or reference_info.description
         # DatasetInfo records builder.__module__ in dataset_info.json; name
         # TFDS's module, as a TFDS build would (read_only_builder does the
         # same instance-level override).
@@ -61,7 +61,7 @@ class _ImportBuilder(AdhocBuilder, skip_registration=True):
         ref = self._reference_info
         return tfds.core.DatasetInfo(
             builder=self,
-            description=self._description,
+            description=self._import_description,
             # The connector itself, not a JSON round trip: features.json
             # drops ClassLabel names, which TFDS saves in label.labels.txt.
             features=ref.features,

@@ -107,7 +107,7 @@ def read_articles(path):
     except json.JSONDecodeError as err:
         raise DataError(
             f"{path}: invalid JSON at line {err.lineno} column {err.colno} ({err.msg}); "
-            "the file is truncated or not SQuAD, copy the original again"
+            "the file is truncated or not SQuAD; expected the original JSON file, copy it again"
         ) from err
     if not isinstance(squad, dict) or not isinstance(squad.get("data"), list):
         raise DataError(f"{path}: no 'data' list; expected a SQuAD v1.1 JSON file")
