@@ -641,6 +641,15 @@ def test_squad_sources_must_be_dev_and_optional_train(tmp_path, names, words):
     assert not (tmp_path / "tfds").exists()
 
 
+@pytest.mark.parametrize("name, command", [("imdb_reviews", "import-imdb"), ("squad", "import-squad")])
+def test_missing_dataset_names_its_importer(tmp_path, name, command):
+    from modelzoo.data.loading import load_splits
+
+    with pytest.raises(DataError) as err:
+        load_splits(name, ["train"], str(tmp_path), download=False)
+    assert_one_line_error(err, f"modelzoo data {command} --src", "--data_dir DIR")
+
+
 # --- command line ------------------------------------------------------------
 
 # TensorFlow's C++ start-up logs ignore TF_CPP_MIN_LOG_LEVEL in TF 2.21.
@@ -698,6 +707,36 @@ def test_cli_import_text_prints_one_json_line(tmp_path):
     summary = json.loads(lines[0])
     assert summary["path"] == str(tmp_path / "default" / "tiny_shakespeare" / "1.0.0")
     assert summary["status"] == "imported"
+
+
+@pytest.mark.slow  # A subprocess that imports TensorFlow (~4 s).
+def test_cli_import_squad_dev_only_says_so(tmp_path):
+    dev = write_json(tmp_path / "dev-v1.1.json", squad_json(5))
+    result, stderr = run_cli(
+        "data", "import-squad", "--src", str(dev), "--data_dir", str(tmp_path / "tfds"),
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["splits"] == {"train": 6, "validation": 1}
+    notes = [line for line in stderr if line.startswith("modelzoo: note: ")]
+    assert len(notes) == 1 and "not comparable with the SQuAD leaderboard" in notes[0]
+
+
+@pytest.mark.slow  # A subprocess that imports TensorFlow (~4 s).
+def test_cli_import_imdb_bad_tree_is_one_line_exit_1(tmp_path):
+    base, _ = write_acl_imdb(tmp_path / "src")
+    shutil.rmtree(base / "train" / "neg")
+    result, stderr = run_cli(
+        "data", "import-imdb", "--src", str(tmp_path / "src"), "--data_dir", str(tmp_path / "tfds"),
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 1
+    assert stderr == [
+        f"modelzoo: error: {tmp_path / 'src'}: missing folder aclImdb/train/neg; expected "
+        "aclImdb/ with train/neg, train/pos, test/neg and test/pos"
+    ]
+    assert result.stdout == "" and not (tmp_path / "tfds").exists()
 
 
 def test_cli_parser_shape(tmp_path, capsys):
