@@ -77,7 +77,7 @@ def _run_predict(args):
 
 
 def _add_data_commands(commands, common):
-    """Adds `data import-idx` and `data import-text`."""
+    """Adds `data import-idx`, `import-text`, `import-imdb` and `import-squad`."""
     data = commands.add_parser(
         "data", parents=[common], help="import datasets as TFDS datasets, offline"
     )
@@ -141,6 +141,31 @@ def _add_data_commands(commands, common):
     )
     prepare.set_defaults(run=_run_prepare)
 
+    imdb = actions.add_parser(
+        "import-imdb",
+        parents=[common],
+        help="import the aclImdb/ movie reviews (folder or tar.gz) as imdb_reviews",
+    )
+    imdb.add_argument(
+        "--src", required=True, help="the aclImdb folder, or a tar.gz of it"
+    )
+    _add_target_args(imdb)
+    imdb.set_defaults(run=_run_import_imdb)
+
+    squad = actions.add_parser(
+        "import-squad",
+        parents=[common],
+        help="import SQuAD v1.1 JSON files (dev, optionally train) as squad/v1.1",
+    )
+    squad.add_argument(
+        "--src",
+        required=True,
+        action="append",
+        help="dev-v1.1.json, and train-v1.1.json if you have it (repeat --src)",
+    )
+    _add_target_args(squad)
+    squad.set_defaults(run=_run_import_squad)
+
 
 def _add_target_args(parser):
     parser.add_argument(
@@ -177,6 +202,21 @@ def _run_import_text(args):
         fortune=args.fortune,
         force=args.force,
     )
+
+
+def _run_import_imdb(args):
+    from modelzoo.data import imdb
+
+    return imdb.import_imdb(args.src, args.data_dir or default_data_dir(), force=args.force)
+
+
+def _run_import_squad(args):
+    from modelzoo.data import squad
+
+    summary = squad.import_squad(args.src, args.data_dir or default_data_dir(), force=args.force)
+    if "note" in summary:
+        print(f"modelzoo: note: {summary['note']}", file=sys.stderr)
+    return summary
 
 
 def main(argv=None):

@@ -9,6 +9,8 @@ import shutil
 import struct
 import subprocess
 import sys
+import tarfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +18,13 @@ import pytest
 import tensorflow_datasets as tfds
 
 from modelzoo import cli
-from modelzoo.data import idx, importer
+from modelzoo.data import idx, imdb, importer, squad
 from modelzoo.errors import DataError, UsageError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+IMDB_TAR = SHARED_DATA / "imdb_reviews" / "aclImdb_labelled.tar.gz"
+SQUAD_DEV = SHARED_DATA / "tfds_manual" / "dev-v1.1.json"
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 FASHION_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -361,6 +366,290 @@ def test_empty_corpus_is_rejected(tmp_path, content, fortune):
     assert not (tmp_path / "tfds").exists()
 
 
+# --- IMDB reviews import -----------------------------------------------------
+
+
+@pytest.mark.slow  # Measured: 25,000 + 25,000 reviews import in about 5 s.
+@pytest.mark.skipif(
+    not IMDB_TAR.is_file() and not IN_CI, reason=f"{IMDB_TAR} is missing (../shared/data)"
+)
+def test_real_imdb_import(tmp_path):
+    start = time.time()
+    summary = imdb.import_imdb(IMDB_TAR, tmp_path)
+    print(f"imdb import: {time.time() - start:.1f} s")
+    assert summary["splits"] == {"train": 25000, "test": 25000}
+    assert summary["path"] == str(tmp_path / "imdb_reviews" / "plain_text" / "1.0.0")
+
+    builder = tfds.builder("imdb_reviews", data_dir=str(tmp_path))
+    assert type(builder).__module__.startswith("tensorflow_datasets.")  # The registered class.
+    assert builder.info.features["label"].names == ["neg", "pos"]
+    assert builder.info.supervised_keys == ("text", "label")
+    test = load_numpy("imdb_reviews", tmp_path, "test")
+    np.testing.assert_array_equal(np.bincount(test["label"]), [12500, 12500])
+    # aclImdb/test/pos/0_10.txt, all 794 bytes of it (no surrounding whitespace).
+    known = [i for i, t in enumerate(test["text"]) if t.startswith(b"I went and saw this movie")]
+    assert len(known) == 1
+    text = test["text"][known[0]]
+    assert len(text) == 794 and hashlib.sha256(text).hexdigest() == (
+        "2bde2e7ffc81ed455099c43eb35b67ab5819b52299cfc0afba063661f93ad896"
+    )
+    assert test["label"][known[0]] == 1  # pos
+
+
+def write_acl_imdb(root, counts=None, unsup=0):
+    """Writes a tiny aclImdb/ tree: `counts` reviews per labelled folder.
+
+    Review i of folder f reads "<f> review <i>", padded with whitespace that
+    TFDS's builder strips.
+    """
+    counts = counts or {"train/neg": 3, "train/pos": 2, "test/neg": 2, "test/pos": 1}
+    if unsup:
+        counts = dict(counts, **{"train/unsup": unsup})
+    base = Path(root) / "aclImdb"
+    for folder, n in counts.items():
+        (base / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            text = f"  {folder} review {i} é<br />\n"
+            (base / folder / f"{i}_{7 + i % 3}.txt").write_bytes(text.encode("utf-8"))
+    (base / "README").write_text("not a review\n")
+    return base, counts
+
+
+def make_tar(folder, path):
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(folder, arcname="aclImdb")
+    return path
+
+
+def test_small_imdb_import_from_folder_and_tar(tmp_path):
+    base, counts = write_acl_imdb(tmp_path / "src", unsup=2)
+    for src, data_dir in ((base, tmp_path / "a"), (make_tar(base, tmp_path / "imdb.tar.gz"), tmp_path / "b")):
+        summary = imdb.import_imdb(src, data_dir, expected=counts)
+        assert summary["splits"] == {"train": 5, "test": 3, "unsupervised": 2}
+        assert summary["status"] == "imported"
+        assert sorted(os.listdir(data_dir)) == ["imdb_reviews"]
+        loaded = tfds.load("imdb_reviews", data_dir=str(data_dir), download=False)
+        train = sorted(
+            (ex["text"].decode("utf-8"), int(ex["label"])) for ex in tfds.as_numpy(loaded["train"])
+        )
+        assert train[0] == ("train/neg review 0 é<br />", 0)
+        assert [label for _, label in train] == [0, 0, 0, 1, 1]
+        unsup = [int(ex["label"]) for ex in tfds.as_numpy(loaded["unsupervised"])]
+        assert unsup == [-1, -1]
+
+
+def test_imdb_counts_other_than_expected_are_reported(tmp_path):
+    base, counts = write_acl_imdb(tmp_path / "src")
+    with pytest.raises(DataError) as err:
+        imdb.import_imdb(base, tmp_path / "tfds")  # The real release's 12,500 each.
+    assert_one_line_error(err, "train/neg 3 (expected 12,500)", "test/pos 1 (expected 12,500)")
+    assert not (tmp_path / "tfds").exists()
+
+
+def _imdb_truncated_tar(base, tmp_path):
+    path = make_tar(base, tmp_path / "imdb.tar.gz")
+    path.write_bytes(path.read_bytes()[:-200])
+    return path, ["imdb.tar.gz", "truncated"]
+
+
+def _imdb_missing_class(base, tmp_path):
+    shutil.rmtree(base / "test" / "neg")
+    return base, ["missing folder aclImdb/test/neg"]
+
+
+def _imdb_missing_class_in_tar(base, tmp_path):
+    shutil.rmtree(base / "train" / "pos")
+    return make_tar(base, tmp_path / "imdb.tar.gz"), ["missing folder aclImdb/train/pos"]
+
+
+def _imdb_not_utf8(base, tmp_path):
+    (base / "test" / "pos" / "0_7.txt").write_bytes(b"caf\xe9 au lait")
+    return base, ["aclImdb/test/pos/0_7.txt", "0xE9", "UTF-8"]
+
+
+def _imdb_no_source(base, tmp_path):
+    return tmp_path / "nowhere", ["nowhere", "no such file or folder"]
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [_imdb_truncated_tar, _imdb_missing_class, _imdb_missing_class_in_tar, _imdb_not_utf8, _imdb_no_source],
+)
+def test_bad_imdb_input_leaves_data_dir_untouched(tmp_path, corrupt):
+    base, counts = write_acl_imdb(tmp_path / "src")
+    existing = tmp_path / "existing"
+    imdb.import_imdb(base, existing, expected=counts)
+    before = tree_digest(existing)
+
+    src, words = corrupt(base, tmp_path)
+    with pytest.raises(DataError) as err:
+        imdb.import_imdb(src, tmp_path / "fresh", expected=counts)
+    assert_one_line_error(err, *words, "expected")
+    assert not (tmp_path / "fresh").exists()
+    with pytest.raises(DataError):
+        imdb.import_imdb(src, existing, force=True, expected=counts)
+    assert tree_digest(existing) == before
+
+
+def test_imdb_reimport_needs_force(tmp_path):
+    base, counts = write_acl_imdb(tmp_path / "src")
+    data_dir = tmp_path / "tfds"
+    imdb.import_imdb(base, data_dir, expected=counts)
+    before = tree_digest(data_dir)
+    # Without --force the existing dataset is kept and the source not even read.
+    again = imdb.import_imdb(tmp_path / "nowhere", data_dir)
+    assert again["status"] == "already imported"
+    assert tree_digest(data_dir) == before
+
+    more, counts = write_acl_imdb(tmp_path / "src2", {"train/neg": 1, "train/pos": 1, "test/neg": 1, "test/pos": 1})
+    forced = imdb.import_imdb(more, data_dir, force=True, expected=counts)
+    assert forced["status"] == "replaced"
+    assert forced["splits"] == {"train": 2, "test": 2}
+
+
+# --- SQuAD import --------------------------------------------------------------
+
+
+def squad_json(n_articles=6, questions=(1, 2)):
+    """A small SQuAD v1.1 file: article i has paragraphs with questions[i % 2] each."""
+    data = []
+    for i in range(n_articles):
+        context = f"Article {i} says the answer is café {i}."
+        qas = [
+            {"id": f"q{i}-{j}", "question": f"What does article {i} say ({j})?",
+             "answers": [{"text": f"café {i}", "answer_start": context.index("café")}]}
+            for j in range(questions[i % len(questions)])
+        ]
+        data.append({"title": f"Title_{i}", "paragraphs": [{"context": context, "qas": qas}]})
+    return {"version": "1.1", "data": data}
+
+
+def write_json(path, content):
+    path.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.skipif(
+    not SQUAD_DEV.is_file() and not IN_CI, reason=f"{SQUAD_DEV} is missing (../shared/data)"
+)
+def test_real_squad_dev_import_splits_by_article(tmp_path):
+    summary = squad.import_squad([SQUAD_DEV], tmp_path)
+    assert summary["splits"] == {"train": 8595, "validation": 1975}
+    assert summary["path"] == str(tmp_path / "squad" / "v1.1" / "3.0.0")
+    assert "not comparable with the SQuAD leaderboard" in summary["note"]
+
+    builder = tfds.builder("squad", data_dir=str(tmp_path))
+    assert builder.builder_config.name == "v1.1"
+    # The registered class shows its code's description; dataset_info.json,
+    # which travels with the data, holds the warning.
+    stored = tfds.builder_from_directory(summary["path"]).info
+    assert "not comparable with the SQuAD leaderboard" in stored.description
+    assert stored.description.startswith(builder.info.description)
+    validation = tfds.as_numpy(
+        tfds.load("squad", data_dir=str(tmp_path), split="validation", download=False)
+    )
+    by_id = {ex["id"]: ex for ex in validation}
+    # Article 4 (Chloroplast) is the first validation article.
+    known = by_id[b"572975a3af94a219006aa468"]
+    assert known["title"] == b"Chloroplast"
+    assert known["question"] == b"How many G3P molecules leave the cycle?"
+    assert known["answers"]["text"].tolist() == [b"one out of every six", b"out of every six", b"one out of every six"]
+    assert known["answers"]["answer_start"].tolist() == [479, 483, 479]
+    # Article 0 (Super_Bowl_50) is in train.
+    assert {ex["title"] for ex in validation}.isdisjoint({b"Super_Bowl_50"})
+
+
+def test_small_squad_dev_and_train(tmp_path):
+    dev = write_json(tmp_path / "dev-v1.1.json", squad_json(6))
+    summary = squad.import_squad([dev], tmp_path / "a")
+    # Articles 0-3 and 5 to train (1+2+1+2+2 questions), article 4 to validation (1).
+    assert summary["splits"] == {"train": 8, "validation": 1}
+    validation = list(tfds.as_numpy(tfds.load("squad", data_dir=str(tmp_path / "a"), split="validation")))
+    assert [ex["id"] for ex in validation] == [b"q4-0"]
+    assert validation[0]["answers"]["text"].tolist() == ["café 4".encode()]
+
+    train = write_json(tmp_path / "train-v1.1.json", squad_json(3))
+    summary = squad.import_squad([train, dev], tmp_path / "b")
+    assert summary["splits"] == {"train": 4, "validation": 9}
+    assert "note" not in summary
+    stored = tfds.builder_from_directory(summary["path"]).info
+    assert "leaderboard" not in stored.description
+    assert stored.description == tfds.builder("squad", data_dir=str(tmp_path / "b")).info.description
+
+
+def _squad_truncated(path):
+    path.write_bytes(path.read_bytes()[:-40])
+    return ["dev-v1.1.json", "invalid JSON", "truncated"]
+
+
+def _squad_not_json(path):
+    path.write_text("<html>404</html>")
+    return ["dev-v1.1.json", "invalid JSON at line 1 column 1"]
+
+
+def _squad_missing_field(path):
+    content = squad_json(6)
+    del content["data"][2]["paragraphs"][0]["qas"][0]["answers"]
+    write_json(path, content)
+    return ["article 2 paragraph 0 question 0", "'answers'"]
+
+
+def _squad_v2(path):
+    write_json(path, dict(squad_json(6), version="v2.0"))
+    return ["version v2.0", "expected version 1.1"]
+
+
+def _squad_not_utf8(path):
+    path.write_bytes(path.read_bytes().replace("é".encode(), b"\xe9", 1))
+    return ["dev-v1.1.json", "invalid UTF-8 byte 0xE9"]
+
+
+@pytest.mark.parametrize(
+    "corrupt", [_squad_truncated, _squad_not_json, _squad_missing_field, _squad_v2, _squad_not_utf8]
+)
+def test_bad_squad_input_leaves_data_dir_untouched(tmp_path, corrupt):
+    dev = write_json(tmp_path / "dev-v1.1.json", squad_json(6))
+    existing = tmp_path / "existing"
+    squad.import_squad([dev], existing)
+    before = tree_digest(existing)
+
+    words = corrupt(dev)
+    with pytest.raises(DataError) as err:
+        squad.import_squad([dev], tmp_path / "fresh")
+    assert_one_line_error(err, *words, "expected")
+    assert not (tmp_path / "fresh").exists()
+    with pytest.raises(DataError):
+        squad.import_squad([dev], existing, force=True)
+    assert tree_digest(existing) == before
+    # Without --force the existing dataset is kept, the source not read.
+    assert squad.import_squad([dev], existing)["status"] == "already imported"
+    assert tree_digest(existing) == before
+
+
+@pytest.mark.parametrize(
+    "names, words",
+    [
+        (["train-v1.1.json"], ["needs dev-v1.1.json"]),
+        (["squad.json"], ["squad.json", "neither train nor dev"]),
+        (["dev-v1.1.json", "dev-copy.json"], ["a second dev file"]),
+    ],
+)
+def test_squad_sources_must_be_dev_and_optional_train(tmp_path, names, words):
+    with pytest.raises(UsageError) as err:
+        squad.import_squad([tmp_path / n for n in names], tmp_path / "tfds")
+    assert_one_line_error(err, *words)
+    assert not (tmp_path / "tfds").exists()
+
+
+@pytest.mark.parametrize("name, command", [("imdb_reviews", "import-imdb"), ("squad", "import-squad")])
+def test_missing_dataset_names_its_importer(tmp_path, name, command):
+    from modelzoo.data.loading import load_splits
+
+    with pytest.raises(DataError) as err:
+        load_splits(name, ["train"], str(tmp_path), download=False)
+    assert_one_line_error(err, f"modelzoo data {command} --src", "--data_dir DIR")
+
+
 # --- command line ------------------------------------------------------------
 
 # TensorFlow's C++ start-up logs ignore TF_CPP_MIN_LOG_LEVEL in TF 2.21.
@@ -418,6 +707,36 @@ def test_cli_import_text_prints_one_json_line(tmp_path):
     summary = json.loads(lines[0])
     assert summary["path"] == str(tmp_path / "default" / "tiny_shakespeare" / "1.0.0")
     assert summary["status"] == "imported"
+
+
+@pytest.mark.slow  # A subprocess that imports TensorFlow (~4 s).
+def test_cli_import_squad_dev_only_says_so(tmp_path):
+    dev = write_json(tmp_path / "dev-v1.1.json", squad_json(5))
+    result, stderr = run_cli(
+        "data", "import-squad", "--src", str(dev), "--data_dir", str(tmp_path / "tfds"),
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["splits"] == {"train": 6, "validation": 1}
+    notes = [line for line in stderr if line.startswith("modelzoo: note: ")]
+    assert len(notes) == 1 and "not comparable with the SQuAD leaderboard" in notes[0]
+
+
+@pytest.mark.slow  # A subprocess that imports TensorFlow (~4 s).
+def test_cli_import_imdb_bad_tree_is_one_line_exit_1(tmp_path):
+    base, _ = write_acl_imdb(tmp_path / "src")
+    shutil.rmtree(base / "train" / "neg")
+    result, stderr = run_cli(
+        "data", "import-imdb", "--src", str(tmp_path / "src"), "--data_dir", str(tmp_path / "tfds"),
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 1
+    assert stderr == [
+        f"modelzoo: error: {tmp_path / 'src'}: missing folder aclImdb/train/neg; expected "
+        "aclImdb/ with train/neg, train/pos, test/neg and test/pos"
+    ]
+    assert result.stdout == "" and not (tmp_path / "tfds").exists()
 
 
 def test_cli_parser_shape(tmp_path, capsys):

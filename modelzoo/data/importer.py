@@ -40,8 +40,9 @@ class _ImportBuilder(AdhocBuilder, skip_registration=True):
     the same as a TFDS-built one.
     """
 
-    def __init__(self, *, reference_info, split_examples, data_dir):
+    def __init__(self, *, reference_info, split_examples, data_dir, description=None):
         self._reference_info = reference_info
+        self._import_description = description or reference_info.description
         # DatasetInfo records builder.__module__ in dataset_info.json; name
         # TFDS's module, as a TFDS build would (read_only_builder does the
         # same instance-level override).
@@ -51,6 +52,8 @@ class _ImportBuilder(AdhocBuilder, skip_registration=True):
             version=reference_info.version,
             features=reference_info.features,
             split_datasets=split_examples,
+            # Keeps TFDS's <name>/<config>/<version> layout (imdb_reviews/plain_text).
+            config=_reference_config(reference_info),
             data_dir=data_dir,
         )
 
@@ -58,7 +61,7 @@ class _ImportBuilder(AdhocBuilder, skip_registration=True):
         ref = self._reference_info
         return tfds.core.DatasetInfo(
             builder=self,
-            description=ref.description,
+            description=self._import_description,
             # The connector itself, not a JSON round trip: features.json
             # drops ClassLabel names, which TFDS saves in label.labels.txt.
             features=ref.features,
@@ -88,8 +91,8 @@ def import_idx(name, src, data_dir, force=False):
       DataError: missing or invalid input files.
     """
     _check_name(name, IDX_DATASETS, "import-idx")
-    info = _reference_info(name)
-    target = _version_dir(data_dir, info)
+    info = reference_info(name)
+    target = version_dir(data_dir, info)
     if is_prepared(target) and not force:
         return existing_summary(name, data_dir, target)
 
@@ -111,7 +114,7 @@ def import_idx(name, src, data_dir, force=False):
             num_classes,
         )
         split_examples[split] = _idx_examples(images, labels)
-    return _store(info, split_examples, data_dir, target)
+    return store(info, split_examples, data_dir, target)
 
 
 def import_text(name, src_files, data_dir, fortune=False, force=False):
@@ -139,8 +142,8 @@ def import_text(name, src_files, data_dir, fortune=False, force=False):
     _check_name(name, TEXT_DATASETS, "import-text")
     if not src_files:
         raise UsageError("import-text needs at least one --src text file")
-    info = _reference_info(name)
-    target = _version_dir(data_dir, info)
+    info = reference_info(name)
+    target = version_dir(data_dir, info)
     if is_prepared(target) and not force:
         return existing_summary(name, data_dir, target)
 
@@ -150,7 +153,7 @@ def import_text(name, src_files, data_dir, fortune=False, force=False):
         split: [(split, {"text": part})]
         for split, part in split_text(text).items()
     }
-    return _store(info, split_examples, data_dir, target)
+    return store(info, split_examples, data_dir, target)
 
 
 def read_text(paths, fortune=False):
@@ -179,13 +182,7 @@ def read_text(paths, fortune=False):
             raise DataError(
                 f"{path}: cannot read ({err.strerror}); expected a UTF-8 text file"
             ) from err
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise DataError(
-                f"{path}: invalid UTF-8 byte 0x{raw[err.start]:02X} at byte "
-                f"offset {err.start}; expected UTF-8 text"
-            ) from err
+        text = decode_utf8(raw, path)
         parts.append(blank_fortune_separators(text) if fortune else text)
     text = "".join(parts)
     if not text.strip():
@@ -194,6 +191,21 @@ def read_text(paths, fortune=False):
             f"empty corpus: {names} hold no text; expected some UTF-8 text"
         )
     return text
+
+
+def decode_utf8(raw, name):
+    """Decodes bytes as UTF-8, naming `name` and the bad byte if they are not.
+
+    Raises:
+      DataError: `raw` is not valid UTF-8.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{name}: invalid UTF-8 byte 0x{raw[err.start]:02X} at byte "
+            f"offset {err.start}; expected UTF-8 text"
+        ) from err
 
 
 def blank_fortune_separators(text):
@@ -238,7 +250,7 @@ def _check_name(name, supported, command):
         )
 
 
-def _reference_info(name):
+def reference_info(name):
     """Returns the registered TFDS builder's DatasetInfo (no download)."""
     # An empty scratch data_dir keeps the info purely from code, even when
     # the real data_dir holds a broken copy.
@@ -246,8 +258,17 @@ def _reference_info(name):
         return tfds.builder(name, data_dir=scratch).info
 
 
-def _version_dir(data_dir, info):
-    return Path(data_dir).expanduser().absolute() / info.name / str(info.version)
+def _reference_config(info):
+    if not info.config_name:
+        return None
+    return tfds.core.BuilderConfig(
+        name=info.config_name, version=info.version, description=info.config_description
+    )
+
+
+def version_dir(data_dir, info):
+    # full_name is <name>[/<config>]/<version>, the folder TFDS reads.
+    return Path(data_dir).expanduser().absolute() / info.full_name
 
 
 def is_prepared(version_dir):
@@ -283,27 +304,29 @@ def _idx_examples(images, labels):
     ]
 
 
-def _store(info, split_examples, data_dir, target):
+def store(info, split_examples, data_dir, target, description=None):
     """Builds the dataset in a staging dir, then renames it to `target`.
 
     Args:
       info: the registered builder's DatasetInfo.
       split_examples: split name -> list of (key, example).
       data_dir: the TFDS data directory.
-      target: <data_dir>/<name>/<version>.
+      target: <data_dir>/<name>[/<config>]/<version>.
+      description: the dataset's description; TFDS's by default.
 
     Returns:
       The summary dict.
     """
     with staging_dir(data_dir, info.name) as staging:
         builder = _ImportBuilder(
-            reference_info=info, split_examples=split_examples, data_dir=staging
+            reference_info=info, split_examples=split_examples, data_dir=staging,
+            description=description,
         )
         # TFDS prints "Downloading and preparing..." to stdout; keep stdout
         # for the caller's own output.
         with contextlib.redirect_stdout(sys.stderr):
             builder.download_and_prepare()
-        built = staging / info.name / str(info.version)
+        built = staging / info.full_name
         expected = {split: len(ex) for split, ex in split_examples.items()}
         _check_loadable(info.name, staging, expected)
         status = move_into_place(built, target, staging)

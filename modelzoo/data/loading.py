@@ -15,6 +15,8 @@ IMPORT_HINTS = {
         "--src /usr/share/datasets/fashion-mnist"
     ),
     "tiny_shakespeare": "modelzoo data import-text --name tiny_shakespeare --src FILE.txt",
+    "imdb_reviews": "modelzoo data import-imdb --src aclImdb_v1.tar.gz",
+    "squad": "modelzoo data import-squad --src dev-v1.1.json [--src train-v1.1.json]",
 }
 
 

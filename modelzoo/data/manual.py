@@ -86,9 +86,7 @@ def prepare(name, data_dir, manual_dir, download=False):
         except NonMatchingChecksumError as err:
             raise DataError(_checksum_message(err, manual, name)) from None
         splits = {split: s.num_examples for split, s in staged.info.splits.items()}
-        built = staging / name / str(builder.version)
-        if builder.builder_config is not None:
-            built = staging / name / builder.builder_config.name / str(builder.version)
+        built = Path(staged.data_dir)
         status = importer.move_into_place(built, target, staging)
     return importer.summary(name, builder.version, target, splits,
                             "prepared" if status == "imported" else status)

@@ -1,8 +1,6 @@
 """Extractive question answering on SQuAD with a Transformer encoder."""
 
 import collections
-import re
-import string
 import time
 
 import numpy as np
@@ -14,6 +12,7 @@ from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
 from modelzoo.export.qa import RESERVED, QaProcessor, publish_qa, tokenize
+from modelzoo.squad_eval import squad_scores
 
 DATASETS = ("squad",)
 
@@ -127,34 +126,6 @@ def windows_dataset(processor, examples, batch_size, training, seed=None):
     windows = int(ds.reduce(np.int64(0), lambda count, _: count + 1))
     ds = ds.apply(tf.data.experimental.assert_cardinality(windows))
     return pipelines.finish(ds, batch_size, training, seed)
-
-
-def normalize_answer(text):
-    """SQuAD's answer normalization: lowercase, no punctuation/articles/extra spaces."""
-    text = "".join(c for c in text.lower() if c not in set(string.punctuation))
-    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
-
-
-def squad_scores(predictions, gold_answers):
-    """SQuAD exact match and F1 (fractions in [0, 1]), best over the gold answers."""
-    exact, f1 = [], []
-    for prediction, golds in zip(predictions, gold_answers):
-        golds = [g for g in golds if normalize_answer(g)] or [""]
-        predicted = normalize_answer(prediction).split()
-        exact.append(max(float(predicted == normalize_answer(g).split()) for g in golds))
-        scores = []
-        for gold in golds:
-            gold = normalize_answer(gold).split()
-            common = sum((collections.Counter(predicted) & collections.Counter(gold)).values())
-            if not predicted or not gold:
-                scores.append(float(predicted == gold))
-            elif common == 0:
-                scores.append(0.0)
-            else:
-                precision, recall = common / len(predicted), common / len(gold)
-                scores.append(2 * precision * recall / (precision + recall))
-        f1.append(max(scores))
-    return {"exact_match": float(np.mean(exact or [0.0])), "f1": float(np.mean(f1 or [0.0]))}
 
 
 def predict_answers(model, processor, questions, contexts, batch_size=64):
