@@ -130,6 +130,10 @@ def _tar_files(src):
                 elif member.isfile():
                     data = tar.extractfile(member).read()
                     yield member.name, lambda data=data: data
+            # A cut in the archive's zero padding ends the member list without
+            # an error; reading the compressed stream to its end checks it.
+            while tar.fileobj.read(1 << 16):
+                pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         raise DataError(
             f"{src}: not a readable tar archive or truncated ({err}); expected the "
