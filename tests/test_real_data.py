@@ -107,3 +107,40 @@ def test_prepare_names_missing_files_without_touching_the_network(tmp_path):
     assert "lacks t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, " \
            "train-images-idx3-ubyte.gz" in message
     assert "Traceback" not in result.stderr
+
+
+@needs_shared
+@pytest.mark.slow
+def test_imdb_imported_trains_a_transformer_and_exports(data_dir, tmp_path):
+    imported = modelzoo("data", "import-imdb", "--src",
+                        str(SHARED / "imdb_reviews" / "aclImdb_labelled.tar.gz"),
+                        "--data_dir", str(data_dir))
+    assert summary_of(imported)["splits"] == {"train": 25000, "test": 25000}
+    result = run_script(
+        "imdb_transformer", f"--data_dir={data_dir}", "--download=false", "--seed=0",
+        "--max_train_examples=4000", "--max_eval_examples=1000", "--vocab_size=5000",
+        "--sequence_length=128", "--embed_dim=16", f"--export_dir={tmp_path}", mock=False,
+    )
+    summary = summary_of(result)
+    # Real reviews carry sentiment words; 4,000 of them already beat chance.
+    assert summary["metrics"]["accuracy"] > 0.6
+    assert_export_scores_as_trained(summary, "accuracy")
+
+
+@needs_shared
+@pytest.mark.slow
+def test_squad_dev_articles_train_a_reader_and_the_export_scores_alike(data_dir, tmp_path):
+    imported = modelzoo("data", "import-squad", "--src", str(MANUAL / "dev-v1.1.json"),
+                        "--data_dir", str(data_dir))
+    assert summary_of(imported)["splits"] == {"train": 8595, "validation": 1975}
+    result = run_script(
+        "squad_qa", f"--data_dir={data_dir}", "--download=false", "--seed=0",
+        "--max_train_examples=400", "--max_eval_examples=150", f"--export_dir={tmp_path}",
+        mock=False,
+    )
+    summary = summary_of(result)
+    # Any span of a real context shares some words with the gold answers.
+    assert summary["metrics"]["f1"] > 0
+    for metric in ("exact_match", "f1"):
+        assert_export_scores_as_trained(summary, metric)
+    assert summary["skipped_examples"] < 40  # real answers are found in their contexts
