@@ -58,19 +58,19 @@ def import_imdb(src, data_dir, force=False, expected=None):
       DataError: a missing source or folder, a truncated archive, a count
         other than expected, or a review that is not UTF-8.
     """
-    info = importer._reference_info(NAME)
-    target = importer._version_dir(data_dir, info)
-    if importer._is_imported(target) and not force:
-        return importer._existing_summary(NAME, data_dir, target)
-    reviews = read_reviews(src)
-    _check_counts(src, reviews, expected or EXPECTED_REVIEWS)
-    split_examples = {}
-    for folder, files in reviews.items():
-        split, label = FOLDERS[folder]
-        split_examples.setdefault(split, []).extend(
-            (key, {"text": text, "label": label}) for key, text in files
-        )
-    return importer._store(info, split_examples, data_dir, target)
+
+    def read(info):
+        reviews = read_reviews(src)
+        _check_counts(src, reviews, expected or EXPECTED_REVIEWS)
+        split_examples = {}
+        for folder, files in reviews.items():
+            split, label = FOLDERS[folder]
+            split_examples.setdefault(split, []).extend(
+                (key, {"text": text, "label": label}) for key, text in files
+            )
+        return split_examples, None
+
+    return importer.import_with(NAME, data_dir, read, force)
 
 
 def read_reviews(src):
