@@ -141,30 +141,25 @@ def _add_data_commands(commands, common):
     )
     prepare.set_defaults(run=_run_prepare)
 
-    imdb = actions.add_parser(
-        "import-imdb",
-        parents=[common],
-        help="import the aclImdb/ movie reviews (folder or tar.gz) as imdb_reviews",
+    _add_import_command(
+        actions, common, "import-imdb",
+        "import the aclImdb/ movie reviews (folder or tar.gz) as imdb_reviews",
+        "the aclImdb folder, or a tar.gz of it", _run_import_imdb,
     )
-    imdb.add_argument(
-        "--src", required=True, help="the aclImdb folder, or a tar.gz of it"
+    _add_import_command(
+        actions, common, "import-squad",
+        "import SQuAD v1.1 JSON files (dev, optionally train) as squad/v1.1",
+        "dev-v1.1.json, and train-v1.1.json if you have it (repeat --src)", _run_import_squad,
+        repeat=True,
     )
-    _add_target_args(imdb)
-    imdb.set_defaults(run=_run_import_imdb)
 
-    squad = actions.add_parser(
-        "import-squad",
-        parents=[common],
-        help="import SQuAD v1.1 JSON files (dev, optionally train) as squad/v1.1",
-    )
-    squad.add_argument(
-        "--src",
-        required=True,
-        action="append",
-        help="dev-v1.1.json, and train-v1.1.json if you have it (repeat --src)",
-    )
-    _add_target_args(squad)
-    squad.set_defaults(run=_run_import_squad)
+
+def _add_import_command(actions, common, command, help, src_help, run, repeat=False):
+    """Adds an importer whose only input is --src (one, or several if `repeat`)."""
+    parser = actions.add_parser(command, parents=[common], help=help)
+    parser.add_argument("--src", required=True, action="append" if repeat else "store", help=src_help)
+    _add_target_args(parser)
+    parser.set_defaults(run=run)
 
 
 def _add_target_args(parser):

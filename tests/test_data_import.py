@@ -567,6 +567,13 @@ def test_small_squad_dev_and_train(tmp_path):
     validation = list(tfds.as_numpy(tfds.load("squad", data_dir=str(tmp_path / "a"), split="validation")))
     assert [ex["id"] for ex in validation] == [b"q4-0"]
     assert validation[0]["answers"]["text"].tolist() == ["café 4".encode()]
+    # What recipes/squad_qa.py --data_dir=DIR --download=false loads.
+    from modelzoo.data.loading import load_splits
+
+    (qa_train, qa_test), _ = load_splits(
+        "squad", ["train", "validation"], str(tmp_path / "a"), download=False, as_supervised=False
+    )
+    assert [int(qa_train.cardinality()), int(qa_test.cardinality())] == [8, 1]
 
     train = write_json(tmp_path / "train-v1.1.json", squad_json(3))
     summary = squad.import_squad([train, dev], tmp_path / "b")

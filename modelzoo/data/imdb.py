@@ -58,19 +58,19 @@ def import_imdb(src, data_dir, force=False, expected=None):
       DataError: a missing source or folder, a truncated archive, a count
         other than expected, or a review that is not UTF-8.
     """
-    info = importer.reference_info(NAME)
-    target = importer.version_dir(data_dir, info)
-    if importer.is_prepared(target) and not force:
-        return importer.existing_summary(NAME, data_dir, target)
-    reviews = read_reviews(src)
-    _check_counts(src, reviews, expected or EXPECTED_REVIEWS)
-    split_examples = {}
-    for folder, files in reviews.items():
-        split, label = FOLDERS[folder]
-        split_examples.setdefault(split, []).extend(
-            (key, {"text": text, "label": label}) for key, text in files
-        )
-    return importer.store(info, split_examples, data_dir, target)
+
+    def read(info):
+        reviews = read_reviews(src)
+        _check_counts(src, reviews, expected or EXPECTED_REVIEWS)
+        split_examples = {}
+        for folder, files in reviews.items():
+            split, label = FOLDERS[folder]
+            split_examples.setdefault(split, []).extend(
+                (key, {"text": text, "label": label}) for key, text in files
+            )
+        return split_examples, None
+
+    return importer.import_with(NAME, data_dir, read, force)
 
 
 def read_reviews(src):
@@ -130,10 +130,6 @@ def _tar_files(src):
                 elif member.isfile():
                     data = tar.extractfile(member).read()
                     yield member.name, lambda data=data: data
-            # A cut in the archive's zero padding ends the member list without
-            # an error; reading the compressed stream to its end checks it.
-            while tar.fileobj.read(1 << 16):
-                pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         raise DataError(
             f"{src}: not a readable tar archive or truncated ({err}); expected the "

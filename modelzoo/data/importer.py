@@ -156,6 +156,31 @@ def import_text(name, src_files, data_dir, fortune=False, force=False):
     return store(info, split_examples, data_dir, target)
 
 
+def import_with(name, data_dir, read, force=False):
+    """Imports the examples `read` returns as the TFDS dataset `name`.
+
+    The flow every importer shares: an existing import is kept unless
+    `force`, and nothing is written before `read` has checked its input.
+
+    Args:
+      name: a registered TFDS dataset name (its default config).
+      data_dir: the TFDS data directory to import into.
+      read: a function of the registered builder's DatasetInfo returning
+        (split name -> list of (key, example), description or None for
+        TFDS's); it raises DataError on bad input.
+      force: replace an already imported version.
+
+    Returns:
+      The summary dict.
+    """
+    info = reference_info(name)
+    target = version_dir(data_dir, info)
+    if is_prepared(target) and not force:
+        return existing_summary(name, data_dir, target)
+    split_examples, description = read(info)
+    return store(info, split_examples, data_dir, target, description)
+
+
 def read_text(paths, fortune=False):
     """Reads and concatenates UTF-8 text files.
 

@@ -46,22 +46,22 @@ def import_squad(src_files, data_dir, force=False):
       DataError: a missing file, invalid UTF-8 or JSON, or not SQuAD v1.1.
     """
     files = _assign_roles(src_files)
-    info = importer.reference_info(NAME)
-    target = importer.version_dir(data_dir, info)
-    if importer.is_prepared(target) and not force:
-        return importer.existing_summary(NAME, data_dir, target)
-    dev_articles = read_articles(files["dev"])
-    if "train" in files:
+
+    def read(info):
+        dev_articles = read_articles(files["dev"])
+        if "train" not in files:
+            description = f"{info.description}\n\n{DEV_ONLY_NOTE}"
+            return split_dev(files["dev"], dev_articles), description
         read_articles(files["train"])
-        split_examples = {
+        return {
             "train": list(qa_utils.generate_squadlike_examples(files["train"])),
             "validation": list(qa_utils.generate_squadlike_examples(files["dev"])),
-        }
-        return importer.store(info, split_examples, data_dir, target)
-    split_examples = split_dev(files["dev"], dev_articles)
-    description = f"{info.description}\n\n{DEV_ONLY_NOTE}"
-    summary = importer.store(info, split_examples, data_dir, target, description)
-    return dict(summary, note=DEV_ONLY_NOTE)
+        }, None
+
+    summary = importer.import_with(NAME, data_dir, read, force)
+    if "train" not in files and summary["status"] != "already imported":
+        summary["note"] = DEV_ONLY_NOTE
+    return summary
 
 
 def split_dev(path, articles):
