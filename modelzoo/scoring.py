@@ -9,6 +9,8 @@ skew between training and serving.
 import numpy as np
 import tensorflow as tf
 
+from modelzoo.data import pipelines
+
 
 def load_signature(path):
     """The `serving_default` signature of the SavedModel at `path`."""
@@ -34,6 +36,22 @@ def classifier_accuracy(path, input_name, inputs, labels, batch_size=512):
         for i in range(0, len(inputs), batch_size)
     ])
     return float(np.mean(predicted == np.asarray(labels)))
+
+
+def classifier_export_metrics(path, input_name, test, max_examples=None):
+    """`{"accuracy": ...}` of the export at `path` on a supervised test split.
+
+    Args:
+        path: str or None. The published classifier; None (a worker that
+            did not publish) gives None.
+        input_name: str. The signature's input, e.g. `"images"`.
+        test: a `tf.data.Dataset` of raw `(input, label)` pairs.
+        max_examples: int or None. Score only the first ones, as evaluated.
+    """
+    if not path:
+        return None
+    inputs, labels = pipelines.as_arrays(pipelines.take(test, max_examples))
+    return {"accuracy": classifier_accuracy(path, input_name, inputs, labels)}
 
 
 def next_char_windows(text, sequence_length, count):

@@ -51,9 +51,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     )
     images, _ = next(iter(test.batch(8)))
     export_path = recipe.publish_image_classifier(flags_obj, name, model, class_names, images, strategy)
-    export_metrics = None
-    if export_path:
-        images, labels = pipelines.as_arrays(pipelines.take(test, flags_obj.max_eval_examples))
-        export_metrics = {"accuracy": scoring.classifier_accuracy(export_path, "images", images, labels)}
+    export_metrics = scoring.classifier_export_metrics(
+        export_path, "images", test, flags_obj.max_eval_examples)
     return recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput,
                             export_metrics=export_metrics)

@@ -62,9 +62,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     export_path = recipe.publish_text_classifier(
         flags_obj, name, model, vectorizer, class_names, texts, strategy
     )
-    export_metrics = None
-    if export_path:
-        texts, labels = pipelines.as_arrays(pipelines.take(test, flags_obj.max_eval_examples))
-        export_metrics = {"accuracy": scoring.classifier_accuracy(export_path, "text", texts, labels)}
+    export_metrics = scoring.classifier_export_metrics(
+        export_path, "text", test, flags_obj.max_eval_examples)
     return recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput,
                             export_metrics=export_metrics)
