@@ -159,4 +159,5 @@ def publish_image_bytes_classifier(
         rtol=1e-4,
         atol=1e-5,
         timeout=timeout,
+        model=model,
     )

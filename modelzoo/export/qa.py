@@ -604,4 +604,5 @@ def publish_qa(
         rtol=1e-4,
         atol=1e-6,
         timeout=timeout,
+        model=model,
     )

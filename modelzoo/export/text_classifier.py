@@ -156,7 +156,7 @@ def publish_text_classifier(
             empty one.
         timeout: float. Seconds allowed for the verification process.
         rtol, atol: float. Tolerances of the float comparison in the check;
-            looser under mixed precision.
+            `publish` loosens them for a mixed-precision model.
 
     Returns:
         The path of the published version directory.
@@ -178,4 +178,5 @@ def publish_text_classifier(
         timeout=timeout,
         rtol=rtol,
         atol=atol,
+        model=model,
     )
