@@ -80,8 +80,10 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         # Keras resumes at the saved epoch even without the weights file, so
         # the run would go on from random weights as if nothing was lost.
-        if os.path.exists(self._training_metadata_path) and not os.path.exists(
-            self._weights_path
+        if (
+            os.path.exists(self._training_metadata_path)
+            and not os.path.exists(self._weights_path)
+            and self._broken_file() == self._weights_path
         ):
             raise ModelzooError(
                 f"the backup {os.path.dirname(self._weights_path)} has "
