@@ -246,6 +246,15 @@ def test_sample_flags_fail_before_any_work(world, name, args, needle):
     assert not (world / "exports" / export_name).exists()
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["--weights=/no/such/weights.h5"], "--weights=/no/such/weights.h5 is not a file"),
+    (["--backbone=vgg"], "--backbone='vgg' is unknown"),
+])
+def test_transfer_flags_fail_before_loading_images(world, args, needle):
+    # --image_dir keeps TFDS out: a failure after loading would name the folder.
+    check(recipe(world, f"--image_dir={world / 'idx'}", *args, name="flowers_resnet50"), 2, needle)
+
+
 def test_sequence_length_is_checked_against_the_test_split(tmp_path):
     import tensorflow as tf
 
