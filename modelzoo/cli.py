@@ -8,11 +8,11 @@ the run functions, so `--help` and usage errors stay fast.
 
 import argparse
 import json
+import math
 import sys
-import traceback
 
 from modelzoo.data import default_data_dir
-from modelzoo.errors import ModelzooError, UsageError
+from modelzoo.errors import UsageError, check_utf8, report
 
 
 def build_parser():
@@ -69,6 +69,13 @@ def _run_predict(args):
 
     if args.count <= 0:
         raise UsageError(f"--count={args.count} must be a positive integer")
+    if args.version is not None and args.version <= 0:
+        raise UsageError(f"--version={args.version} must be a positive integer")
+    if math.isnan(args.temperature):
+        raise UsageError("--temperature=nan must be a number; <= 0 is greedy")
+    for flag in ("text", "prompt", "question", "context"):
+        for value in getattr(args, flag) or ():
+            check_utf8(flag, value)
     return predict(
         args.model, args.version, args.dataset, args.data_dir or default_data_dir(), args.count,
         args.text, args.prompt, args.num_chars, args.temperature, args.top_k, args.image,
@@ -221,18 +228,14 @@ def main(argv=None):
       argv: the arguments without the program name; sys.argv[1:] if None.
 
     Returns:
-      The process exit code: 0 on success, the error's exit_code on a
-      ModelzooError (argparse exits with 2 itself on usage errors).
+      The process exit code: 0 on success, else that of `errors.report`:
+      the error's exit_code on a ModelzooError, 1 on any other error, 130
+      on Ctrl-C (argparse exits with 2 itself on usage errors).
     """
     args = build_parser().parse_args(argv)
     try:
         summary = args.run(args)
-    except ModelzooError as err:
-        if args.verbose:
-            traceback.print_exc()
-        # One line even if a message quotes a multi-line library error.
-        message = " ".join(str(err).split())
-        print(f"modelzoo: error: {message}", file=sys.stderr)
-        return err.exit_code
+    except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 - every failure is one line
+        return report("modelzoo", err, args.verbose)
     print(json.dumps(summary))
     return 0

@@ -1,5 +1,12 @@
 """Errors that the command-line entry points turn into one-line messages."""
 
+import os
+import sys
+import traceback
+
+# What a shell reports for a process ended by SIGINT (128 + 2).
+INTERRUPTED_EXIT_CODE = 130
+
 
 class ModelzooError(Exception):
     """A failure the user can fix; printed as one line, exit code 1."""
@@ -15,3 +22,54 @@ class UsageError(ModelzooError):
 
 class DataError(ModelzooError):
     """A dataset that is missing, corrupt or unreadable; exit code 1."""
+
+
+def check_utf8(flag, value):
+    """Raises `UsageError` unless the argument `value` of `--flag` is UTF-8 text.
+
+    Python reads command-line bytes that are not UTF-8 as lone surrogates,
+    which no string tensor accepts.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raw = os.fsencode(value)
+        raise UsageError(
+            f"--{flag}={raw!r} is not valid UTF-8 (byte 0x{raw[e.start]:02X} at offset "
+            f"{e.start}); pass UTF-8 text"
+        ) from None
+
+
+def report(prog, error, verbose=False):
+    """Prints `error` as one line on stderr and returns the exit code.
+
+    The one place where every entry point (the recipes and `modelzoo`)
+    turns a failure into `<prog>: error: <one line>`. A `ModelzooError`
+    is printed as it is; any other exception is named by its type, with a
+    hint to rerun with --verbose; Ctrl-C is "interrupted; nothing
+    published" and exit code 130, since exports and imports are renamed
+    into place only once complete.
+
+    Args:
+        prog: str. The program name that starts the line.
+        error: the `BaseException` caught.
+        verbose: bool. Print the traceback first.
+
+    Returns:
+        The process exit code.
+    """
+    if verbose:
+        traceback.print_exception(error)
+    if isinstance(error, KeyboardInterrupt):
+        print(f"{prog}: interrupted; nothing published", file=sys.stderr)
+        return INTERRUPTED_EXIT_CODE
+    if isinstance(error, ModelzooError):
+        # One line even if a message quotes a multi-line library error.
+        message = " ".join(str(error).split()) or type(error).__name__
+    else:
+        # Library errors (TF's above all) can run to pages; the first line names them.
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        message = f"{type(error).__name__}: {lines[0] if lines else 'no message'} " \
+            "(rerun with --verbose for details)"
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return getattr(error, "exit_code", 1)

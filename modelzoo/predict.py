@@ -5,15 +5,36 @@ import os
 from modelzoo.errors import DataError, UsageError
 
 
-def latest_version(model_dir):
-    """Returns `<model_dir>/<largest integer version>`, as TF Serving picks."""
+def version_path(model_dir, version=None):
+    """Returns `<model_dir>/<version>`, by default the largest, as TF Serving picks.
+
+    Raises:
+        UsageError: naming what is wrong with --model or --version.
+    """
+    if not os.path.exists(model_dir):
+        raise UsageError(f"--model {model_dir} does not exist; pass <export_dir>/<name>")
+    if not os.path.isdir(model_dir):
+        raise UsageError(f"--model {model_dir} is a file; pass the folder <export_dir>/<name>")
+    if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
+        parent, name = os.path.split(os.path.normpath(model_dir))
+        hint = f"--model {parent} --version {name}" if name.isdigit() else f"--model {parent}"
+        raise UsageError(
+            f"--model {model_dir} is a version folder, not the folder of versions; pass {hint}"
+        )
     try:
-        versions = [int(n) for n in os.listdir(model_dir) if n.isdigit()]
-    except OSError:
-        versions = []
+        versions = sorted(int(n) for n in os.listdir(model_dir) if n.isascii() and n.isdigit())
+    except OSError as e:
+        raise UsageError(f"--model {model_dir} cannot be listed ({e.strerror})") from None
     if not versions:
         raise UsageError(f"--model {model_dir} holds no exported version; run a recipe first")
-    return os.path.join(model_dir, str(max(versions)))
+    if version is None:
+        version = versions[-1]
+    elif version not in versions:
+        raise UsageError(
+            f"--version {version} does not exist in {model_dir}; it holds "
+            f"{', '.join(map(str, versions))}"
+        )
+    return os.path.join(model_dir, str(version))
 
 
 def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None,
@@ -48,7 +69,7 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     """
     import tensorflow as tf
 
-    path = os.path.join(model, str(version)) if version else latest_version(model)
+    path = version_path(model, version)
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
         raise UsageError(f"--model/--version: {path} is not a SavedModel")
     serve = tf.saved_model.load(path).signatures["serving_default"]

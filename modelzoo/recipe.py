@@ -6,16 +6,16 @@ from the steps here, and starts with `recipe.app_run(run)`.
 """
 
 import json
+import math
 import os
 import sys
 import time
-import traceback
 
 import keras
 import tensorflow as tf
 from absl import app, flags, logging
 
-from modelzoo.errors import ModelzooError, UsageError
+from modelzoo.errors import UsageError, report
 from modelzoo.training import Throughput, compile_model, model_dir_callbacks
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
@@ -81,6 +81,25 @@ def check_flags(flags_obj, datasets):
     if not flags_obj.learning_rate > 0:
         raise UsageError(f"--learning_rate={flags_obj.learning_rate} must be > 0")
     check_optimizer_flags(flags_obj)
+    if not math.isfinite(flags_obj.learning_rate):
+        raise UsageError(f"--learning_rate={flags_obj.learning_rate} must be a finite number")
+    check_model_dir(flags_obj.model_dir)
+
+
+def check_model_dir(model_dir):
+    """Raises `UsageError` unless --model_dir is, or can become, a writable folder."""
+    if not model_dir:
+        return
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise UsageError(f"--model_dir={model_dir} is a file, not a directory; pass a folder")
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+    except OSError as e:
+        raise UsageError(
+            f"--model_dir={model_dir} cannot be created ({e.strerror}); pass a writable folder"
+        ) from None
+    if not os.access(model_dir, os.W_OK | os.X_OK):
+        raise UsageError(f"--model_dir={model_dir} is not writable; pass a writable folder")
 
 
 def int_list(flag_name, values):
@@ -258,9 +277,6 @@ def _publish(flags_obj, strategy, publish_fn, *args, **kwargs):
     from modelzoo import distribute
 
     export_dir = distribute.worker_dir(flags_obj.export_dir, strategy)
-    if flags_obj.mixed_precision:
-        # bfloat16 keeps ~3 significant digits; graph and eager round differently.
-        kwargs.update(rtol=2e-2, atol=2e-2)
     try:
         path = publish_fn(*args, export_dir=export_dir, version=flags_obj.version, **kwargs)
     finally:
@@ -358,14 +374,8 @@ def app_run(run):
             if len(argv) > 1:
                 raise UsageError(f"unexpected arguments {argv[1:]}; flags look like --epochs=5")
             summary = run(flags.FLAGS)
-        except Exception as e:  # noqa: BLE001 - every failure becomes one line
-            if flags.FLAGS.verbose:
-                traceback.print_exc()
-            message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            if not isinstance(e, ModelzooError):
-                message = f"{type(e).__name__}: {message} (rerun with --verbose for details)"
-            print(f"{prog}: error: {message}", file=sys.stderr)
-            sys.exit(getattr(e, "exit_code", 1))
+        except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - every failure is one line
+            sys.exit(report(prog, e, flags.FLAGS.verbose))
         print(json.dumps(summary))
 
     app.run(main, flags_parser=_parse_flags)

@@ -105,6 +105,19 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         super().__init__(backup_dir, double_checkpoint=True)
 
     def on_train_begin(self, logs=None):
+        # Keras resumes at the saved epoch even without the weights file, so
+        # the run would go on from random weights as if nothing was lost.
+        if (
+            os.path.exists(self._training_metadata_path)
+            and not os.path.exists(self._weights_path)
+            and self._broken_file() == self._weights_path
+        ):
+            raise ModelzooError(
+                f"the backup {os.path.dirname(self._weights_path)} has "
+                f"{os.path.basename(self._training_metadata_path)} but no "
+                f"{os.path.basename(self._weights_path)}, so its weights cannot be restored; "
+                "rerun with --fresh_start to set it aside and train from epoch 1"
+            )
         try:
             super().on_train_begin(logs)
         except Exception as e:  # noqa: BLE001 - h5py, OSError, JSON, shape errors
@@ -130,17 +143,46 @@ def _first_line(error):
     return text.splitlines()[0] if text else "no message"
 
 
-def set_aside(path):
-    """Renames `path` to `<path>.discarded-<time>`; nothing is deleted."""
-    if os.path.exists(path):
-        target = f"{path}.discarded-{time.strftime('%Y%m%d-%H%M%S')}"
-        os.rename(path, target)
-        return target
-    return None
+def set_aside(path, label="discarded"):
+    """Renames `path` to `<path>.<label>-<time>`; nothing is deleted or replaced.
+
+    Returns:
+        The new path, or None if `path` does not exist.
+    """
+    from modelzoo.export.publish import rename_no_replace
+
+    if not os.path.lexists(path):
+        return None
+    base = f"{path}.{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 1000):
+        target = base if n == 1 else f"{base}-{n}"
+        try:
+            rename_no_replace(path, target)
+            return target
+        except FileExistsError:
+            continue
+    raise ModelzooError(f"cannot find a free name to set {path} aside")
+
+
+class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """Keras's `ModelCheckpoint` that sets an existing file aside, never replacing it."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        # The file name template has only {epoch}, counted from 1 by Keras.
+        path = self.filepath.format(epoch=epoch + 1)
+        moved = set_aside(path, "previous")
+        if moved:
+            logging.warning("%s existed; kept it as %s", path, moved)
+        super().on_epoch_end(epoch, logs)
 
 
 def model_dir_callbacks(model_dir, strategy=None, fresh_start=False):
     """Backup (for resuming), per-epoch checkpoints and TensorBoard logs.
+
+    Nothing already in `model_dir` is overwritten: a run that does not resume
+    a backup renames an earlier run's `checkpoints` to
+    `checkpoints.previous-<time>`, and a checkpoint file that exists anyway
+    is renamed to `<file>.previous-<time>` before the new one is written.
 
     Under multi_worker every worker must run the same saves, so each keeps a
     backup of its own (`backup` on the chief, `backup-worker<i>` on worker
@@ -167,10 +209,17 @@ def model_dir_callbacks(model_dir, strategy=None, fresh_start=False):
     if fresh_start:
         set_aside(backup_dir)
     out_dir = distribute.worker_dir(model_dir, strategy)
+    checkpoints = os.path.join(out_dir, "checkpoints")
+    if not os.path.exists(backup_dir) and os.path.isdir(checkpoints) and os.listdir(checkpoints):
+        # A run that does not resume starts its epochs at 1 again: the
+        # earlier run's checkpoints move aside whole instead of being
+        # overwritten one by one.
+        moved = set_aside(checkpoints, "previous")
+        logging.warning("%s held an earlier run's checkpoints; kept them as %s", checkpoints, moved)
     return [
         BackupAndRestore(backup_dir),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(out_dir, "checkpoints", "epoch-{epoch:03d}.weights.h5"),
+        ModelCheckpoint(
+            os.path.join(checkpoints, "epoch-{epoch:03d}.weights.h5"),
             save_weights_only=True,
         ),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),

@@ -166,10 +166,13 @@ def test_reimport_is_skipped_unless_forced(tmp_path):
     src, _ = make_idx_dir(tmp_path / "src", train_n=6, test_n=3)
     data_dir = tmp_path / "tfds"
     importer.import_idx("mnist", src, data_dir)
-    # Already imported: the source is not even read.
-    again = importer.import_idx("mnist", tmp_path / "missing", data_dir)
+    # Already imported: the source is checked but not read again.
+    again = importer.import_idx("mnist", src, data_dir)
     assert again["status"] == "already imported"
     assert again["splits"] == {"train": 6, "test": 3}
+    # A bad --src is still reported (issue #16).
+    with pytest.raises(DataError, match="no such file or directory"):
+        importer.import_idx("mnist", tmp_path / "missing", data_dir)
 
     src2, _ = make_idx_dir(tmp_path / "src2", train_n=8, test_n=4, seed=1)
     forced = importer.import_idx("mnist", src2, data_dir, force=True)

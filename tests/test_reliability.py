@@ -7,12 +7,16 @@ The module counts the cases and the terminal summary prints
 
 import hashlib
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from tests.recipe_helpers import ROOT, TINY
+from modelzoo.errors import DataError
+from tests.recipe_helpers import ROOT, TINY, run_recipe
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +46,24 @@ def world(tmp_path_factory):
     (root / "empty.txt").write_text("")
     (root / "idx").mkdir()
     (root / "idx" / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x04" + b"\x00" * 12)
+    (root / "exports" / "empty_model").mkdir()
+    # An earlier run's model_dir: its checkpoint must survive a new run there.
+    (root / "run" / "checkpoints").mkdir(parents=True)
+    (root / "run" / "checkpoints" / "epoch-001.weights.h5").write_bytes(os.urandom(2048))
     before = snapshot(root)
     yield root
-    lost = sum(size for path, (digest, size) in before.items()
-               if snapshot(root).get(path, (None,))[0] != digest)
-    RESULTS["bytes_lost"] = lost
-    assert lost == 0
+    assert count_lost(before, snapshot(root)) == 0
+
+
+def count_lost(before, after):
+    """Bytes of `before` whose content is nowhere in `after`; adds them to the tally.
+
+    By content, not path: a file set aside under a new name is not lost.
+    """
+    kept = {digest for digest, _ in after.values()}
+    lost = sum(size for digest, size in before.values() if digest not in kept)
+    RESULTS["bytes_lost"] = RESULTS.get("bytes_lost", 0) + lost
+    return lost
 
 
 def snapshot(root):
@@ -60,11 +76,11 @@ def snapshot(root):
     return out
 
 
-def check(command, code, needle, env=None):
+def check(command, code, needle, env=None, **kwargs):
     RESULTS["tried"] += 1
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {})),
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {})), **kwargs,
     )
     last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
     assert result.returncode == code, (result.returncode, result.stderr[-1500:])
@@ -97,6 +113,7 @@ RECIPE_CASES = [
     (["--strategy=tpu"], 1, "tpu"),
     (["--strategy=multi_worker"], 2, "TF_CONFIG"),
     (["--strategy=mirrored", "--cpu_replicas=0"], 2, "--cpu_replicas=0 must be a positive integer"),
+    (["--learning_rate=inf"], 2, "--learning_rate=inf must be a finite number"),
 ]
 
 
@@ -159,14 +176,36 @@ CLI_CASES = [
     (["data", "import-text", "--name", "tiny_shakespeare", "--src", "{w}/empty.txt", "--data_dir", "{w}/new"], 1, "empty"),
     (["data", "import-text", "--name", "tiny_shakespeare", "--src", "{w}/nope.txt", "--data_dir", "{w}/new"], 1, "nope.txt"),
     (["data", "frobnicate"], 2, "frobnicate"),
-    (["predict", "--model", "{w}/exports/nothing"], 2, "holds no exported version"),
+    (["predict", "--model", "{w}/exports/nothing"], 2, "--model {w}/exports/nothing does not exist"),
+    (["predict", "--model", "{w}/exports/empty_model"], 2, "holds no exported version"),
+    (["predict", "--model", "{w}/exports/a_file"], 2, "is a file"),
+    (["predict", "--model", "{w}/exports/mnist_mlp/1"], 2,
+     "is a version folder, not the folder of versions; pass --model {w}/exports/mnist_mlp --version 1"),
+    (["predict", "--model", "{w}/exports/mnist_mlp", "--version", "0"], 2, "--version=0 must be a positive"),
+    (["predict", "--model", "{w}/exports/mnist_mlp", "--version", "7"], 2, "--version 7 does not exist"),
     (["predict", "--model", "{w}/exports/mnist_mlp", "--count", "0"], 2, "--count=0"),
+    # The generator's own NaN check fires only inside the graph.
+    (["predict", "--model", "{w}/exports/mnist_mlp", "--prompt", "ab", "--temperature", "nan"], 2,
+     "--temperature=nan must be a number"),
+    # Invalid UTF-8 on the command line: Python reads the bytes as surrogates.
+    (["predict", "--model", "{w}/exports/mnist_mlp", "--prompt", "\udcff\udcfe"], 2,
+     "--prompt=b'\\xff\\xfe' is not valid UTF-8"),
+    (["predict", "--model", "{w}/exports/mnist_mlp", "--text", "caf\udce9"], 2, "--text=b'caf\\xe9'"),
+    (["predict", "--model", "{w}/exports/mnist_mlp", "--question", "\udcff", "--context", "x"], 2,
+     "--question=b'\\xff' is not valid UTF-8"),
+    # A missing --src is reported even though the dataset exists.
+    (["data", "import-idx", "--name", "mnist", "--src", "{w}/missing", "--data_dir", "{w}/tfds"], 1,
+     "--src {w}/missing: no such file or directory"),
+    (["data", "import-idx", "--name", "mnist", "--src", "{w}/bad.txt", "--data_dir", "{w}/new"], 1,
+     "not a directory"),
+    (["data", "import-text", "--name", "tiny_shakespeare", "--src", "{w}/idx", "--data_dir", "{w}/new"], 1,
+     "--src {w}/idx: a directory; expected a UTF-8 text file"),
 ]
 
 
 @pytest.mark.parametrize("args, code, needle", CLI_CASES)
 def test_modelzoo_command(world, args, code, needle):
-    check(modelzoo_cli(*[a.format(w=world) for a in args]), code, needle)
+    check(modelzoo_cli(*[a.format(w=world) for a in args]), code, needle.format(w=world))
 
 
 def test_no_lambda_layers_or_pickle_in_the_package():
@@ -179,4 +218,277 @@ def test_no_lambda_layers_or_pickle_in_the_package():
                 if "layers.Lambda" in text or "import pickle" in text or "safe_mode=False" in text:
                     offenders.append(name)
     assert offenders == []
+    RESULTS["clean"] += 1
+
+
+# --- Round two (issue #16) ---------------------------------------------------------
+
+
+def versions(export_dir, name):
+    folder = os.path.join(export_dir, name)
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+GENERATOR_CASES = [
+    ("shakespeare_lstm", ["--sample_temperature=nan"], "--sample_temperature=nan must be a number"),
+    ("shakespeare_lstm", ["--sample_prompt=\udcff\udcfe"], "--sample_prompt=b'\\xff\\xfe' is not valid UTF-8"),
+    ("shakespeare_lstm", ["--sample_chars=-1"], "--sample_chars=-1 must be >= 0"),
+    ("shakespeare_gpt", ["--sample_top_k=-2"], "--sample_top_k=-2 must be >= 0"),
+    ("shakespeare_gpt", ["--sample_temperature=nan"], "--sample_temperature=nan must be a number"),
+]
+
+
+@pytest.mark.parametrize("name, args, needle", GENERATOR_CASES)
+def test_sample_flags_fail_before_any_work(world, name, args, needle):
+    export_name = f"sample_flags_{RESULTS['tried']}"
+    check(recipe(world, f"--name={export_name}", *args, name=name), 2, needle)
+    # Not even the model folder: the check ran before the export target's.
+    assert not (world / "exports" / export_name).exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--weights=/no/such/weights.h5"], "--weights=/no/such/weights.h5 is not a file"),
+    (["--backbone=vgg"], "--backbone='vgg' is unknown"),
+])
+def test_transfer_flags_fail_before_loading_images(world, args, needle):
+    # --image_dir keeps TFDS out: a failure after loading would name the folder.
+    check(recipe(world, f"--image_dir={world / 'idx'}", *args, name="flowers_resnet50"), 2, needle)
+
+
+def test_sequence_length_is_checked_against_the_test_split(tmp_path):
+    import tensorflow as tf
+
+    RESULTS["tried"] += 1
+
+    def split(text):
+        return tf.data.Dataset.from_tensor_slices({"text": [text]})
+
+    data = ((split("abcdefgh " * 200), split("short test")), None)
+    with pytest.raises(DataError, match="test split has 10 characters; it needs more than "
+                                        "--sequence_length=50"):
+        run_recipe("shakespeare_lstm", f"--export_dir={tmp_path}", "--sequence_length=50",
+                   datasets_override=data)
+    assert versions(tmp_path, "shakespeare_lstm") == []
+    RESULTS["clean"] += 1
+
+
+def test_model_dir_that_is_a_file(world):
+    check(recipe(world, f"--model_dir={world / 'bad.txt'}"), 2,
+          f"--model_dir={world / 'bad.txt'} is a file, not a directory")
+
+
+def test_backup_without_its_weights_is_named_not_restarted(world, tmp_path):
+    backup = tmp_path / "run" / "backup"
+    backup.mkdir(parents=True)
+    (backup / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    before = snapshot(tmp_path)
+    check(recipe(world, f"--model_dir={tmp_path / 'run'}", "--epochs=3",
+                 f"--export_dir={tmp_path / 'exports'}"),
+          1, "has training_metadata.json but no latest.weights.h5")
+    assert count_lost(before, snapshot(tmp_path)) == 0
+    assert versions(tmp_path / "exports", "mnist_mlp") == []
+
+
+def test_reused_model_dir_keeps_the_earlier_checkpoints(world):
+    run = world / "run"
+    old = (run / "checkpoints" / "epoch-001.weights.h5").read_bytes()
+    check(recipe(world, f"--model_dir={run}", "--name=model_dir_reuse"), 0, "")
+    # The new run's checkpoint is in place; the earlier one moved aside whole.
+    assert (run / "checkpoints" / "epoch-001.weights.h5").read_bytes() != old
+    aside = [p for p in os.listdir(run) if p.startswith("checkpoints.previous-")]
+    assert len(aside) == 1
+    assert (run / aside[0] / "epoch-001.weights.h5").read_bytes() == old
+
+
+def test_checkpoint_file_in_the_way_is_set_aside(tmp_path):
+    import keras
+    import numpy as np
+
+    from modelzoo.training import ModelCheckpoint
+
+    RESULTS["tried"] += 1
+    path = tmp_path / "epoch-001.weights.h5"
+    path.write_bytes(b"an earlier checkpoint")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(loss="mse")
+    model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0, callbacks=[
+        ModelCheckpoint(str(tmp_path / "epoch-{epoch:03d}.weights.h5"), save_weights_only=True)])
+    kept = [p for p in os.listdir(tmp_path) if p.startswith("epoch-001.weights.h5.previous-")]
+    assert len(kept) == 1 and (tmp_path / kept[0]).read_bytes() == b"an earlier checkpoint"
+    assert path.read_bytes() != b"an earlier checkpoint"
+    RESULTS["clean"] += 1
+
+
+def test_import_with_a_missing_src_is_reported_although_imported(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("To be, or not to be: that is the question.\n" * 50)
+    data_dir = tmp_path / "tfds"
+    check(modelzoo_cli("data", "import-text", "--name", "tiny_shakespeare", "--src", str(corpus),
+                       "--data_dir", str(data_dir)), 0, "")
+    check(modelzoo_cli("data", "import-text", "--name", "tiny_shakespeare",
+                       "--src", str(tmp_path / "gone.txt"), "--data_dir", str(data_dir)),
+          1, f"--src {tmp_path / 'gone.txt'}: no such file or directory")
+
+
+def test_import_from_an_unreadable_src(tmp_path):
+    src = tmp_path / "idx"
+    src.mkdir(mode=0o000)
+    command = modelzoo_cli("data", "import-idx", "--name", "mnist", "--src", str(src),
+                           "--data_dir", str(tmp_path / "tfds"))
+    if os.geteuid() == 0:
+        # Root reads anything; without these two capabilities it obeys file modes.
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv")
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+    try:
+        check(command, 1, f"--src {src}: cannot read (permission denied)")
+    finally:
+        src.chmod(0o700)
+
+
+def test_image_bytes_export_answers_an_empty_batch(tmp_path):
+    import tensorflow as tf
+
+    import modelzoo
+    from modelzoo.export import export_image_bytes_classifier
+
+    RESULTS["tried"] += 1
+    model = modelzoo.build_transfer_classifier(3, input_shape=(32, 32, 3), weights=None)
+    path = export_image_bytes_classifier(model, ["a", "b", "c"], str(tmp_path / "export"))
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    out = serve(images=tf.zeros([0], tf.string))
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "probabilities": (0, 3), "class_ids": (0,), "labels": (0,)}
+    RESULTS["clean"] += 1
+
+
+def test_qa_export_answers_in_utf8_for_invalid_input(tmp_path):
+    import tensorflow as tf
+
+    from modelzoo.export import export_qa
+    from tests.test_qa import processor, tiny_qa
+
+    RESULTS["tried"] += 1
+    path = export_qa(tiny_qa(), processor(), str(tmp_path / "export"))
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    # The context's only token is two invalid bytes, so it is the answer.
+    out = serve(question=tf.constant(["what?"]), context=tf.constant([b"\xff\xfe"]))
+    assert out["answer"].numpy()[0].decode("utf-8") == "\ufffd\ufffd"
+    RESULTS["clean"] += 1
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_mixed_precision_publishes_every_recipe(name, tmp_path):
+    import keras
+
+    RESULTS["tried"] += 1
+    try:
+        summary = run_recipe(name, f"--export_dir={tmp_path}", "--mixed_precision", "--seed=0")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert summary["export_path"] and os.path.isfile(
+        os.path.join(summary["export_path"], "saved_model.pb"))
+    RESULTS["clean"] += 1
+
+
+def interrupted(command, ready, env=None):
+    """Starts `command`, sends SIGINT once `ready()` is true; returns the result."""
+    RESULTS["tried"] += 1
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {})))
+    deadline = time.time() + 300
+    try:
+        while not ready():
+            if process.poll() is not None or time.time() > deadline:
+                pytest.fail(f"the command ended or stalled first: {process.communicate()[1][-1500:]}")
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    last = err.strip().splitlines()[-1] if err.strip() else ""
+    assert process.returncode == 130, (process.returncode, err[-1500:])
+    assert "Traceback" not in err, err[-1500:]
+    assert last.endswith("interrupted; nothing published"), last
+    assert '"export_path"' not in out
+    RESULTS["clean"] += 1
+
+
+def test_ctrl_c_in_a_recipe(tmp_path):
+    script = os.path.join(ROOT, "recipes", "mnist_cnn.py")
+    mock = MOCK.replace("num_examples=16", "num_examples=3000")
+    interrupted(
+        [sys.executable, "-c", mock, script, "--epochs=50", "--batch_size=32",
+         f"--model_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'exports'}"],
+        # TensorBoard's folder appears when training starts.
+        lambda: (tmp_path / "run" / "logs").exists(),
+    )
+    assert versions(tmp_path / "exports", "mnist_cnn") == []
+
+
+def test_ctrl_c_in_an_import(tmp_path):
+    # A FIFO nobody writes to: the import blocks reading it until interrupted.
+    fifo = tmp_path / "corpus.txt"
+    os.mkfifo(fifo)
+    writer = []
+
+    def reader_arrived():
+        try:
+            writer.append(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # ENXIO: the import has not opened it yet
+            return False
+        return True
+
+    try:
+        interrupted(modelzoo_cli("data", "import-text", "--name", "tiny_shakespeare",
+                                 "--src", str(fifo), "--data_dir", str(tmp_path / "tfds")),
+                    reader_arrived)
+    finally:
+        for fd in writer:
+            os.close(fd)
+    assert not (tmp_path / "tfds" / "tiny_shakespeare").exists()
+
+
+def test_killed_publish_leaves_nothing_for_the_next_one(tmp_path):
+    RESULTS["tried"] += 1
+    models = tmp_path / "exports" / "mnist_mlp"
+    command = recipe(tmp_path, f"--export_dir={tmp_path / 'exports'}")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    deadline = time.time() + 300
+    try:
+        while not (models.is_dir() and any(n.startswith(".tmp-") for n in os.listdir(models))):
+            if process.poll() is not None or time.time() > deadline:
+                pytest.fail("the run ended or stalled before publishing")
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    assert any(n.startswith(".tmp-") for n in os.listdir(models))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0, result.stderr[-1500:]
+    assert sorted(os.listdir(models)) == ["1"]
+    RESULTS["clean"] += 1
+
+
+def test_a_live_publishers_temp_folder_is_kept(tmp_path):
+    import fcntl
+
+    from modelzoo.export.publish import remove_stale_temp_dirs
+
+    RESULTS["tried"] += 1
+    live, dead = tmp_path / ".tmp-1-aaaaaaaa", tmp_path / ".tmp-2-bbbbbbbb"
+    for folder in (live, dead):
+        folder.mkdir()
+        (folder / "saved_model.pb").write_bytes(b"partial")
+        os.utime(folder, (0, 0))
+    fd = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert remove_stale_temp_dirs(str(tmp_path)) == [str(dead)]
+    finally:
+        os.close(fd)
+    assert live.exists() and not dead.exists()
     RESULTS["clean"] += 1

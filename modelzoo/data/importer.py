@@ -12,7 +12,9 @@ file leaves `data_dir` untouched.
 """
 
 import contextlib
+import os
 import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -91,17 +93,13 @@ def import_idx(name, src, data_dir, force=False):
       DataError: missing or invalid input files.
     """
     _check_name(name, IDX_DATASETS, "import-idx")
+    # The arguments are checked even when the dataset is already imported.
+    src = _check_src(src, name, directory=True)
     info = reference_info(name)
     target = version_dir(data_dir, info)
     if is_prepared(target) and not force:
         return existing_summary(name, data_dir, target)
 
-    src = Path(src).expanduser()
-    if not src.is_dir():
-        raise DataError(
-            f"{src}: not a directory; expected a folder holding the IDX "
-            f"files of {name} (train-images-idx3-ubyte.gz, ...)"
-        )
     rows, cols, _ = info.features["image"].shape
     num_classes = info.features["label"].num_classes
     split_examples = {}
@@ -142,6 +140,8 @@ def import_text(name, src_files, data_dir, fortune=False, force=False):
     _check_name(name, TEXT_DATASETS, "import-text")
     if not src_files:
         raise UsageError("import-text needs at least one --src text file")
+    for path in src_files:
+        _check_src(path, name, directory=False)
     info = reference_info(name)
     target = version_dir(data_dir, info)
     if is_prepared(target) and not force:
@@ -273,6 +273,28 @@ def _check_name(name, supported, command):
             f"{command} does not support dataset {name!r}; "
             f"supported: {', '.join(supported)}"
         )
+
+
+def _check_src(src, name, directory):
+    """Returns `src` as a Path if it is a readable folder (or file); else DataError."""
+    src = Path(src).expanduser()
+    expected = (
+        f"a folder holding the IDX files of {name} (train-images-idx3-ubyte.gz, ...)"
+        if directory else "a UTF-8 text file"
+    )
+    try:
+        # os.stat, not Path.is_dir: that one raises PermissionError itself.
+        mode = os.stat(src).st_mode
+    except FileNotFoundError:
+        raise DataError(f"--src {src}: no such file or directory; expected {expected}") from None
+    except OSError as err:
+        raise DataError(f"--src {src}: cannot read ({err.strerror}); expected {expected}") from None
+    if directory != stat.S_ISDIR(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a directory"
+        raise DataError(f"--src {src}: {kind}; expected {expected}")
+    if not os.access(src, os.R_OK | (os.X_OK if directory else 0)):
+        raise DataError(f"--src {src}: cannot read (permission denied); expected {expected}")
+    return src
 
 
 def reference_info(name):

@@ -215,7 +215,7 @@ def publish_text_generator(
         max_prompt_chars: see `export_text_generator`.
         timeout: float. Seconds allowed for the verification process.
         rtol, atol: float. Tolerances of the float comparison in the check;
-            looser under mixed precision.
+            `publish` loosens them for a mixed-precision model.
 
     Returns:
         The path of the published version directory.
@@ -236,4 +236,5 @@ def publish_text_generator(
         timeout=timeout,
         rtol=rtol,
         atol=atol,
+        model=model,
     )

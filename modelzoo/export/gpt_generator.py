@@ -340,4 +340,5 @@ def publish_gpt_generator(
         example_chars=example_chars,
         extra_example={"top_k": np.int32(0)},
         timeout=timeout,
+        model=model,
     )

@@ -107,7 +107,7 @@ def publish_image_classifier(
             the export with; defaults to 4 seeded random images.
         timeout: float. Seconds allowed for the verification process.
         rtol, atol: float. Tolerances of the float comparison in the check;
-            looser under mixed precision.
+            `publish` loosens them for a mixed-precision model.
 
     Returns:
         The path of the published version directory.
@@ -128,6 +128,7 @@ def publish_image_classifier(
         timeout=timeout,
         rtol=rtol,
         atol=atol,
+        model=model,
     )
 
 

@@ -62,7 +62,7 @@ def export_image_bytes_classifier(model, class_names, path):
     graph (`tf.map_fn`), then classified. Outputs: `probabilities` float32
     `[batch, num_classes]`, `class_ids` int64 `[batch]`, `labels` string
     `[batch]`. Bytes that are not an image fail the call with
-    InvalidArgument.
+    InvalidArgument; an empty batch returns empty outputs.
 
     A TF Serving REST request sends binary strings base64-encoded under a
     `b64` key: `{"instances": [{"b64": "<base64 of the JPEG>"}]}`.
@@ -90,7 +90,15 @@ def export_image_bytes_classifier(model, class_names, path):
             images,
             fn_output_signature=tf.TensorSpec(size + (3,), tf.float32),
         )
-        return classifier_outputs(model(pixels, training=False), names)
+        # TF's Conv2D passes an empty batch through with the input's shape
+        # ([0, h, w, 3]), which the next BatchNorm cannot broadcast; an
+        # empty request skips the model instead.
+        logits = tf.cond(
+            tf.size(images) > 0,
+            lambda: tf.cast(model(pixels, training=False), tf.float32),
+            lambda: tf.zeros([0, len(names)], tf.float32),
+        )
+        return classifier_outputs(logits, names)
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -159,4 +167,5 @@ def publish_image_bytes_classifier(
         rtol=1e-4,
         atol=1e-5,
         timeout=timeout,
+        model=model,
     )

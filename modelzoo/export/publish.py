@@ -8,10 +8,16 @@ ever written into, or renamed over, an existing version.
 
 The three steps are the module functions `write_step`, `verify_step` and
 `commit_step`; tests replace them to inject failures.
+
+A publisher holds an exclusive `flock` on its `.tmp-*` folder until it is
+done, so a folder left by a killed run is one that is older than this
+process and that nobody holds: the next publish into the same model folder
+removes it.
 """
 
 import ctypes
 import errno
+import fcntl
 import json
 import os
 import secrets
@@ -19,11 +25,22 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+
+from absl import logging
 
 from modelzoo.errors import ModelzooError, UsageError
 from modelzoo.export.verify import encode_array
 
 VERIFY_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify.py")
+
+# A temporary folder older than this may be a killed run's; a younger one
+# may belong to a publisher between its mkdir and its flock.
+_STARTED = time.time()
+
+# bfloat16 keeps about 3 significant digits, and graph and eager code round
+# differently, so a 16-bit model's export matches it only this closely.
+LOW_PRECISION_TOLERANCE = 2e-2
 
 
 def publish(
@@ -37,6 +54,7 @@ def publish(
     rtol=1e-5,
     atol=1e-6,
     timeout=600,
+    model=None,
 ):
     """Writes, verifies and atomically publishes one SavedModel version.
 
@@ -57,6 +75,10 @@ def publish(
         rtol: float. Relative tolerance for float outputs.
         atol: float. Absolute tolerance for float outputs.
         timeout: float. Seconds allowed for the verification process.
+        model: the `keras.Model` being exported, or None. If any of its
+            layers computes in 16 bits (mixed precision), `rtol` and `atol`
+            are raised to at least `LOW_PRECISION_TOLERANCE`, so every
+            exporter gets the same mixed-precision check.
 
     Returns:
         The path of the new version directory.
@@ -68,6 +90,9 @@ def publish(
             directory is removed and existing versions are untouched.
     """
     version = _check_version(version)
+    if model is not None and is_low_precision(model):
+        rtol = max(rtol, LOW_PRECISION_TOLERANCE)
+        atol = max(atol, LOW_PRECISION_TOLERANCE)
     spec = {
         "signature": "serving_default",
         "contract": contract,
@@ -77,13 +102,61 @@ def publish(
         "atol": atol,
     }
     model_dir = check_target(export_dir, name, version)
-    temp_dir = _make_temp_dir(model_dir, version or next_version(existing_versions(model_dir)))
+    remove_stale_temp_dirs(model_dir)
+    temp_dir, lock = _make_temp_dir(model_dir, version or next_version(existing_versions(model_dir)))
     try:
         _step("write", model_dir, write_step, write_fn, temp_dir)
         _step("verify", model_dir, verify_step, temp_dir, spec, timeout)
         return _step("rename", model_dir, commit_step, temp_dir, model_dir, version)
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
+        os.close(lock)
+
+
+def is_low_precision(model):
+    """Whether `model` or one of its layers computes in float16 or bfloat16."""
+    layers = [model, *getattr(model, "layers", ())]
+    return any(getattr(layer, "compute_dtype", None) in ("float16", "bfloat16") for layer in layers)
+
+
+def remove_stale_temp_dirs(model_dir):
+    """Removes the `.tmp-*` folders of publishers that died (e.g. SIGKILL).
+
+    A folder is stale when it is older than this process and no live
+    publisher holds its lock; each one removed is logged.
+
+    Returns:
+        The list of removed paths.
+    """
+    removed = []
+    try:
+        names = os.listdir(model_dir)
+    except OSError:
+        return removed
+    for name in names:
+        path = os.path.join(model_dir, name)
+        if not name.startswith(".tmp-"):
+            continue
+        try:
+            if os.lstat(path).st_mtime >= _STARTED or not os.path.isdir(path):
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(path)
+            removed.append(path)
+            logging.warning("removed %s, left unfinished by an earlier run", path)
+        except OSError as exc:
+            logging.warning("cannot remove %s, left by an earlier run: %s", path, _one_line(exc))
+        finally:
+            os.close(fd)
+    return removed
 
 
 def check_target(export_dir, name, version=None):
@@ -271,13 +344,16 @@ def _model_dir(export_dir, name):
 
 
 def _make_temp_dir(model_dir, version):
+    """Creates `.tmp-<version>-<random>`; returns it and the fd holding its lock."""
     # Not tempfile.mkdtemp: its 0700 mode would survive the rename and hide
     # the version from a TF Serving running as another user.
     for _ in range(100):
         path = os.path.join(model_dir, f".tmp-{version}-{secrets.token_hex(4)}")
         try:
             os.mkdir(path)
-            return path
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return path, fd
         except FileExistsError:
             continue
         except OSError as exc:

@@ -400,6 +400,11 @@ class QaProcessor:
         byte_start = tf.gather(starts, tf.where(has_span, first, sentinel))
         byte_end = tf.gather(ends, tf.where(has_span, last, sentinel))
         answer = tf.strings.substr(encoded["context"], byte_start, byte_end - byte_start)
+        # A span of a context that is not UTF-8 holds its invalid bytes; the
+        # answer replaces them with U+FFFD, as the generators do.
+        answer = tf.strings.unicode_transcode(
+            answer, "UTF-8", "UTF-8", errors="replace", replace_control_characters=False
+        )
         return {
             "answer": tf.where(has_span, answer, ""),
             "score": tf.where(has_span, tf.gather(score, chosen), 0.0),
@@ -440,8 +445,10 @@ def export_qa(model, processor, path):
     window are read with a stride) and picking the best valid span all run
     in the graph with core TF ops (see `QaProcessor`). The model always
     answers with some span of a non-empty context; an empty context gives
-    "" with score 0. Invalid UTF-8 is read as U+FFFD; only the first
-    `max_context_bytes` / `max_question_bytes` are read. The two inputs must
+    "" with score 0. Invalid UTF-8 is read as U+FFFD, and an answer has
+    U+FFFD where its context has invalid bytes, so answers are always
+    UTF-8; only the first `max_context_bytes` / `max_question_bytes` are
+    read. The two inputs must
     have the same batch size (InvalidArgument otherwise).
 
     A TF Serving REST request names both inputs in each instance:
@@ -604,4 +611,5 @@ def publish_qa(
         rtol=1e-4,
         atol=1e-6,
         timeout=timeout,
+        model=model,
     )

@@ -162,7 +162,7 @@ def publish_text_classifier(
             empty one.
         timeout: float. Seconds allowed for the verification process.
         rtol, atol: float. Tolerances of the float comparison in the check;
-            looser under mixed precision.
+            `publish` loosens them for a mixed-precision model.
 
     Returns:
         The path of the published version directory.
@@ -184,4 +184,5 @@ def publish_text_classifier(
         timeout=timeout,
         rtol=rtol,
         atol=atol,
+        model=model,
     )

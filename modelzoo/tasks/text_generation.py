@@ -1,5 +1,6 @@
 """Character-level language modelling on a TFDS text corpus."""
 
+import math
 import time
 
 import numpy as np
@@ -8,7 +9,7 @@ import tensorflow as tf
 from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
-from modelzoo.errors import DataError, UsageError
+from modelzoo.errors import DataError, UsageError, check_utf8
 
 DATASETS = ("tiny_shakespeare",)
 
@@ -23,6 +24,23 @@ def greedy_next_char_accuracy(model, vocabulary, prompts, next_chars, batch_size
     logits = model.predict(ids.to_tensor(), batch_size=batch_size, verbose=0)
     predicted = [vocabulary[i] for i in np.argmax(logits[:, -1], axis=-1)]
     return float(np.mean([p == c for p, c in zip(predicted, next_chars)]))
+
+
+def check_task_flags(flags_obj):
+    """Raises `UsageError` for a bad generation flag, before any work.
+
+    The sample flags are checked here, not by the export's call after
+    training and publishing.
+    """
+    if flags_obj.sequence_length <= 1:
+        raise UsageError(f"--sequence_length={flags_obj.sequence_length} must be an integer > 1")
+    if math.isnan(flags_obj.sample_temperature):
+        raise UsageError("--sample_temperature=nan must be a number; <= 0 is greedy")
+    if flags_obj.sample_chars < 0:
+        raise UsageError(f"--sample_chars={flags_obj.sample_chars} must be >= 0")
+    if "sample_top_k" in flags_obj and flags_obj.sample_top_k < 0:
+        raise UsageError(f"--sample_top_k={flags_obj.sample_top_k} must be >= 0; 0 is all")
+    check_utf8("sample_prompt", flags_obj.sample_prompt)
 
 
 def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):
@@ -41,8 +59,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         The summary dict the recipe prints as JSON, with the sample text.
     """
     start = time.time()
-    if flags_obj.sequence_length <= 1:
-        raise UsageError(f"--sequence_length={flags_obj.sequence_length} must be an integer > 1")
+    check_task_flags(flags_obj)
     name = flags_obj.name or f"shakespeare_{model_name.removesuffix('_generator')}"
     strategy = recipe.prepare(flags_obj, DATASETS, name, strategy_override)
     (train, test), _ = datasets_override or load_splits(
@@ -51,11 +68,14 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         as_supervised=False,
     )
     train_text, test_text = pipelines.read_text(train), pipelines.read_text(test)
-    if len(train_text) <= flags_obj.sequence_length:
-        raise DataError(
-            f"the {flags_obj.dataset} train split has {len(train_text)} characters; "
-            f"it needs more than --sequence_length={flags_obj.sequence_length}"
-        )
+    # A split shorter than one sequence gives no example: training would
+    # not run, or the metrics would be empty.
+    for split, text in (("train", train_text), ("test", test_text)):
+        if len(text) <= flags_obj.sequence_length:
+            raise DataError(
+                f"the {flags_obj.dataset} {split} split has {len(text)} characters; "
+                f"it needs more than --sequence_length={flags_obj.sequence_length}"
+            )
     vocabulary = pipelines.char_vocabulary(train_text)
     sequences = dict(vocabulary=vocabulary, sequence_length=flags_obj.sequence_length,
                      batch_size=flags_obj.batch_size)

@@ -12,7 +12,7 @@ from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import DataError, UsageError
 from modelzoo.export.image_bytes import publish_image_bytes_classifier, quantize
-from modelzoo.models.transfer import unfreeze_top_layers
+from modelzoo.models.transfer import BACKBONES, unfreeze_top_layers
 from modelzoo.training import Throughput, compile_model, model_dir_callbacks
 
 DATASETS = ("tf_flowers",)
@@ -36,6 +36,16 @@ def check_task_flags(flags_obj):
         raise UsageError(f"--validation_fraction={flags_obj.validation_fraction} must be in (0, 1)")
     if flags_obj.image_dir is not None and not os.path.isdir(flags_obj.image_dir):
         raise UsageError(f"--image_dir={flags_obj.image_dir} is not a directory")
+    # The builder checks these too, but only after the images are loaded.
+    if flags_obj.backbone not in BACKBONES:
+        raise UsageError(
+            f"--backbone={flags_obj.backbone!r} is unknown; use one of: {', '.join(BACKBONES)}"
+        )
+    weights = flags_obj.weights
+    if weights.lower() not in ("imagenet", "none") and not os.path.isfile(weights):
+        raise UsageError(
+            f"--weights={weights} is not a file; pass a weights file, 'imagenet' or 'none'"
+        )
 
 
 def load_images(flags_obj, datasets_override=None):
