@@ -5,15 +5,36 @@ import os
 from modelzoo.errors import DataError, UsageError
 
 
-def latest_version(model_dir):
-    """Returns `<model_dir>/<largest integer version>`, as TF Serving picks."""
+def latest_version(model_dir, argument="--model"):
+    """Returns `<model_dir>/<largest integer version>`, as TF Serving picks.
+
+    `argument` names the command-line argument in the error message.
+    """
     try:
         versions = [int(n) for n in os.listdir(model_dir) if n.isdigit()]
     except OSError:
         versions = []
     if not versions:
-        raise UsageError(f"--model {model_dir} holds no exported version; run a recipe first")
+        raise UsageError(f"{argument} {model_dir} holds no exported version; run a recipe first")
     return os.path.join(model_dir, str(max(versions)))
+
+
+def export_path(model, version=None):
+    """The SavedModel `predict` calls: `<model>/<version>`, or the latest."""
+    path = os.path.join(model, str(version)) if version else latest_version(model)
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise UsageError(f"--model/--version: {path} is not a SavedModel")
+    return path
+
+
+def card_summary(path):
+    """The one-line summary of the export's model card, never failing."""
+    from modelzoo.export.model_card import read_card, summary_line
+
+    try:
+        return summary_line(read_card(path))
+    except ValueError as exc:
+        return f"unreadable model card ({exc})"
 
 
 def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None,
@@ -48,9 +69,7 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     """
     import tensorflow as tf
 
-    path = os.path.join(model, str(version)) if version else latest_version(model)
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-        raise UsageError(f"--model/--version: {path} is not a SavedModel")
+    path = export_path(model, version)
     serve = tf.saved_model.load(path).signatures["serving_default"]
     specs = serve.structured_input_signature[1]
     inputs = set(specs)

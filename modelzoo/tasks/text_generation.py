@@ -62,7 +62,8 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         model, train_ds, test_ds, flags_obj, strategy, chars_per_epoch
     )
     export_path, sample = recipe.publish_text_generator(
-        flags_obj, name, model, vocabulary, strategy
+        flags_obj, name, model, vocabulary, strategy,
+        recipe.card_facts(flags_obj, model_name, model_kwargs, metrics, ["train", "test"]),
     )
     summary = recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput,
                                sample=sample)
