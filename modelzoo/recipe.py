@@ -10,6 +10,7 @@ import os
 import sys
 import time
 import traceback
+import weakref
 
 import keras
 import tensorflow as tf
@@ -19,6 +20,9 @@ from modelzoo.errors import ModelzooError, UsageError
 from modelzoo.training import Throughput, compile_model, model_dir_callbacks
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
+
+# Model → its registered name and builder arguments, for the model card.
+_BUILT = weakref.WeakKeyDictionary()
 
 
 def define_common_flags(
@@ -162,13 +166,16 @@ def build_and_compile(flags_obj, strategy, model_name, train_steps, **model_kwar
     Returns:
         The compiled `keras.Model`.
     """
-    from modelzoo.registry import get_model
+    from modelzoo.registry import builder_config, get_model
 
     with strategy.scope():
         try:
             model = get_model(model_name, **model_kwargs)
         except ValueError as e:
             raise UsageError(str(e)) from None
+        _BUILT[model] = {
+            "name": model_name, "builder_config": builder_config(model_name, **model_kwargs)
+        }
         compile_model(
             model,
             flags_obj.learning_rate,
@@ -278,21 +285,19 @@ def publish_text_generator(flags_obj, name, model, vocabulary, strategy, card=No
     return path, flags_obj.sample_prompt + text.numpy().decode("utf-8", "replace")
 
 
-def card_facts(flags_obj, model_name, model_kwargs, metrics, splits):
+def card_facts(flags_obj, model, metrics, splits):
     """What the export's model card records about this run.
 
     Args:
         flags_obj: parsed flags; all the recipe's own are recorded.
-        model_name: str. The registered model.
-        model_kwargs: dict. The recipe's builder arguments.
+        model: the model `build_and_compile` built (its registered name and
+            builder arguments are recorded).
         metrics: dict. The test metrics measured before publishing.
         splits: list of str. The split specs trained and evaluated on.
 
     Returns:
         The `card` dict `export.publish` takes.
     """
-    from modelzoo.registry import builder_config
-
     foreign = ("absl", "tensorflow", "tensorflow_datasets", "keras")
     theirs = {
         flag.name
@@ -301,7 +306,7 @@ def card_facts(flags_obj, model_name, model_kwargs, metrics, splits):
         for flag in module_flags
     }
     return {
-        "model": {"name": model_name, "builder_config": builder_config(model_name, **model_kwargs)},
+        "model": _BUILT.get(model),
         "dataset": _dataset_facts(flags_obj, splits),
         "metrics": {k: float(v) for k, v in metrics.items()},
         "flags": {k: v for k, v in flags_obj.flag_values_dict().items() if k not in theirs},

@@ -39,6 +39,7 @@ from modelzoo.export import (
     publish_text_classifier,
     publish_text_generator,
 )
+from tests.test_serving_assets import check_serving_assets
 
 # The package re-exports the function `publish`, which hides the submodule
 # attribute of the same name.
@@ -436,7 +437,7 @@ def test_rename_no_replace_refuses_empty_targets(tmp_path):
     assert (tmp_path / "source").is_dir()
 
 
-def test_verify_module_imports_only_tensorflow():
+def test_verify_module_imports_only_tensorflow_and_its_serving_protos():
     tree = ast.parse(open(publish_module.VERIFY_SCRIPT, encoding="utf-8").read())
     imported = set()
     for node in ast.walk(tree):
@@ -444,7 +445,7 @@ def test_verify_module_imports_only_tensorflow():
             imported |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or ".").split(".")[0])
-    assert imported <= {"base64", "json", "sys", "numpy", "tensorflow"}
+    assert imported <= {"base64", "json", "os", "sys", "numpy", "tensorflow", "tensorflow_serving"}
 
 
 # --- slow: real publishing, fresh-process checks ---------------------------------------
@@ -569,6 +570,15 @@ CLI_CONTRACT = {
         "DT_FLOAT", "outputs['text']", "DT_STRING",
     ],
 }
+
+
+@pytest.mark.slow
+def test_published_exports_ship_warmup_requests_and_a_model_card(published):
+    check_serving_assets(published["image"], "image", {"images": image_batch(3)})
+    # The text and generator examples are the publish functions' defaults.
+    check_serving_assets(published["text"], "text")
+    batch = check_serving_assets(published["gen"], "gen")["warmup"]
+    assert set(batch["num_chars"]) == {20} and len(batch["prompt"]) == 3
 
 
 @pytest.mark.slow

@@ -57,7 +57,7 @@ def write_card(saved_model_dir, card):
     path = os.path.join(saved_model_dir, MODEL_CARD_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(card, f, indent=2, sort_keys=True, allow_nan=False)
+        json.dump(card, f, indent=2, allow_nan=False)
         f.write("\n")
     return path
 

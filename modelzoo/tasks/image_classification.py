@@ -49,7 +49,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         model, train_ds, test_ds, flags_obj, strategy, examples
     )
     images, _ = next(iter(test.batch(8)))
-    card = recipe.card_facts(flags_obj, model_name, model_kwargs, metrics, ["train", "test"])
+    card = recipe.card_facts(flags_obj, model, metrics, ["train", "test"])
     export_path = recipe.publish_image_classifier(
         flags_obj, name, model, class_names, images, strategy, card)
     return recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput)

@@ -224,7 +224,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     example = [[t.decode("utf-8") for t in texts[:8]] for texts in (questions, contexts)]
     export_path = recipe._publish(
         flags_obj, strategy, publish_qa, model, processor, name=name, example=example,
-        card=recipe.card_facts(flags_obj, model_name, model_kwargs, metrics, ["train", "validation"]),
+        card=recipe.card_facts(flags_obj, model, metrics, ["train", "validation"]),
     )
     return recipe.summarize(
         flags_obj, model_name, metrics, export_path, start, throughput,

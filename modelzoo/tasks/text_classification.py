@@ -58,6 +58,6 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     texts, _ = next(iter(test.batch(8)))
     export_path = recipe.publish_text_classifier(
         flags_obj, name, model, vectorizer, class_names, texts, strategy,
-        recipe.card_facts(flags_obj, model_name, model_kwargs, metrics, ["train", "test"]),
+        recipe.card_facts(flags_obj, model, metrics, ["train", "test"]),
     )
     return recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput)

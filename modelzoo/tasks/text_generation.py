@@ -63,7 +63,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     )
     export_path, sample = recipe.publish_text_generator(
         flags_obj, name, model, vocabulary, strategy,
-        recipe.card_facts(flags_obj, model_name, model_kwargs, metrics, ["train", "test"]),
+        recipe.card_facts(flags_obj, model, metrics, ["train", "test"]),
     )
     summary = recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput,
                                sample=sample)

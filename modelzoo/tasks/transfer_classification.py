@@ -135,7 +135,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     export_path = recipe._publish(
         flags_obj, strategy, publish_image_bytes_classifier, model, class_names,
         name=name, example=np.asarray(example, dtype=object) if example else None,
-        card=recipe.card_facts(flags_obj, model_name, model_kwargs, metrics, split_specs(flags_obj)),
+        card=recipe.card_facts(flags_obj, model, metrics, split_specs(flags_obj)),
     )
     summary = recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput,
                                classes=len(class_names), **extra)
