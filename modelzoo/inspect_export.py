@@ -4,6 +4,7 @@ import json
 import os
 
 from modelzoo.errors import DataError, UsageError
+from modelzoo.export import model_card, warmup
 
 
 def version_dir(path):
@@ -34,8 +35,6 @@ def inspect_export(path):
         and `warmup_requests` (per record: signature and input shapes).
     """
     import tensorflow as tf
-
-    from modelzoo.export import model_card, warmup
 
     path = version_dir(path)
     try:
@@ -74,7 +73,8 @@ def render(info):
         splits = ", ".join(f"{s} ({n} examples)" for s, n in (dataset.get("splits") or {}).items())
         lines.append(f"dataset:    {dataset.get('name')} {dataset.get('version')}; {splits}")
     if card.get("metrics"):
-        lines.append("metrics:    " + ", ".join(f"{k} {v}" for k, v in sorted(card["metrics"].items())))
+        lines.append("metrics:    " + ", ".join(
+            f"{k} {model_card.short_number(v)}" for k, v in sorted(card["metrics"].items())))
     if card.get("flags"):
         lines.append("flags:      " + " ".join(
             f"--{k}={_flag(v)}" for k, v in sorted(card["flags"].items())))

@@ -300,10 +300,11 @@ def card_facts(flags_obj, model, metrics, splits):
     """
     foreign = ("absl", "tensorflow", "tensorflow_datasets", "keras")
     theirs = {
-        flag.name
+        name
         for module, module_flags in flags_obj.flags_by_module_dict().items()
         if module.split(".")[0] in foreign
         for flag in module_flags
+        for name in (flag.name, flag.short_name)
     }
     return {
         "model": _BUILT.get(model),

@@ -127,6 +127,10 @@ def test_command_prints_one_json_line(tmp_path):
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["export_path"].endswith("mnist_mlp/1")
     assert {"metrics", "wall_time_s", "model", "dataset"} <= set(summary)
+    # The card keeps the recipe's flags, not absl's own (--help, -v, --logtostderr).
+    flags = check_serving_assets(summary["export_path"], "mnist_mlp")["flags"]
+    assert {"epochs", "batch_size", "hidden_units", "export_dir"} <= set(flags)
+    assert not {"?", "help", "v", "verbosity", "logtostderr"} & set(flags), sorted(flags)
 
 
 def test_mixed_precision_keeps_the_serving_dtypes(tmp_path):

@@ -94,7 +94,7 @@ def summary_line(card):
             parts[-1] += f" {dataset['version']}"
     metrics = card.get("metrics") or {}
     if metrics:
-        parts.append(", ".join(f"{k} {_short(v)}" for k, v in sorted(metrics.items())))
+        parts.append(", ".join(f"{k} {short_number(v)}" for k, v in sorted(metrics.items())))
     versions = card.get("versions") or {}
     made = f"published {str(card.get('date'))[:10]} by modelzoo {versions.get('modelzoo')}"
     made += f", tensorflow {versions.get('tensorflow')}"
@@ -184,7 +184,8 @@ def _plain(value):
     return str(value)
 
 
-def _short(value):
+def short_number(value):
+    """A metric for people to read: 4 significant digits, n/a for None."""
     if value is None:
         return "n/a"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
