@@ -80,8 +80,10 @@ def _add_serving_config_command(commands, common):
         "serving-config", parents=[common],
         help="write a TF Serving model config file serving every export",
     )
-    config.add_argument("--export_dir", default="saved_models", help="the folder of <name>/<version> exports")
-    config.add_argument("--out", required=True, help="the file to write, e.g. saved_models/models.config")
+    config.add_argument("--export_dir", default="saved_models",
+                        help="the folder of <name>/<version> exports")
+    config.add_argument("--out", required=True,
+                        help="the file to write, e.g. saved_models/models.config")
     config.add_argument("--base_path", default=None,
                         help="the export folder as the server sees it, e.g. /models in a container "
                         "(default: its absolute path here)")

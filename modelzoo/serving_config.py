@@ -133,7 +133,7 @@ def write_config(config, out, force=False):
     if os.path.isdir(out):
         raise UsageError(f"--out {out} is a directory; pass a file name, e.g. {out}/models.config")
     if os.path.lexists(out) and not force:
-        raise UsageError(f"--out {out} already exists; pass --force to replace it")
+        raise _exists(out)
     descriptor, temp = tempfile.mkstemp(dir=folder, prefix=".models.config-")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as f:
@@ -145,8 +145,8 @@ def write_config(config, out, force=False):
         else:
             try:
                 rename_no_replace(temp, out)
-            except FileExistsError:
-                raise UsageError(f"--out {out} already exists; pass --force to replace it") from None
+            except FileExistsError:  # written meanwhile by someone else
+                raise _exists(out) from None
     finally:
         if os.path.lexists(temp):
             os.unlink(temp)
@@ -161,6 +161,10 @@ def serving_config(export_dir, out, base_path=None, versions="latest", force=Fal
         "models": {m.name: m.base_path for m in config.model_config_list.config},
         "versions": versions,
     }
+
+
+def _exists(out):
+    return UsageError(f"--out {out} already exists; pass --force to replace it")
 
 
 def _visible_folders(path):

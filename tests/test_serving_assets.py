@@ -226,7 +226,7 @@ def test_publish_fails_when_a_warmup_request_fails(tmp_path, monkeypatch):
     # The records are built from the example; a wrong dtype is what a broken
     # builder would write, and TF Serving would refuse to load the version.
     monkeypatch.setattr(warmup, "warmup_inputs", lambda example: [{"x": np.int64([1])}])
-    with pytest.raises(ModelzooError, match="failed verification.*warm-up request 1 failed") as info:
+    with pytest.raises(ModelzooError, match="failed verification.*warm-up request 1 fail") as info:
         publish(write_tiny_saved_model, str(tmp_path), "m", example={"x": np.float32([1, 2])})
     assert "\n" not in str(info.value)
     assert os.listdir(tmp_path / "m") == []
