@@ -639,8 +639,8 @@ def test_verify_failure_leaves_nothing(tmp_path, image_model, failure):
     if failure == "wrong_expected":
         expected["class_ids"] = (ids + 1) % 3
     # A corrupt saved_model.pb already fails when the model card reads its signatures.
-    caught = "failed at the write step: DecodeError" if failure == "corrupt_export" else (
-        "failed verification")
+    caught = "failed at the write step: ValueError: .*saved_model.pb is not a SavedModel" if (
+        failure == "corrupt_export") else "failed verification"
     with pytest.raises(ModelzooError, match=caught) as info:
         publish(write, str(tmp_path), "m", example={"images": images}, expected=expected)
     assert "\n" not in str(info.value)

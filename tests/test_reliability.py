@@ -161,6 +161,14 @@ CLI_CASES = [
     (["data", "frobnicate"], 2, "frobnicate"),
     (["predict", "--model", "{w}/exports/nothing"], 2, "holds no exported version"),
     (["predict", "--model", "{w}/exports/mnist_mlp", "--count", "0"], 2, "--count=0"),
+    (["inspect", "{w}/exports/nothing"], 2, "is not a directory"),
+    (["inspect", "{w}/exports/mnist_mlp"], 1, "saved_model.pb is not a SavedModel"),
+    (["serving-config", "--export_dir", "{w}/exports/a_file", "--out", "{w}/m.config"], 2,
+     "is not a directory"),
+    (["serving-config", "--export_dir", "{w}/exports", "--out", "{w}/m.config",
+      "--versions=sometimes"], 2, "--versions='sometimes' is not valid"),
+    (["serving-config", "--export_dir", "{w}/exports", "--out", "{w}/bad.txt"], 2,
+     "already exists; pass --force"),
 ]
 
 

@@ -136,16 +136,25 @@ def signature_contracts(saved_model_dir):
 
     Returns:
         A dict signature name → `{"inputs": {...}, "outputs": {...}}`.
+
+    Raises:
+        ValueError: the file is not a SavedModel with a `serve` graph.
     """
     import tensorflow as tf
+    from google.protobuf import message
     from tensorflow.core.protobuf import saved_model_pb2
 
+    path = os.path.join(saved_model_dir, "saved_model.pb")
     saved_model = saved_model_pb2.SavedModel()
-    with open(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
-        saved_model.ParseFromString(f.read())
-    meta_graph = next(
-        m for m in saved_model.meta_graphs if "serve" in m.meta_info_def.tags
-    )
+    with open(path, "rb") as f:
+        try:
+            saved_model.ParseFromString(f.read())
+        except message.DecodeError as exc:
+            raise ValueError(f"{path} is not a SavedModel ({exc})") from None
+    serving = [m for m in saved_model.meta_graphs if "serve" in m.meta_info_def.tags]
+    if not serving:
+        raise ValueError(f"{path} has no graph tagged 'serve'")
+    meta_graph = serving[0]
 
     def tensors(infos):
         return {
