@@ -16,6 +16,9 @@ setup(
         "absl-py",
         # TensorFlow 2.21 no longer pulls it in; --model_dir writes TensorBoard logs.
         "tensorboard",
+        # The PredictionLog/PredictRequest protos of the warm-up records and the
+        # ModelServerConfig of `modelzoo serving-config`; `pip check` is clean with TF 2.21.
+        "tensorflow-serving-api~=2.21.0",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout", "hypothesis", "matplotlib"],

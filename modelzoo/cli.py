@@ -40,7 +40,55 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_data_commands(commands, common)
     _add_predict_command(commands, common)
+    _add_inspect_command(commands, common)
+    _add_serving_config_command(commands, common)
     return parser
+
+
+def _add_inspect_command(commands, common):
+    """Adds `inspect`: an export's model card, signatures and warm-up requests."""
+    inspect = commands.add_parser(
+        "inspect", parents=[common], help="show an export's model card and signatures"
+    )
+    inspect.add_argument(
+        "export_dir", metavar="EXPORT_DIR",
+        help="a version folder (saved_models/NAME/3) or a model folder (its latest version)",
+    )
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
+    inspect.set_defaults(run=_run_inspect)
+
+
+def _run_inspect(args):
+    from modelzoo.inspect_export import inspect_export, render
+
+    info = inspect_export(args.export_dir)
+    return info if args.json else render(info)
+
+
+def _add_serving_config_command(commands, common):
+    """Adds `serving-config`: a TF Serving --model_config_file for every export."""
+    from modelzoo.serving_config import VERSIONS_HELP
+
+    config = commands.add_parser(
+        "serving-config", parents=[common],
+        help="write a TF Serving model config file serving every export",
+    )
+    config.add_argument("--export_dir", default="saved_models",
+                        help="the folder of <name>/<version> exports")
+    config.add_argument("--out", required=True,
+                        help="the file to write, e.g. saved_models/models.config")
+    config.add_argument("--base_path", default=None,
+                        help="the export folder as the server sees it, e.g. /models in a container "
+                        "(default: its absolute path here)")
+    config.add_argument("--versions", default="latest", help=f"versions to serve: {VERSIONS_HELP}")
+    config.add_argument("--force", action="store_true", help="replace an existing --out file")
+    config.set_defaults(run=_run_serving_config)
+
+
+def _run_serving_config(args):
+    from modelzoo.serving_config import serving_config
+
+    return serving_config(args.export_dir, args.out, args.base_path, args.versions, args.force)
 
 
 def _add_predict_command(commands, common):
@@ -65,7 +113,7 @@ def _add_predict_command(commands, common):
 
 
 def _run_predict(args):
-    from modelzoo.predict import predict
+    from modelzoo.predict import card_summary, export_path, predict
 
     if args.count <= 0:
         raise UsageError(f"--count={args.count} must be a positive integer")
@@ -76,6 +124,8 @@ def _run_predict(args):
     for flag in ("text", "prompt", "question", "context"):
         for value in getattr(args, flag) or ():
             check_utf8(flag, value)
+    # On stderr, so stdout stays one JSON line for scripts.
+    print(f"model: {card_summary(export_path(args.model, args.version))}", file=sys.stderr)
     return predict(
         args.model, args.version, args.dataset, args.data_dir or default_data_dir(), args.count,
         args.text, args.prompt, args.num_chars, args.temperature, args.top_k, args.image,
@@ -237,5 +287,5 @@ def main(argv=None):
         summary = args.run(args)
     except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 - every failure is one line
         return report("modelzoo", err, args.verbose)
-    print(json.dumps(summary))
+    print(summary if isinstance(summary, str) else json.dumps(summary))
     return 0

@@ -5,28 +5,30 @@ import os
 from modelzoo.errors import DataError, UsageError
 
 
-def version_path(model_dir, version=None):
+def version_path(model_dir, version=None, argument="--model"):
     """Returns `<model_dir>/<version>`, by default the largest, as TF Serving picks.
+
+    `argument` names the command-line argument in the error messages.
 
     Raises:
         UsageError: naming what is wrong with --model or --version.
     """
     if not os.path.exists(model_dir):
-        raise UsageError(f"--model {model_dir} does not exist; pass <export_dir>/<name>")
+        raise UsageError(f"{argument} {model_dir} does not exist; pass <export_dir>/<name>")
     if not os.path.isdir(model_dir):
-        raise UsageError(f"--model {model_dir} is a file; pass the folder <export_dir>/<name>")
+        raise UsageError(f"{argument} {model_dir} is a file; pass the folder <export_dir>/<name>")
     if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
         parent, name = os.path.split(os.path.normpath(model_dir))
         hint = f"--model {parent} --version {name}" if name.isdigit() else f"--model {parent}"
         raise UsageError(
-            f"--model {model_dir} is a version folder, not the folder of versions; pass {hint}"
+            f"{argument} {model_dir} is a version folder, not the folder of versions; pass {hint}"
         )
     try:
         versions = sorted(int(n) for n in os.listdir(model_dir) if n.isascii() and n.isdigit())
     except OSError as e:
-        raise UsageError(f"--model {model_dir} cannot be listed ({e.strerror})") from None
+        raise UsageError(f"{argument} {model_dir} cannot be listed ({e.strerror})") from None
     if not versions:
-        raise UsageError(f"--model {model_dir} holds no exported version; run a recipe first")
+        raise UsageError(f"{argument} {model_dir} holds no exported version; run a recipe first")
     if version is None:
         version = versions[-1]
     elif version not in versions:
@@ -35,6 +37,24 @@ def version_path(model_dir, version=None):
             f"{', '.join(map(str, versions))}"
         )
     return os.path.join(model_dir, str(version))
+
+
+def export_path(model, version=None):
+    """The SavedModel `predict` calls: `<model>/<version>`, or the latest."""
+    path = version_path(model, version)
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise UsageError(f"--model/--version: {path} is not a SavedModel")
+    return path
+
+
+def card_summary(path):
+    """The one-line summary of the export's model card, never failing."""
+    from modelzoo.export.model_card import read_card, summary_line
+
+    try:
+        return summary_line(read_card(path))
+    except ValueError as exc:
+        return f"unreadable model card ({exc})"
 
 
 def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None,
@@ -69,9 +89,7 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     """
     import tensorflow as tf
 
-    path = version_path(model, version)
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-        raise UsageError(f"--model/--version: {path} is not a SavedModel")
+    path = export_path(model, version)
     serve = tf.saved_model.load(path).signatures["serving_default"]
     specs = serve.structured_input_signature[1]
     inputs = set(specs)

@@ -40,6 +40,13 @@ def model_defaults(name):
     return dict(_lookup(name)[1])
 
 
+def builder_config(name, **overrides):
+    """The arguments `get_model(name, **overrides)` passes to the builder."""
+    kwargs = model_defaults(name)
+    kwargs.update({k: v for k, v in overrides.items() if v is not None})
+    return kwargs
+
+
 def get_model(name, **overrides):
     """Builds the registered model `name`.
 
@@ -54,10 +61,7 @@ def get_model(name, **overrides):
     Raises:
         ValueError: if `name` is not registered; the message lists the names.
     """
-    builder, defaults = _lookup(name)
-    kwargs = dict(defaults)
-    kwargs.update({k: v for k, v in overrides.items() if v is not None})
-    return builder(**kwargs)
+    return _lookup(name)[0](**builder_config(name, **overrides))
 
 
 def _lookup(name):

@@ -39,6 +39,7 @@ from modelzoo.export import (
     publish_text_classifier,
     publish_text_generator,
 )
+from tests.test_serving_assets import check_serving_assets
 
 # The package re-exports the function `publish`, which hides the submodule
 # attribute of the same name.
@@ -436,7 +437,7 @@ def test_rename_no_replace_refuses_empty_targets(tmp_path):
     assert (tmp_path / "source").is_dir()
 
 
-def test_verify_module_imports_only_tensorflow():
+def test_verify_module_imports_only_tensorflow_and_its_serving_protos():
     tree = ast.parse(open(publish_module.VERIFY_SCRIPT, encoding="utf-8").read())
     imported = set()
     for node in ast.walk(tree):
@@ -444,7 +445,7 @@ def test_verify_module_imports_only_tensorflow():
             imported |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or ".").split(".")[0])
-    assert imported <= {"base64", "json", "sys", "numpy", "tensorflow"}
+    assert imported <= {"base64", "json", "os", "sys", "numpy", "tensorflow", "tensorflow_serving"}
 
 
 # --- slow: real publishing, fresh-process checks ---------------------------------------
@@ -572,6 +573,15 @@ CLI_CONTRACT = {
 
 
 @pytest.mark.slow
+def test_published_exports_ship_warmup_requests_and_a_model_card(published):
+    check_serving_assets(published["image"], "image", {"images": image_batch(3)})
+    # The text and generator examples are the publish functions' defaults.
+    check_serving_assets(published["text"], "text")
+    batch = check_serving_assets(published["gen"], "gen")["warmup"]
+    assert set(batch["num_chars"]) == {20} and len(batch["prompt"]) == 3
+
+
+@pytest.mark.slow
 def test_saved_model_cli_shows_the_contract(published):
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -628,7 +638,10 @@ def test_verify_failure_leaves_nothing(tmp_path, image_model, failure):
 
     if failure == "wrong_expected":
         expected["class_ids"] = (ids + 1) % 3
-    with pytest.raises(ModelzooError, match="failed verification") as info:
+    # A corrupt saved_model.pb already fails when the model card reads its signatures.
+    caught = "failed at the write step: ValueError: .*saved_model.pb is not a SavedModel" if (
+        failure == "corrupt_export") else "failed verification"
+    with pytest.raises(ModelzooError, match=caught) as info:
         publish(write, str(tmp_path), "m", example={"images": images}, expected=expected)
     assert "\n" not in str(info.value)
     if failure == "wrong_expected":

@@ -24,6 +24,7 @@ from modelzoo.export import (
 from modelzoo.export.gpt_generator import window_starts
 from modelzoo.testing import run_model_test
 from tests.recipe_helpers import run_recipe
+from tests.test_serving_assets import check_serving_assets
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 VOCAB = [""] + list("abcdefgh .")
@@ -282,6 +283,8 @@ def test_published_gpt_serves_in_a_tensorflow_only_process(tmp_path):
         model, VOCAB, str(tmp_path), "gpt", max_chars=MAX_CHARS, max_prompt_chars=MAX_PROMPT
     )
     assert path == str(tmp_path / "gpt" / "1")
+    batch = check_serving_assets(path, "gpt")["warmup"]
+    assert sorted(batch) == ["num_chars", "prompt", "temperature", "top_k"]
     prompts, counts = ["", "abc", "hgfedcba..abc", "xyz"], [15, 20, 5, 0]
     got = serve(path, prompt=prompts, num_chars=counts, temperature=[0.0] * 4, top_k=[0, 3, 0, 0])
     assert got == [

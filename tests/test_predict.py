@@ -18,6 +18,7 @@ import tensorflow as tf
 import modelzoo
 from modelzoo import export
 from modelzoo.errors import DataError, UsageError
+from modelzoo.export import model_card
 from modelzoo.predict import predict
 from tests import test_gpt, test_qa, test_transfer
 from tests.recipe_helpers import ROOT
@@ -101,9 +102,12 @@ def test_unknown_signature_is_a_data_error(root):
         predict(str(root / "odd"))
 
 
-def test_command_prints_the_answers_as_json(root):
+def test_command_prints_the_card_summary_then_the_answers_as_json(root):
     model, processor = test_qa.tiny_qa(), test_qa.processor()
     model_dir = version_one(root, "qa_cli", lambda p: export.export_qa(model, processor, p))
+    path = os.path.join(model_dir, "1")
+    card = model_card.build_card("qa_cli", {"metrics": {"f1": 0.25}}, path)
+    model_card.write_card(path, card)
     done = subprocess.run(
         [sys.executable, "-m", "modelzoo", "predict", "--model", model_dir,
          "--question", test_qa.QUESTIONS[0], "--context", test_qa.CONTEXTS[0]],
@@ -111,6 +115,10 @@ def test_command_prints_the_answers_as_json(root):
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    # The summary goes to stderr: stdout stays one JSON line for scripts.
+    assert f"model: {model_card.summary_line(card)}" in done.stderr.splitlines()
+    assert "qa_cli: f1 0.25; published" in done.stderr
+    (line,) = done.stdout.strip().splitlines()
+    out = json.loads(line)
     assert out["predictions"][0]["question"] == test_qa.QUESTIONS[0]
     assert out["predictions"][0]["answer"] in test_qa.CONTEXTS[0]

@@ -29,6 +29,7 @@ from modelzoo.tasks import question_answering as qa
 from modelzoo.testing import run_model_test
 from modelzoo.training import compile_model
 from tests.recipe_helpers import run_recipe
+from tests.test_serving_assets import check_serving_assets
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 WORDS = "who won the super bowl denver broncos in 2016 what is it , . ? 's".split()
@@ -324,6 +325,7 @@ def test_published_qa_serves_in_a_tensorflow_only_process(tmp_path):
     model, p = tiny_qa(), processor()
     path = publish_qa(model, p, str(tmp_path), "qa")
     assert path == str(tmp_path / "qa" / "1")
+    assert sorted(check_serving_assets(path, "qa")["warmup"]) == ["context", "question"]
     out = serve(path, QUESTIONS, CONTEXTS)
     want = reference_answers(model, p, QUESTIONS, CONTEXTS)
     assert out["answer"] == [a.decode() for a in want["answer"]]

@@ -10,6 +10,7 @@ import pytest
 
 from modelzoo.errors import UsageError
 from tests.recipe_helpers import run_recipe, run_script
+from tests.test_serving_assets import check_serving_assets
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +60,20 @@ def test_image_recipes_train_export_and_serve_labels(recipe, tmp_path):
     names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
              "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
     assert out["labels"] == [names[i] for i in out["class_ids"]]
+
+
+def test_recipe_exports_carry_the_runs_model_card(tmp_path):
+    summary = run_recipe("mnist_mlp", f"--export_dir={tmp_path}", "--dataset=fashion_mnist",
+                         "--hidden_units=16", "--seed=1")
+    card = check_serving_assets(summary["export_path"], "fashion_mnist_mlp")
+    assert len(card["warmup"]["images"]) == 8  # real test images
+    assert card["model"] == {"name": "mlp", "builder_config": {
+        "input_shape": [28, 28, 1], "num_classes": 10, "rescale": 1 / 255,
+        "hidden_units": [16], "dropout": 0.2}}
+    assert card["dataset"]["name"] == "fashion_mnist" and card["dataset"]["version"] == "3.0.1"
+    assert set(card["dataset"]["splits"]) == {"train", "test"}
+    assert card["metrics"] == pytest.approx(summary["metrics"], abs=1e-6)
+    assert card["flags"]["seed"] == 1 and card["flags"]["hidden_units"] == ["16"]
 
 
 def test_transformer_recipe_serves_raw_text(tmp_path):
@@ -112,6 +127,10 @@ def test_command_prints_one_json_line(tmp_path):
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["export_path"].endswith("mnist_mlp/1")
     assert {"metrics", "wall_time_s", "model", "dataset"} <= set(summary)
+    # The card keeps the recipe's flags, not absl's own (--help, -v, --logtostderr).
+    flags = check_serving_assets(summary["export_path"], "mnist_mlp")["flags"]
+    assert {"epochs", "batch_size", "hidden_units", "export_dir"} <= set(flags)
+    assert not {"?", "help", "v", "verbosity", "logtostderr"} & set(flags), sorted(flags)
 
 
 def test_mixed_precision_keeps_the_serving_dtypes(tmp_path):

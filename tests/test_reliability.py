@@ -200,6 +200,14 @@ CLI_CASES = [
      "not a directory"),
     (["data", "import-text", "--name", "tiny_shakespeare", "--src", "{w}/idx", "--data_dir", "{w}/new"], 1,
      "--src {w}/idx: a directory; expected a UTF-8 text file"),
+    (["inspect", "{w}/exports/nothing"], 2, "is not a directory"),
+    (["inspect", "{w}/exports/mnist_mlp"], 1, "saved_model.pb is not a SavedModel"),
+    (["serving-config", "--export_dir", "{w}/exports/a_file", "--out", "{w}/m.config"], 2,
+     "is not a directory"),
+    (["serving-config", "--export_dir", "{w}/exports", "--out", "{w}/m.config",
+      "--versions=sometimes"], 2, "--versions='sometimes' is not valid"),
+    (["serving-config", "--export_dir", "{w}/exports", "--out", "{w}/bad.txt"], 2,
+     "already exists; pass --force"),
 ]
 
 

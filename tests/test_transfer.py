@@ -21,6 +21,7 @@ from modelzoo.models import transfer
 from modelzoo.models.transfer import file_sha256, unfreeze_top_layers
 from modelzoo.testing import run_model_test
 from tests.recipe_helpers import run_recipe
+from tests.test_serving_assets import check_serving_assets
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 CLASSES = ["daisy", "roses", "tulips"]
@@ -235,6 +236,13 @@ def test_recipe_on_an_image_folder_fine_tunes_exports_and_serves_bytes(tmp_path)
     assert summary["export_path"] == str(tmp_path / "out" / "images_resnet50" / "1")
     assert summary["classes"] == 3 and summary["fine_tuned_weights"] > 0
     assert {"accuracy", "loss"} <= set(summary["head_metrics"])
+    card = check_serving_assets(summary["export_path"], "images_resnet50")
+    # The warm-up requests carry real image files of the folder.
+    assert set(card["warmup"]["images"]) <= {open(f, "rb").read() for f in files}
+    assert card["model"]["name"] == "transfer_classifier"
+    assert card["dataset"]["name"] == str(tmp_path / "images")
+    assert card["metrics"] == pytest.approx(summary["metrics"], abs=1e-6)
+    assert card["flags"]["fine_tune_layers"] == 5
     result = subprocess.run(
         [sys.executable, "-P", "-c", SERVE, summary["export_path"], *files[::4]],
         capture_output=True, text=True, timeout=300,

@@ -206,7 +206,7 @@ def publish_generator(
         example_chars: int. Characters generated per example prompt.
         extra_example: dict of name → value for the inputs beyond the three
             shared ones (each repeated per prompt).
-        **publish_kwargs: `timeout`, `rtol`, `atol`, `model` (see `publish`).
+        **publish_kwargs: `timeout`, `rtol`, `atol`, `model`, `card` (see `publish`).
 
     Returns:
         The path of the published version directory.

@@ -196,6 +196,7 @@ def publish_text_generator(
     timeout=600,
     rtol=1e-5,
     atol=1e-6,
+    card=None,
 ):
     """Exports, verifies in a fresh process and publishes a text generator.
 
@@ -216,6 +217,8 @@ def publish_text_generator(
         timeout: float. Seconds allowed for the verification process.
         rtol, atol: float. Tolerances of the float comparison in the check;
             `publish` loosens them for a mixed-precision model.
+        card: dict of the model card's facts (see `model_card.build_card`),
+            or None.
 
     Returns:
         The path of the published version directory.
@@ -237,4 +240,5 @@ def publish_text_generator(
         rtol=rtol,
         atol=atol,
         model=model,
+        card=card,
     )

@@ -303,6 +303,7 @@ def publish_gpt_generator(
     max_chars=2000,
     max_prompt_chars=1000,
     timeout=600,
+    card=None,
 ):
     """Exports, verifies in a fresh process and publishes a GPT generator.
 
@@ -321,6 +322,8 @@ def publish_gpt_generator(
         max_chars: see `export_gpt_generator`.
         max_prompt_chars: see `export_gpt_generator`.
         timeout: float. Seconds allowed for the verification process.
+        card: dict of the model card's facts (see `model_card.build_card`),
+            or None.
 
     Returns:
         The path of the published version directory.
@@ -341,4 +344,5 @@ def publish_gpt_generator(
         extra_example={"top_k": np.int32(0)},
         timeout=timeout,
         model=model,
+        card=card,
     )

@@ -93,7 +93,7 @@ def expected_image_outputs(model, class_names, images):
 
 def publish_image_classifier(
     model, class_names, export_dir, name, version=None, example=None, timeout=600,
-    rtol=1e-5, atol=1e-6,
+    rtol=1e-5, atol=1e-6, card=None,
 ):
     """Exports, verifies in a fresh process and publishes an image classifier.
 
@@ -108,6 +108,8 @@ def publish_image_classifier(
         timeout: float. Seconds allowed for the verification process.
         rtol, atol: float. Tolerances of the float comparison in the check;
             `publish` loosens them for a mixed-precision model.
+        card: dict of the model card's facts (see `model_card.build_card`),
+            or None.
 
     Returns:
         The path of the published version directory.
@@ -129,6 +131,7 @@ def publish_image_classifier(
         rtol=rtol,
         atol=atol,
         model=model,
+        card=card,
     )
 
 

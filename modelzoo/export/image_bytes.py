@@ -129,7 +129,7 @@ def expected_bytes_outputs(model, class_names, images):
 
 
 def publish_image_bytes_classifier(
-    model, class_names, export_dir, name, version=None, example=None, timeout=600
+    model, class_names, export_dir, name, version=None, example=None, timeout=600, card=None
 ):
     """Exports, verifies in a fresh process and publishes a bytes classifier.
 
@@ -142,6 +142,8 @@ def publish_image_bytes_classifier(
         example: sequence of bytes, real encoded images to check the export
             with; defaults to a seeded random JPEG and PNG of other sizes.
         timeout: float. Seconds allowed for the verification process.
+        card: dict of the model card's facts (see `model_card.build_card`),
+            or None.
 
     Returns:
         The path of the published version directory.
@@ -168,4 +170,5 @@ def publish_image_bytes_classifier(
         atol=1e-5,
         timeout=timeout,
         model=model,
+        card=card,
     )

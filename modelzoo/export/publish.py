@@ -6,8 +6,12 @@ expects. A new version is written into a hidden sibling `.tmp-<version>-*`
 process that imports only TensorFlow, then renamed into place. Nothing is
 ever written into, or renamed over, an existing version.
 
-The three steps are the module functions `write_step`, `verify_step` and
-`commit_step`; tests replace them to inject failures.
+The steps are the module functions `write_step`, `assets_step`,
+`verify_step` and `commit_step`; tests replace them to inject failures.
+
+Every version ships, in `assets.extra/`, TF Serving's warm-up requests
+(built from the real examples the check uses) and a model card; the check
+replays every warm-up request and compares the card with the signatures.
 
 A publisher holds an exclusive `flock` on its `.tmp-*` folder until it is
 done, so a folder left by a killed run is one that is older than this
@@ -30,6 +34,7 @@ import time
 from absl import logging
 
 from modelzoo.errors import ModelzooError, UsageError
+from modelzoo.export import model_card, warmup
 from modelzoo.export.verify import encode_array
 
 VERIFY_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify.py")
@@ -55,6 +60,7 @@ def publish(
     atol=1e-6,
     timeout=600,
     model=None,
+    card=None,
 ):
     """Writes, verifies and atomically publishes one SavedModel version.
 
@@ -68,7 +74,8 @@ def publish(
         contract: dict with `inputs` and `outputs` of the `serving_default`
             signature (see `verify.check_signature`); None skips that check.
         example: dict input name → array to call `serving_default` with, or
-            None to only load the SavedModel.
+            None to only load the SavedModel. The warm-up requests are
+            built from it (none without it).
         expected: dict output name → array the in-memory model gave for
             `example`; floats are compared with `rtol`/`atol`, the rest
             exactly. Names left out are not compared.
@@ -79,6 +86,8 @@ def publish(
             layers computes in 16 bits (mixed precision), `rtol` and `atol`
             are raised to at least `LOW_PRECISION_TOLERANCE`, so every
             exporter gets the same mixed-precision check.
+        card: dict of the model card's facts about the run (see
+            `model_card.build_card`), or None for none.
 
     Returns:
         The path of the new version directory.
@@ -106,6 +115,7 @@ def publish(
     temp_dir, lock = _make_temp_dir(model_dir, version or next_version(existing_versions(model_dir)))
     try:
         _step("write", model_dir, write_step, write_fn, temp_dir)
+        spec.update(_step("write", model_dir, assets_step, temp_dir, name, example, card))
         _step("verify", model_dir, verify_step, temp_dir, spec, timeout)
         return _step("rename", model_dir, commit_step, temp_dir, model_dir, version)
     finally:
@@ -207,6 +217,21 @@ def write_step(write_fn, temp_dir):
     write_fn(temp_dir)
     if not os.path.isfile(os.path.join(temp_dir, "saved_model.pb")):
         raise ModelzooError(f"the export wrote no saved_model.pb into {temp_dir}")
+
+
+def assets_step(temp_dir, name, example, card):
+    """Step 1b: writes the warm-up requests and the model card into `temp_dir`.
+
+    Returns:
+        The verify spec's `warmup_requests` (how many were written) and
+        `card` (as written).
+    """
+    requests = warmup.warmup_inputs(example) if example else []
+    if requests:
+        warmup.write_warmup(temp_dir, requests, name)
+    written = model_card.build_card(name, card, temp_dir)
+    model_card.write_card(temp_dir, written)
+    return {"warmup_requests": len(requests), "card": written}
 
 
 def verify_step(temp_dir, spec, timeout):

@@ -572,7 +572,7 @@ def _as_bytes(value):
 
 
 def publish_qa(
-    model, processor, export_dir, name, version=None, example=None, timeout=600
+    model, processor, export_dir, name, version=None, example=None, timeout=600, card=None
 ):
     """Exports, verifies in a fresh process and publishes a QA model.
 
@@ -587,6 +587,8 @@ def publish_qa(
             the vocabulary, one long enough for several windows, and an
             empty context.
         timeout: float. Seconds allowed for the verification process.
+        card: dict of the model card's facts (see `model_card.build_card`),
+            or None.
 
     Returns:
         The path of the published version directory.
@@ -612,4 +614,5 @@ def publish_qa(
         atol=1e-6,
         timeout=timeout,
         model=model,
+        card=card,
     )

@@ -146,7 +146,7 @@ def _as_strings(texts):
 
 def publish_text_classifier(
     model, vectorizer, class_names, export_dir, name, version=None, example=None, timeout=600,
-    rtol=1e-5, atol=1e-6,
+    rtol=1e-5, atol=1e-6, card=None,
 ):
     """Exports, verifies in a fresh process and publishes a text classifier.
 
@@ -163,6 +163,8 @@ def publish_text_classifier(
         timeout: float. Seconds allowed for the verification process.
         rtol, atol: float. Tolerances of the float comparison in the check;
             `publish` loosens them for a mixed-precision model.
+        card: dict of the model card's facts (see `model_card.build_card`),
+            or None.
 
     Returns:
         The path of the published version directory.
@@ -185,4 +187,5 @@ def publish_text_classifier(
         rtol=rtol,
         atol=atol,
         model=model,
+        card=card,
     )

@@ -6,11 +6,16 @@ own `import tensorflow` pulls in parts of Keras, TF Serving has neither):
     python modelzoo/export/verify.py SAVED_MODEL_DIR SPEC_JSON
 
 `SPEC_JSON` holds the signature contract, an example request and the outputs
-the in-memory Keras model gave for it (see `encode_array`). On success the
+the in-memory Keras model gave for it (see `encode_array`), the number of
+warm-up requests and the model card that were written. Every warm-up
+request is parsed with TF Serving's protos and replayed; the card must read
+back as written and its signature contracts must be the SavedModel's. On
+success the
 script prints one JSON line and exits 0; on any mismatch it prints one line
 starting with `verify failed:` to stderr and exits 1.
 
-This module must not import Keras or any modelzoo module: the point of the
+This module must not import Keras or any modelzoo module (only TensorFlow
+and TF Serving's protos, which a server has): the point of the
 check is that the artifact works without them. It calls the signature twice,
 through `tf.saved_model.load` and through a TF1-style session fed by tensor
 names, as TF Serving's C++ loader does.
@@ -18,6 +23,7 @@ names, as TF Serving's C++ loader does.
 
 import base64
 import json
+import os
 import sys
 
 import numpy as np
@@ -129,6 +135,95 @@ def compare_outputs(actual, expected, rtol, atol):
             raise VerifyError(f"output {name!r} differs from the in-memory model ({detail})")
 
 
+def run_request(loaded, request):
+    """Calls the signature a `PredictRequest` names, as TF Serving does.
+
+    Each input `TensorProto` becomes an array with `tf.make_ndarray`; the
+    request must name exactly the signature's inputs, with their dtypes.
+
+    Args:
+        loaded: the object `tf.saved_model.load` returned.
+        request: a `tensorflow_serving.apis.predict_pb2.PredictRequest`.
+
+    Returns:
+        A dict output name → tensor.
+
+    Raises:
+        VerifyError: the request does not fit the signature.
+    """
+    import tensorflow as tf
+
+    signature = request.model_spec.signature_name or "serving_default"
+    if signature not in loaded.signatures:
+        raise VerifyError(f"no {signature!r} signature (found {sorted(loaded.signatures)})")
+    function = loaded.signatures[signature]
+    _, specs = function.structured_input_signature
+    if sorted(request.inputs) != sorted(specs):
+        raise VerifyError(f"inputs {sorted(request.inputs)}, the signature takes {sorted(specs)}")
+    inputs = {}
+    for name, proto in request.inputs.items():
+        dtype = tf.dtypes.as_dtype(proto.dtype)
+        if dtype != specs[name].dtype:
+            raise VerifyError(f"input {name!r} is {dtype.name}, the signature takes "
+                              f"{specs[name].dtype.name}")
+        inputs[name] = tf.constant(tf.make_ndarray(proto), dtype=dtype)
+    return function(**inputs)
+
+
+def replay_warmup(saved_model_dir, loaded, count):
+    """Replays every warm-up record through `loaded`; returns how many.
+
+    Raises:
+        VerifyError: the file is missing, unreadable, holds another number
+            of records than `count`, or a request fails.
+    """
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = os.path.join(saved_model_dir, "assets.extra", "tf_serving_warmup_requests")
+    if not os.path.isfile(path):
+        raise VerifyError(f"no warm-up file {path}")
+    try:
+        records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
+    except Exception as exc:  # noqa: BLE001
+        raise VerifyError(f"the warm-up file is not a TFRecord file: {_first_line(exc)}") from exc
+    if len(records) != count:
+        raise VerifyError(f"the warm-up file holds {len(records)} records, {count} were written")
+    for number, record in enumerate(records, 1):
+        try:
+            log = prediction_log_pb2.PredictionLog.FromString(record)
+            if log.WhichOneof("log_type") != "predict_log":
+                raise VerifyError(f"it is a {log.WhichOneof('log_type')}, not a predict_log")
+            run_request(loaded, log.predict_log.request)
+        except Exception as exc:  # noqa: BLE001
+            raise VerifyError(f"warm-up request {number} failed: {_first_line(exc)}") from exc
+    return len(records)
+
+
+def check_card(saved_model_dir, loaded, card):
+    """Checks the model card file reads back as `card` and fits the signatures.
+
+    Raises:
+        VerifyError: on the first difference.
+    """
+    path = os.path.join(saved_model_dir, "assets.extra", "model_card.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            written = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise VerifyError(f"cannot read the model card: {_first_line(exc)}") from exc
+    if written != card:
+        raise VerifyError("the model card on disk differs from the one written")
+    contracts = written.get("signatures") or {}
+    if sorted(contracts) != sorted(loaded.signatures):
+        raise VerifyError(
+            f"the model card lists signatures {sorted(contracts)}, the SavedModel has "
+            f"{sorted(loaded.signatures)}"
+        )
+    for name, contract in contracts.items():
+        check_signature(loaded.signatures[name], contract)
+
+
 def verify(saved_model_dir, spec):
     """Loads a SavedModel, checks its contract and compares one request.
 
@@ -157,8 +252,14 @@ def verify(saved_model_dir, spec):
     contract = spec.get("contract")
     if contract is not None:
         check_signature(function, contract)
+    if spec.get("card") is not None:
+        check_card(saved_model_dir, loaded, spec["card"])
 
-    summary = {"signature": signature, "outputs": {}}
+    summary = {"signature": signature, "outputs": {}, "warmup_requests": 0}
+    if spec.get("warmup_requests"):
+        summary["warmup_requests"] = replay_warmup(
+            saved_model_dir, loaded, spec["warmup_requests"]
+        )
     if spec.get("example") is None:
         return summary
     inputs = {}

@@ -50,7 +50,9 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         model, train_ds, test_ds, flags_obj, strategy, examples
     )
     images, _ = next(iter(test.batch(8)))
-    export_path = recipe.publish_image_classifier(flags_obj, name, model, class_names, images, strategy)
+    card = recipe.card_facts(flags_obj, model, metrics, ["train", "test"])
+    export_path = recipe.publish_image_classifier(
+        flags_obj, name, model, class_names, images, strategy, card)
     export_metrics = scoring.classifier_export_metrics(
         export_path, "images", test, flags_obj.max_eval_examples)
     return recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput,

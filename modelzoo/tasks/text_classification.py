@@ -60,7 +60,8 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     )
     texts, _ = next(iter(test.batch(8)))
     export_path = recipe.publish_text_classifier(
-        flags_obj, name, model, vectorizer, class_names, texts, strategy
+        flags_obj, name, model, vectorizer, class_names, texts, strategy,
+        recipe.card_facts(flags_obj, model, metrics, ["train", "test"]),
     )
     export_metrics = scoring.classifier_export_metrics(
         export_path, "text", test, flags_obj.max_eval_examples)

@@ -102,7 +102,8 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         metrics["next_char_accuracy"] = greedy_next_char_accuracy(
             model, vocabulary, prompts, next_chars)
     export_path, sample = recipe.publish_text_generator(
-        flags_obj, name, model, vocabulary, strategy
+        flags_obj, name, model, vocabulary, strategy,
+        recipe.card_facts(flags_obj, model, metrics, ["train", "test"]),
     )
     export_metrics = None
     if export_path and prompts:

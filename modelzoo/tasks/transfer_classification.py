@@ -48,6 +48,12 @@ def check_task_flags(flags_obj):
         )
 
 
+def split_specs(flags_obj):
+    """The TFDS splits trained and evaluated on: `train` cut at --validation_fraction."""
+    percent = round(100 * (1 - flags_obj.validation_fraction))
+    return [f"train[:{percent}%]", f"train[{percent}%:]"]
+
+
 def load_images(flags_obj, datasets_override=None):
     """Train and test `(float32 pixels [s, s, 3], label)` datasets and their classes.
 
@@ -71,9 +77,8 @@ def load_images(flags_obj, datasets_override=None):
         class_names = train.class_names
         train, test = (ds.map(lambda x, y: (quantize(x), y)) for ds in (train, test))
         return train, test, class_names, example
-    percent = round(100 * (1 - flags_obj.validation_fraction))
     (train, test), info = datasets_override or load_splits(
-        flags_obj.dataset, [f"train[:{percent}%]", f"train[{percent}%:]"],
+        flags_obj.dataset, split_specs(flags_obj),
         flags_obj.data_dir, flags_obj.download,
         manual_dir=flags_obj.manual_dir,
     )
@@ -141,6 +146,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     export_path = recipe._publish(
         flags_obj, strategy, publish_image_bytes_classifier, model, class_names,
         name=name, example=np.asarray(example, dtype=object) if example else None,
+        card=recipe.card_facts(flags_obj, model, metrics, split_specs(flags_obj)),
     )
     summary = recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput,
                                classes=len(class_names), **extra)

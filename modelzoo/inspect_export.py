@@ -1,0 +1,102 @@
+"""`modelzoo inspect`: an export's model card, signatures and warm-up requests."""
+
+import json
+import os
+
+from modelzoo.errors import DataError, UsageError
+from modelzoo.export import model_card, warmup
+
+
+def version_dir(path):
+    """A version directory as is; a model directory → its latest version."""
+    if not os.path.isdir(path):
+        raise UsageError(f"EXPORT_DIR {path} is not a directory; pass <export_dir>/<name> "
+                         "or <export_dir>/<name>/<version>")
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        from modelzoo.predict import version_path
+
+        path = version_path(path, argument="EXPORT_DIR")
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise UsageError(f"EXPORT_DIR: {path} is not a SavedModel (no saved_model.pb)")
+    return path
+
+
+def inspect_export(path):
+    """What an export says about itself.
+
+    Args:
+        path: str. A version directory, or a model directory (its latest
+            version is read).
+
+    Returns:
+        A dict: `export_path`, `summary` (the card's one line),
+        `model_card` (None if the export has none), `signatures` (name →
+        inputs and outputs with dtypes and shapes, from `saved_model.pb`)
+        and `warmup_requests` (per record: signature and input shapes).
+    """
+    import tensorflow as tf
+
+    path = version_dir(path)
+    try:
+        card = model_card.read_card(path)
+        signatures = model_card.signature_contracts(path)
+        logs = warmup.read_warmup(path)
+    except (ValueError, OSError, tf.errors.OpError) as exc:
+        raise DataError(f"{path}: {exc}") from None
+    requests = [
+        {
+            "signature": log.predict_log.request.model_spec.signature_name,
+            "inputs": {
+                name: [d.size for d in proto.tensor_shape.dim]
+                for name, proto in sorted(log.predict_log.request.inputs.items())
+            },
+        }
+        for log in logs
+    ]
+    return {
+        "export_path": path,
+        "summary": model_card.summary_line(card),
+        "model_card": card,
+        "signatures": signatures,
+        "warmup_requests": requests,
+    }
+
+
+def render(info):
+    """`inspect_export`'s dict as readable text."""
+    card = info["model_card"] or {}
+    lines = [f"export:     {info['export_path']}", f"summary:    {info['summary']}"]
+    model, dataset = card.get("model"), card.get("dataset")
+    if model:
+        lines.append(f"model:      {model.get('name')} {json.dumps(model.get('builder_config'))}")
+    if dataset:
+        splits = ", ".join(f"{s} ({n} examples)" for s, n in (dataset.get("splits") or {}).items())
+        lines.append(f"dataset:    {dataset.get('name')} {dataset.get('version')}; {splits}")
+    if card.get("metrics"):
+        lines.append("metrics:    " + ", ".join(
+            f"{k} {model_card.short_number(v)}" for k, v in sorted(card["metrics"].items())))
+    if card.get("flags"):
+        lines.append("flags:      " + " ".join(
+            f"--{k}={_flag(v)}" for k, v in sorted(card["flags"].items())))
+    if card:
+        lines += [
+            "versions:   " + ", ".join(f"{k} {v}" for k, v in (card.get("versions") or {}).items()),
+            f"git commit: {card.get('git_commit')}",
+            f"date:       {card.get('date')}",
+        ]
+    for name, contract in info["signatures"].items():
+        lines.append(f"signature {name}:")
+        for kind in ("inputs", "outputs"):
+            for tensor, spec in contract[kind].items():
+                shape = "unknown" if spec["shape"] is None else (
+                    "[" + ", ".join("None" if d is None else str(d) for d in spec["shape"]) + "]")
+                lines.append(f"  {kind[:-1]:<7}{tensor:<16}{spec['dtype']:<9}{shape}")
+    lines.append(f"warm-up:    {len(info['warmup_requests'])} requests")
+    for request in info["warmup_requests"]:
+        shapes = ", ".join(f"{k} {v}" for k, v in request["inputs"].items())
+        lines.append(f"  {request['signature']}: {shapes}")
+    return "\n".join(lines)
+
+
+def _flag(value):
+    return ",".join(map(str, value)) if isinstance(value, list) else value
