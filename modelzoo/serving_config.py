@@ -127,13 +127,7 @@ def write_config(config, out, force=False):
 
     from modelzoo.export.publish import rename_no_replace
 
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise UsageError(f"--out {out}: the folder {folder} does not exist")
-    if os.path.isdir(out):
-        raise UsageError(f"--out {out} is a directory; pass a file name, e.g. {out}/models.config")
-    if os.path.lexists(out) and not force:
-        raise _exists(out)
+    folder = check_out(out, force)
     descriptor, temp = tempfile.mkstemp(dir=folder, prefix=".models.config-")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as f:
@@ -152,8 +146,22 @@ def write_config(config, out, force=False):
             os.unlink(temp)
 
 
+def check_out(out, force=False):
+    """Fails if `out` cannot be written (or exists, unless `force`); returns its folder."""
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--out {out}: the folder {folder} does not exist")
+    if os.path.isdir(out):
+        raise UsageError(f"--out {out} is a directory; pass a file name, e.g. {out}/models.config")
+    if os.path.lexists(out) and not force:
+        raise _exists(out)
+    return folder
+
+
 def serving_config(export_dir, out, base_path=None, versions="latest", force=False):
     """Builds and writes the config; returns a summary dict for the command."""
+    # --out first: nothing is scanned for a file that would not be written.
+    check_out(out, force)
     config = build_config(export_dir, base_path, versions)
     write_config(config, out, force)
     return {
