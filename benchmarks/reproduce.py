@@ -120,8 +120,9 @@ def row(spec, summary, baseline=None):
 def markdown(rows, machine):
     lines = [
         f"Reproduction run of {machine['date']} on {machine['cores']} cores "
-        f"({machine['cpu']}), load average {machine['load_start']} at the start. "
-        "Command: `make reproduce`.",
+        f"({machine['cpu']}). Command: `make reproduce`. Training time is the sum of "
+        "the epochs; the load average after each run is beside it (2 cores: above 2, "
+        "other work was competing for them).",
         "",
         "| recipe | dataset, split | metric | ours | export on raw inputs (trained) | "
         "training time | reference (source) | floor | met? |",
@@ -134,7 +135,8 @@ def markdown(rows, machine):
             continue
         export = "—" if r["export_value"] is None else (
             f"{r['export_metric']} {r['export_value']:.4f} ({r['trained_value']:.4f})")
-        time_s = "—" if r["train_time_s"] is None else f"{r['train_time_s']:.0f} s, {r['epochs']} epochs"
+        time_s = "—" if r["train_time_s"] is None else (
+            f"{r['train_time_s']:.0f} s, {r['epochs']} epochs (load {r.get('load_after', '?')})")
         floor = "—" if r["floor"] is None else (
             f"{'≤' if r['metric'] == 'loss' else '≥'} {r['floor']:.4g}")
         met = "—" if r["met"] is None else ("yes" if r["met"] else "**no**")
@@ -146,9 +148,13 @@ def markdown(rows, machine):
     return "\n".join(lines) + "\n"
 
 
-def machine_info():
+def load_average():
     with open("/proc/loadavg") as f:
-        load = " ".join(f.read().split()[:3])
+        return " ".join(f.read().split()[:3])
+
+
+def machine_info():
+    load = load_average()
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -175,10 +181,18 @@ def main(argv=None):
                 squad_baseline.load_examples(args.data_dir, "validation"))
             summary["sliding_window"] = baseline
         failed |= "error" in summary
-        rows.append(row(spec, summary, baseline))
+        rows.append(dict(row(spec, summary, baseline), date=machine_info()["date"],
+                         load_after=load_average()))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "summary"}), flush=True)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "reproduce.json"), "w") as f:
+    json_path = os.path.join(args.out, "reproduce.json")
+    if args.only and os.path.exists(json_path):
+        # A partial rerun replaces its rows in the last full run's table.
+        with open(json_path) as f:
+            previous = {r["run"]: r for r in json.load(f)["rows"]}
+        previous.update({r["run"]: r for r in rows})
+        rows = [previous[spec["run"]] for spec in RUNS if spec["run"] in previous]
+    with open(json_path, "w") as f:
         json.dump({"machine": machine, "rows": rows}, f, indent=1)
     with open(os.path.join(args.out, "reproduce.md"), "w") as f:
         f.write(markdown(rows, machine))

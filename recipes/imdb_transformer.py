@@ -29,6 +29,7 @@ def define_flags(flag_values=flags.FLAGS):
     # 0.838 on the first 200 tokens, 0.867 on the last 400, 0.876-0.877 (two
     # seeds) with dropout 0.2 and lr 2e-3; 64 wide, 4 heads, 2 layers: 0.854.
     recipe.define_transformer_size_flags(32, 2, 32, 1, dropout=0.2, flag_values=flag_values)
+    recipe.define_optimizer_flags(flag_values=flag_values)
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
