@@ -373,7 +373,7 @@ def transformer_section(cfg):
                                                           True, cfg.seed)
         model = get_model(model_name, vocab_size=vocab_size, sequence_length=maxlen,
                           num_classes=2, **model_kwargs)
-        # As the recipe: no decay when the pipeline's length is unknown.
+        # As the recipe: a cosine decay over the pipeline's known length.
         steps = recipe.count(train_ds)
         compile_model(model, flag_values.learning_rate, decay_steps=steps and steps * epochs,
                       steps_per_execution=flag_values.steps_per_execution)

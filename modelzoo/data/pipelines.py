@@ -112,10 +112,15 @@ def text_classification_pipeline(
     ds, vectorizer, sequence_length, batch_size, training, seed=None, max_examples=None
 ):
     """Turns `(text, label)` pairs into `(token_ids, label)` batches."""
-    ds = take(ds, max_examples).batch(1024).map(
+    ds = take(ds, max_examples)
+    count = ds.cardinality()
+    ds = ds.batch(1024).map(
         lambda text, label: (text_ids(vectorizer, text, sequence_length), label),
         num_parallel_calls=tf.data.AUTOTUNE,
     ).unbatch()
+    if count >= 0:
+        # unbatch() forgets the length; the learning-rate decay needs it.
+        ds = ds.apply(tf.data.experimental.assert_cardinality(count))
     return finish(ds, batch_size, training, seed)
 
 
