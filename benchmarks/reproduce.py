@@ -135,8 +135,9 @@ def markdown(rows, machine):
             continue
         export = "—" if r["export_value"] is None else (
             f"{r['export_metric']} {r['export_value']:.4f} ({r['trained_value']:.4f})")
-        time_s = "—" if r["train_time_s"] is None else (
-            f"{r['train_time_s']:.0f} s, {r['epochs']} epochs (load {r.get('load_after', '?')})")
+        time_s = "—" if r["train_time_s"] is None else f"{r['train_time_s']:.0f} s, {r['epochs']} epochs"
+        if r.get("load_after"):
+            time_s += f" (load {r['load_after']})"
         floor = "—" if r["floor"] is None else (
             f"{'≤' if r['metric'] == 'loss' else '≥'} {r['floor']:.4g}")
         met = "—" if r["met"] is None else ("yes" if r["met"] else "**no**")
