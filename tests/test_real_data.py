@@ -69,8 +69,8 @@ def test_mnist_prepared_by_tfds_from_manual_dir_trains_and_exports(data_dir, tmp
 def test_tiny_shakespeare_prepared_by_tfds_trains_a_generator(data_dir, tmp_path):
     result = run_script(
         "shakespeare_lstm", f"--manual_dir={MANUAL}", f"--data_dir={data_dir}",
-        "--download=false", "--max_train_examples=3000", "--seed=0",
-        f"--export_dir={tmp_path}", mock=False,
+        "--download=false", "--max_train_examples=10000", "--sequence_length=32", "--epochs=3",
+        "--lstm_units=128", "--batch_size=32", "--seed=0", f"--export_dir={tmp_path}", mock=False,
     )
     summary = summary_of(result)
     info = tfds.builder("tiny_shakespeare", data_dir=str(data_dir)).info
@@ -78,7 +78,8 @@ def test_tiny_shakespeare_prepared_by_tfds_trains_a_generator(data_dir, tmp_path
     # Karpathy's corpus starts with this line; the mock data does not.
     train = next(iter(tfds.load("tiny_shakespeare", split="train", data_dir=str(data_dir))))
     assert train["text"].numpy().startswith(b"First Citizen:\nBefore we proceed any further")
-    assert summary["metrics"]["next_char_accuracy"] > 0.15
+    # Always guessing a space, the commonest character, scores about 0.16.
+    assert summary["metrics"]["next_char_accuracy"] > 0.25
     assert_export_scores_as_trained(summary, "next_char_accuracy")
 
 
