@@ -40,6 +40,18 @@ def check_utf8(flag, value):
         ) from None
 
 
+def _interrupted(error):
+    # Ctrl-C while Keras traces a layer reaches us wrapped in another error
+    # ("Exception encountered when calling Flatten.call()").
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def report(prog, error, verbose=False):
     """Prints `error` as one line on stderr and returns the exit code.
 
@@ -60,7 +72,7 @@ def report(prog, error, verbose=False):
     """
     if verbose:
         traceback.print_exception(error)
-    if isinstance(error, KeyboardInterrupt):
+    if _interrupted(error):
         print(f"{prog}: interrupted; nothing published", file=sys.stderr)
         return INTERRUPTED_EXIT_CODE
     if isinstance(error, ModelzooError):

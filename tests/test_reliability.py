@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from modelzoo import errors
 from modelzoo.errors import DataError
 from tests.recipe_helpers import ROOT, TINY, run_recipe
 
@@ -399,11 +400,21 @@ def test_mixed_precision_publishes_every_recipe(name, tmp_path):
     RESULTS["clean"] += 1
 
 
-def interrupted(command, ready, env=None):
-    """Starts `command`, sends SIGINT once `ready()` is true; returns the result."""
+def _default_sigint():
+    # A shell starts background jobs with SIGINT ignored, and Python then
+    # never installs its KeyboardInterrupt handler; a user's terminal does not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interrupted(command, ready, env=None, after_signal=None):
+    """Starts `command`, sends SIGINT once `ready()` is true; returns the result.
+
+    `after_signal()`, if given, runs right after the signal is sent.
+    """
     RESULTS["tried"] += 1
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {})))
+                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {})),
+                               preexec_fn=_default_sigint)
     deadline = time.time() + 300
     try:
         while not ready():
@@ -411,6 +422,8 @@ def interrupted(command, ready, env=None):
                 pytest.fail(f"the command ended or stalled first: {process.communicate()[1][-1500:]}")
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
+        if after_signal:
+            after_signal()
         out, err = process.communicate(timeout=120)
     finally:
         process.kill()
@@ -447,13 +460,19 @@ def test_ctrl_c_in_an_import(tmp_path):
             return False
         return True
 
+    def close_writer():
+        # The signal may land in one of TensorFlow's threads, which leaves the
+        # main thread's read() blocked; end of file wakes it, and Python then
+        # raises KeyboardInterrupt before the next line of the import runs.
+        while writer:
+            os.close(writer.pop())
+
     try:
         interrupted(modelzoo_cli("data", "import-text", "--name", "tiny_shakespeare",
                                  "--src", str(fifo), "--data_dir", str(tmp_path / "tfds")),
-                    reader_arrived)
+                    reader_arrived, after_signal=close_writer)
     finally:
-        for fd in writer:
-            os.close(fd)
+        close_writer()
     assert not (tmp_path / "tfds" / "tiny_shakespeare").exists()
 
 
@@ -500,3 +519,16 @@ def test_a_live_publishers_temp_folder_is_kept(tmp_path):
         os.close(fd)
     assert live.exists() and not dead.exists()
     RESULTS["clean"] += 1
+
+
+def test_ctrl_c_wrapped_by_keras_tracing_is_still_an_interrupt(capsys):
+    # Keras re-raises an error inside a layer's call as another type, with
+    # the KeyboardInterrupt as its cause; seen when Ctrl-C lands in tracing.
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise TypeError("Exception encountered when calling Flatten.call()") from interrupt
+    except TypeError as wrapped:
+        assert errors.report("mnist_cnn.py", wrapped) == 130
+    assert capsys.readouterr().err.strip() == "mnist_cnn.py: interrupted; nothing published"
