@@ -2,8 +2,10 @@
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import tensorflow_datasets as tfds
 from absl import flags
@@ -78,3 +80,48 @@ def run_script(name, *args, mock=True, timeout=600):
     return subprocess.run(
         command + TINY[name] + list(args), capture_output=True, text=True, timeout=timeout, env=env
     )
+
+
+def _default_sigint():
+    # A shell starts background jobs with SIGINT ignored, and Python then
+    # never installs its KeyboardInterrupt handler; a user's terminal does not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def signal_when(command, ready, sig, what, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                after_signal=None, timeout=120):
+    """Starts `command`, sends `sig` once `ready()` is true, and waits for it.
+
+    Args:
+        command: list of str.
+        ready: function returning True when the process should get `sig`.
+        sig: the signal, e.g. `signal.SIGINT`.
+        what: str. The moment waited for, named when the process ends or
+            stalls for 300 s before it.
+        stdout, stderr: as for `subprocess.Popen`.
+        after_signal: function run right after the signal is sent, or None.
+        timeout: float. Seconds allowed after the signal.
+
+    Returns:
+        `(returncode, stdout, stderr)`.
+    """
+    import pytest
+
+    process = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True,
+                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                               preexec_fn=_default_sigint)
+    deadline = time.time() + 300
+    try:
+        while not ready():
+            if process.poll() is not None or time.time() > deadline:
+                err = process.communicate()[1] or ""
+                pytest.fail(f"the command ended or stalled before {what}: {err[-1500:]}")
+            time.sleep(0.02)
+        process.send_signal(sig)
+        if after_signal:
+            after_signal()
+        out, err = process.communicate(timeout=timeout)
+    finally:
+        process.kill()
+        process.wait()
+    return process.returncode, out, err

@@ -11,13 +11,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from modelzoo import errors
 from modelzoo.errors import DataError
-from tests.recipe_helpers import ROOT, TINY, run_recipe
+from tests.recipe_helpers import ROOT, TINY, run_recipe, signal_when
 
 pytestmark = pytest.mark.slow
 
@@ -400,35 +399,16 @@ def test_mixed_precision_publishes_every_recipe(name, tmp_path):
     RESULTS["clean"] += 1
 
 
-def _default_sigint():
-    # A shell starts background jobs with SIGINT ignored, and Python then
-    # never installs its KeyboardInterrupt handler; a user's terminal does not.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def interrupted(command, ready, env=None, after_signal=None):
-    """Starts `command`, sends SIGINT once `ready()` is true; returns the result.
+def interrupted(command, ready, after_signal=None):
+    """Starts `command`, sends SIGINT once `ready()` is true, checks the result.
 
     `after_signal()`, if given, runs right after the signal is sent.
     """
     RESULTS["tried"] += 1
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {})),
-                               preexec_fn=_default_sigint)
-    deadline = time.time() + 300
-    try:
-        while not ready():
-            if process.poll() is not None or time.time() > deadline:
-                pytest.fail(f"the command ended or stalled first: {process.communicate()[1][-1500:]}")
-            time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
-        if after_signal:
-            after_signal()
-        out, err = process.communicate(timeout=120)
-    finally:
-        process.kill()
+    returncode, out, err = signal_when(command, ready, signal.SIGINT, "it was ready",
+                                       after_signal=after_signal)
     last = err.strip().splitlines()[-1] if err.strip() else ""
-    assert process.returncode == 130, (process.returncode, err[-1500:])
+    assert returncode == 130, (returncode, err[-1500:])
     assert "Traceback" not in err, err[-1500:]
     assert last.endswith("interrupted; nothing published"), last
     assert '"export_path"' not in out
@@ -480,18 +460,9 @@ def test_killed_publish_leaves_nothing_for_the_next_one(tmp_path):
     RESULTS["tried"] += 1
     models = tmp_path / "exports" / "mnist_mlp"
     command = recipe(tmp_path, f"--export_dir={tmp_path / 'exports'}")
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    deadline = time.time() + 300
-    try:
-        while not (models.is_dir() and any(n.startswith(".tmp-") for n in os.listdir(models))):
-            if process.poll() is not None or time.time() > deadline:
-                pytest.fail("the run ended or stalled before publishing")
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait()
+    signal_when(command, lambda: models.is_dir() and any(
+        n.startswith(".tmp-") for n in os.listdir(models)), signal.SIGKILL, "publishing",
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert any(n.startswith(".tmp-") for n in os.listdir(models))
     result = subprocess.run(command, capture_output=True, text=True, timeout=300,
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))

@@ -5,11 +5,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.recipe_helpers import ROOT
+from tests.recipe_helpers import ROOT, signal_when
 
 pytestmark = pytest.mark.slow
 
@@ -36,20 +35,9 @@ def run(tmp_path, *args):
 
 
 def start_and_kill_after_first_backup(tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    process = subprocess.Popen(command(tmp_path), stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True, env=env)
     metadata = tmp_path / "run" / "backup" / "training_metadata.json"
-    deadline = time.time() + 300
-    try:
-        while not metadata.exists():
-            if process.poll() is not None or time.time() > deadline:
-                pytest.fail("the run ended or stalled before its first backup")
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.kill()
-        output = process.communicate()[0]
+    _, output, _ = signal_when(command(tmp_path), metadata.exists, signal.SIGKILL,
+                               "its first backup", stderr=subprocess.DEVNULL)
     return output
 
 
