@@ -10,7 +10,6 @@ import math
 import os
 import sys
 import time
-import traceback
 import weakref
 
 import keras

@@ -8,9 +8,7 @@ dataset.
 """
 
 import contextlib
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import tensorflow_datasets as tfds
