@@ -6,7 +6,6 @@ without paying for (or competing with) TensorFlow's thread pools.
 
 import dataclasses
 import datetime
-import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -206,14 +205,10 @@ def cpu_flags():
 
 def versions():
     """Installed versions of the libraries the benchmark touches."""
-    out = {"python": platform.python_version()}
-    for dist in ("tensorflow", "keras", "tensorflow-datasets", "numpy", "torch", "matplotlib",
-                 "modelzoo"):
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
+    from modelzoo.export.model_card import software_versions
+
+    return software_versions(("tensorflow", "keras", "tensorflow-datasets", "numpy", "torch",
+                              "matplotlib", "modelzoo"))
 
 
 def machine_info():

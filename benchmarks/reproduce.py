@@ -17,13 +17,14 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+from benchmarks import common  # noqa: E402 - needs ROOT on sys.path
 
 # One row per recipe run: the flags beyond --data_dir/--seed, the summary
 # metric, the published reference and whether higher is better.
@@ -150,20 +151,12 @@ def markdown(rows, machine):
 
 
 def load_average():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
+    return " ".join(map(str, common.load_average() or []))
 
 
 def machine_info():
-    load = load_average()
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return dict(date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                cores=os.cpu_count(), cpu=cpu, load_start=load)
+                cores=os.cpu_count(), cpu=common.cpu_model(), load_start=load_average())
 
 
 def main(argv=None):

@@ -104,10 +104,10 @@ def summary_line(card):
     return ": ".join(parts[:2]) + "".join(f"; {p}" for p in parts[2:])
 
 
-def software_versions():
-    """Versions of python, tensorflow, keras, tensorflow-datasets and modelzoo."""
+def software_versions(packages=("tensorflow", "keras", "tensorflow-datasets", "modelzoo")):
+    """Versions of python and `packages` (None for one not installed)."""
     versions = {"python": platform.python_version()}
-    for package in ("tensorflow", "keras", "tensorflow-datasets", "modelzoo"):
+    for package in packages:
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
