@@ -66,7 +66,7 @@ def run_model_test(model, input_data, target_example, loss, steps=5):
     if tuple(symbolic.shape[1:]) != tuple(outputs.shape[1:]) and None not in symbolic.shape[1:]:
         raise AssertionError(f"symbolic shape {symbolic.shape} != {outputs.shape}")
 
-    clone = keras.Model.from_config(model.get_config())
+    clone = type(model).from_config(model.get_config())
     clone.set_weights(model.get_weights())
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(clone(input_data, training=False)), outputs, atol=1e-6

@@ -27,7 +27,7 @@ from modelzoo.export.char_sampling import (
     publish_generator,
     write_generator_archive,
 )
-from modelzoo.layers import TransformerDecoder
+from modelzoo.models.gpt import GPT
 
 GPT_GENERATOR_CONTRACT = {
     "inputs": {
@@ -41,34 +41,8 @@ GPT_GENERATOR_CONTRACT = {
 
 
 def is_gpt(model):
-    """Whether `model` has the layers of a `build_gpt` model."""
-    names = {layer.name for layer in model.layers}
-    return {"embedding", "decoder_0", "final_norm", "logits"} <= names and isinstance(
-        model.get_layer("decoder_0"), TransformerDecoder
-    )
-
-
-def gpt_layers(model):
-    """Returns `(embedding, decoders, final_norm, logits)` of a GPT model.
-
-    Raises:
-        ValueError: if `model` is not a `build_gpt` model.
-    """
-    if not is_gpt(model):
-        raise ValueError(
-            "`model` must be a build_gpt model (layers `embedding`, `decoder_0`, ..., "
-            f"`final_norm`, `logits`). Received: {model.name!r}"
-        )
-    names = {layer.name for layer in model.layers}
-    decoders = []
-    while f"decoder_{len(decoders)}" in names:
-        decoders.append(model.get_layer(f"decoder_{len(decoders)}"))
-    return (
-        model.get_layer("embedding"),
-        decoders,
-        model.get_layer("final_norm"),
-        model.get_layer("logits"),
-    )
+    """Whether `model` is a `build_gpt` model (a `GPT`, which owns `call_with_cache`)."""
+    return isinstance(model, GPT)
 
 
 def check_vocabulary(model, vocabulary):
@@ -85,14 +59,16 @@ def check_vocabulary(model, vocabulary):
     Raises:
         ValueError: on a size mismatch, a duplicate or a multi-character entry.
     """
-    embedding = gpt_layers(model)[0]
-    vocabulary = check_char_vocabulary(
-        vocabulary, model.output_shape[-1], embedding.vocabulary_size
-    )
-    if embedding.sequence_length < 2:
+    if not is_gpt(model):
+        raise ValueError(
+            f"`model` must be a build_gpt model (a GPT). Received: {type(model).__name__} "
+            f"{model.name!r}"
+        )
+    vocabulary = check_char_vocabulary(vocabulary, model.vocab_size, model.vocab_size)
+    if model.sequence_length < 2:
         raise ValueError(
             "The model's `sequence_length` must be at least 2 to generate. "
-            f"Received: sequence_length={embedding.sequence_length}"
+            f"Received: sequence_length={model.sequence_length}"
         )
     return vocabulary
 
@@ -116,35 +92,18 @@ def window_starts(num_steps, window):
 
 
 class _GptGenerator(CharSampler):
-    """The in-graph sampling loop over the cached decoder blocks."""
+    """The in-graph sampling loop over the model's `call_with_cache`."""
 
     def __init__(self, model, vocabulary, max_chars, max_prompt_chars):
         super().__init__(vocabulary, max_chars, max_prompt_chars)
-        self.embedding, self.decoders, self.final_norm, self.logits = gpt_layers(model)
-        self.tied = not isinstance(self.logits, keras.layers.Dense)
-        self.window = self.embedding.sequence_length
+        self.model = model
+        self.window = model.sequence_length
         self.keep = self.window // 2
 
-    def embed(self, ids, start):
-        """Token plus position embedding of `ids` `[batch, n]` at `start`."""
-        positions = start + tf.range(tf.shape(ids)[1], dtype=tf.int32)
-        return self.embedding.token_embedding(ids) + self.embedding.position_embedding(positions)
-
-    def head(self, x):
-        x = self.final_norm(x)
-        if self.tied:
-            x = self.embedding(x, reverse=True)
-        return tf.cast(self.logits(x), tf.float32)
-
     def prefill(self, ids):
-        """Caches of every block for `ids` `[batch, n]` at positions 0..n-1."""
-        x, caches = self.embed(ids, 0), []
-        batch = tf.shape(ids)[0]
-        for decoder in self.decoders:
-            empty = decoder.empty_cache(batch, self.window)
-            x, cache = decoder(x, cache=empty, cache_index=0, training=False)
-            caches.append(cache)
-        return caches
+        """The cache for `ids` `[batch, n]` at positions 0..n-1."""
+        cache = self.model.empty_cache(tf.shape(ids)[0])
+        return self.model.call_with_cache(ids, cache, 0)[1]
 
     def generate(self, prompt, num_chars, temperature, top_k):
         """See `export_gpt_generator`."""
@@ -157,37 +116,33 @@ class _GptGenerator(CharSampler):
         first, count, steps = self.schedule(lengths, inputs["num_chars"])
         settings = self.sampling(inputs["temperature"], inputs["top_k"])
 
-        def refresh(pos, window_ids, caches):
+        def refresh(pos, window_ids, cache):
             kept = window_ids[:, self.window - self.keep :]
             padded = tf.pad(kept, [[0, 0], [0, self.window - self.keep]])
             return tf.constant(self.keep, tf.int32), padded, self.prefill(kept)
 
-        def body(t, pos, token, window_ids, caches, text):
-            pos, window_ids, caches = tf.cond(
+        def body(t, pos, token, window_ids, cache, text):
+            pos, window_ids, cache = tf.cond(
                 pos == self.window,
-                lambda: refresh(pos, window_ids, caches),
-                lambda: (pos, window_ids, caches),
+                lambda: refresh(pos, window_ids, cache),
+                lambda: (pos, window_ids, cache),
             )
             prompt_token = tf.gather(ids, tf.minimum(t, width - 1), axis=1)
             current = tf.where(t < lengths, prompt_token, token)
-            x = self.embed(current[:, None], pos)
-            new_caches = []
-            for decoder, cache in zip(self.decoders, caches):
-                x, cache = decoder(x, cache=cache, cache_index=pos, training=False)
-                new_caches.append(cache)
+            logits, cache = self.model.call_with_cache(current[:, None], cache, pos)
             window_ids = tf.where(
                 tf.range(self.window)[None, :] == pos, current[:, None], window_ids
             )
-            token = self.next_token(self.head(x)[:, 0, 1:], settings)
+            token = self.next_token(logits[:, 0, 1:], settings)
             text = self.emit(text, t, first, count, token)
-            return t + 1, pos + 1, token, window_ids, new_caches, text
+            return t + 1, pos + 1, token, window_ids, cache, text
 
         start = (
             tf.constant(0, tf.int64),
             tf.constant(0, tf.int32),
             tf.zeros([batch], tf.int64),
             tf.zeros([batch, self.window], tf.int64),
-            [decoder.empty_cache(batch, self.window) for decoder in self.decoders],
+            self.model.empty_cache(batch),
             tf.fill([batch], ""),
         )
         result = tf.while_loop(lambda t, *_: t < steps, body, start)
@@ -276,7 +231,7 @@ def greedy_generate_gpt(
         The continuation, a str.
     """
     vocabulary = check_vocabulary(model, vocabulary)
-    window = gpt_layers(model)[0].sequence_length
+    window = model.sequence_length
     ids = plain_prompt_ids(vocabulary, prompt, max_prompt_chars)
     count = min(max(num_chars, 0), max_chars)
     first = len(ids) - 1

@@ -1,6 +1,7 @@
 """Custom Keras layers, one per file, registered as serializable."""
 
 from modelzoo.layers.token_and_position_embedding import TokenAndPositionEmbedding
+from modelzoo.layers.cached_multi_head_attention import CachedMultiHeadAttention
 from modelzoo.layers.image_net_preprocessing import ImageNetPreprocessing
 from modelzoo.layers.reversible_token_and_position_embedding import (
     ReversibleTokenAndPositionEmbedding,
@@ -11,6 +12,7 @@ from modelzoo.layers.transformer_decoder import TransformerDecoder
 from modelzoo.layers.transformer_encoder import TransformerEncoder
 
 __all__ = [
+    "CachedMultiHeadAttention",
     "ImageNetPreprocessing",
     "ReversibleTokenAndPositionEmbedding",
     "SegmentEmbedding",

@@ -37,18 +37,18 @@ class ReversibleTokenAndPositionEmbedding(TokenAndPositionEmbedding):
     (1, 3, 100)
     """
 
-    def call(self, inputs, reverse=False):
+    def call(self, inputs, reverse=False, start_index=0):
         if not reverse:
-            return super().call(inputs)
+            return super().call(inputs, start_index=start_index)
         table = ops.cast(self.token_embedding.embeddings, inputs.dtype)
         return ops.matmul(inputs, ops.transpose(table))
 
-    def compute_mask(self, inputs, mask=None, reverse=False):
+    def compute_mask(self, inputs, mask=None, reverse=False, start_index=0):
         if reverse:
             return mask
         return super().compute_mask(inputs, mask)
 
-    def compute_output_spec(self, inputs, reverse=False):
+    def compute_output_spec(self, inputs, reverse=False, start_index=0):
         if reverse:
             shape = tuple(inputs.shape[:-1]) + (self.vocabulary_size,)
             return keras.KerasTensor(shape, dtype=self.compute_dtype)

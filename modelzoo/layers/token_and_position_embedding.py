@@ -67,12 +67,13 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.position_embedding.build((self.sequence_length,))
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs, start_index=0):
+        # `start_index`: the position of the first id, for decoding with a cache.
         length = ops.shape(inputs)[-1]
-        positions = ops.arange(0, length, dtype="int32")
+        positions = start_index + ops.arange(0, length, dtype="int32")
         return self.token_embedding(inputs) + self.position_embedding(positions)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs, mask=None, start_index=0):
         if not self.mask_zero:
             return None
         return ops.not_equal(inputs, 0)

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from modelzoo import checks
+from modelzoo.layers.cached_multi_head_attention import CachedMultiHeadAttention
 
 
 @keras.saving.register_keras_serializable(package="modelzoo")
@@ -18,12 +19,14 @@ class TransformerDecoder(keras.layers.Layer):
     as in GPT-2; put a final `LayerNormalization` after the last block.
 
     For step-by-step generation, `call` also takes a key/value `cache`
-    `[batch, 2, max_length, num_heads, head_dim]` and the `cache_index` at
-    which `inputs` start: the new keys and values are written there and the
-    queries attend to every cached position up to their own. It then
-    returns `(outputs, new_cache)`. With the cache, `inputs` of any length
-    n give the same outputs as the plain call on the whole prefix (up to
-    float rounding), at a cost linear in `max_length` per new position.
+    (`empty_cache` makes one: a `(keys, values)` pair, each
+    `[batch, max_length, hidden_dim]`) and the
+    `cache_update_index` at which `inputs` start: the new keys and values
+    are written there and the queries attend to every cached position up
+    to their own (`CachedMultiHeadAttention`). It then returns
+    `(outputs, new_cache)`. With the cache, `inputs` of any length n give
+    the same outputs as the plain call on the whole prefix (up to float
+    rounding), at a cost linear in `max_length` per new position.
 
     Args:
         intermediate_dim: int. Width of the feed-forward hidden layer.
@@ -86,7 +89,7 @@ class TransformerDecoder(keras.layers.Layer):
         norm = dict(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy)
         self.attention_norm = keras.layers.LayerNormalization(name="attention_norm", **norm)
         self.attention_norm.build(inputs_shape)
-        self.attention = keras.layers.MultiHeadAttention(
+        self.attention = CachedMultiHeadAttention(
             num_heads=self.num_heads,
             key_dim=self.head_dim,
             dropout=self.dropout,
@@ -110,42 +113,30 @@ class TransformerDecoder(keras.layers.Layer):
         )
         self.built = True
 
-    def call(self, inputs, cache=None, cache_index=None, training=None):
+    def call(self, inputs, cache=None, cache_update_index=None, training=None):
+        if cache is not None:
+            return self._call_with_cache(inputs, cache, cache_update_index)
         x = self.attention_norm(inputs)
-        if cache is None:
-            attended = self.attention(x, x, use_causal_mask=True, training=training)
-        else:
-            if cache_index is None:
-                raise ValueError("`cache_index` is needed with a `cache`.")
-            attended, cache = self._cached_attention(x, cache, cache_index)
+        attended = self.attention(x, x, use_causal_mask=True, training=training)
         x = inputs + self.attention_dropout(attended, training=training)
         ffn = self.output_dense(self.intermediate(self.output_norm(x)))
-        outputs = x + self.output_dropout(ffn, training=training)
-        return outputs if cache is None else (outputs, cache)
+        return x + self.output_dropout(ffn, training=training)
 
-    def _cached_attention(self, x, cache, cache_index):
-        # The projections and the attention core of the layer's own
-        # MultiHeadAttention, with keys and values kept between calls
-        # (inference only: no attention dropout).
-        attention = self.attention
-        query = attention._query_dense(x)
-        start = [0, cache_index, 0, 0]
-        key = ops.slice_update(cache[:, 0], start, attention._key_dense(x))
-        value = ops.slice_update(cache[:, 1], start, attention._value_dense(x))
-        query_positions = cache_index + ops.arange(ops.shape(x)[1], dtype="int32")
-        key_positions = ops.arange(ops.shape(key)[1], dtype="int32")
-        # [batch, queries, keys]: a query sees the cached keys up to its own.
-        mask = ops.expand_dims(key_positions[None, :] <= query_positions[:, None], 0)
-        mask = ops.broadcast_to(mask, (ops.shape(x)[0], ops.shape(x)[1], ops.shape(key)[1]))
-        attended, _ = attention._compute_attention(query, key, value, attention_mask=mask)
-        return attention._output_dense(attended), ops.stack([key, value], axis=1)
+    def _call_with_cache(self, inputs, cache, cache_update_index):
+        # Inference only (no dropout). The feed-forward part runs on
+        # [tokens, dim]: a rank-3 Dense input becomes a batched matmul,
+        # which costs several times more per call at one token a step.
+        x = self.attention_norm(inputs)
+        attended, cache = self.attention(
+            x, x, cache=cache, cache_update_index=cache_update_index
+        )
+        x = ops.reshape(inputs + attended, (-1, ops.shape(inputs)[-1]))
+        x = x + self.output_dense(self.intermediate(self.output_norm(x)))
+        return ops.reshape(x, ops.shape(inputs)), cache
 
     def empty_cache(self, batch_size, max_length):
-        """A zero cache `[batch_size, 2, max_length, num_heads, head_dim]`."""
-        return ops.zeros(
-            (batch_size, 2, max_length, self.num_heads, self.head_dim),
-            dtype=self.compute_dtype,
-        )
+        """A zero `(keys, values)` cache, each `[batch_size, max_length, hidden_dim]`."""
+        return self.attention.empty_cache(batch_size, max_length)
 
     def compute_output_shape(self, inputs_shape):
         return inputs_shape

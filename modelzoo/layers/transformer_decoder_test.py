@@ -29,21 +29,23 @@ def test_cached_calls_match_the_full_call():
     full = np.asarray(layer(x))
     # A prefix in one call, then one position per call, in a longer cache.
     cache = layer.empty_cache(2, 10)
-    assert tuple(cache.shape) == (2, 2, 10, 2, 4)
-    out, cache = layer(x[:, :4], cache=cache, cache_index=0)
+    assert [tuple(c.shape) for c in cache] == [(2, 10, 8), (2, 10, 8)]
+    out, cache = layer(x[:, :4], cache=cache, cache_update_index=0)
     steps = [np.asarray(out)]
     for t in range(4, 7):
-        out, cache = layer(x[:, t : t + 1], cache=cache, cache_index=t)
+        out, cache = layer(x[:, t : t + 1], cache=cache, cache_update_index=t)
         steps.append(np.asarray(out))
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
     # Positions past the last write are still empty.
-    np.testing.assert_array_equal(np.asarray(cache)[:, :, 7:], 0.0)
+    for part in cache:
+        np.testing.assert_array_equal(np.asarray(part)[:, 7:], 0.0)
 
 
 def test_cache_needs_an_index():
     layer = TransformerDecoder(intermediate_dim=8, num_heads=2)
-    with pytest.raises(ValueError, match="cache_index"):
-        layer(np.zeros((1, 1, 4), "float32"), cache=np.zeros((1, 2, 3, 2, 2), "float32"))
+    empty = np.zeros((1, 3, 4), "float32")
+    with pytest.raises(ValueError, match="cache_update_index"):
+        layer(np.zeros((1, 1, 4), "float32"), cache=(empty, empty))
 
 
 @pytest.mark.parametrize(

@@ -33,8 +33,8 @@ def build_gpt(
     (the embedding layer called in reverse), which saves
     `vocab_size * embed_dim` weights; otherwise a `Dense(vocab_size)`.
     No id is padding: every position is a real token, as in a character
-    model. The in-graph generator of `modelzoo.export.gpt_generator` steps
-    these layers one token at a time with a key/value cache.
+    model. The returned `GPT` also owns `call_with_cache`, the cached
+    one-token step that the exported generator's in-graph sampler calls.
 
     Args:
         vocab_size: int. Number of token ids.
@@ -53,7 +53,7 @@ def build_gpt(
         dtype: dtype or policy for the hidden layers; the logits stay float32.
 
     Returns:
-        An uncompiled `keras.Model` mapping int ids `[batch, time]`
+        An uncompiled `GPT` (a functional `keras.Model`) mapping int ids `[batch, time]`
         (`time <= sequence_length`) to logits `[batch, time, vocab_size]`;
         the logits at t depend on ids 0..t only.
 
@@ -62,41 +62,152 @@ def build_gpt(
     >>> model(np.ones((2, 7), "int32")).shape
     (2, 7, 65)
     """
-    checks.positive_int("vocab_size", vocab_size)
-    checks.positive_int("sequence_length", sequence_length)
-    checks.positive_int("embed_dim", embed_dim)
-    checks.positive_int("num_heads", num_heads)
-    checks.divisible("embed_dim", embed_dim, "num_heads", num_heads)
-    checks.positive_int("ff_dim", ff_dim)
-    checks.positive_int("num_layers", num_layers)
-    checks.rate("dropout", dropout)
-    if not isinstance(tie_embeddings, bool):
-        raise ValueError(
-            f"`tie_embeddings` must be a bool. Received: tie_embeddings={tie_embeddings!r}"
-        )
+    return GPT(
+        vocab_size, sequence_length, embed_dim=embed_dim, num_heads=num_heads, ff_dim=ff_dim,
+        num_layers=num_layers, dropout=dropout, tie_embeddings=tie_embeddings, name=name,
+        dtype=dtype,
+    )
 
-    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    embedding_cls = ReversibleTokenAndPositionEmbedding if tie_embeddings else (
-        TokenAndPositionEmbedding
-    )
-    embedding = embedding_cls(
-        vocab_size, sequence_length, embed_dim, mask_zero=False, dtype=dtype, name="embedding"
-    )
-    x = embedding(token_ids)
-    x = keras.layers.Dropout(dropout, dtype=dtype, name="embedding_dropout")(x)
-    for i in range(num_layers):
-        x = TransformerDecoder(
-            intermediate_dim=ff_dim,
-            num_heads=num_heads,
-            dropout=dropout,
-            dtype=dtype,
-            name=f"decoder_{i}",
-        )(x)
-    x = keras.layers.LayerNormalization(epsilon=1e-5, dtype=dtype, name="final_norm")(x)
-    if tie_embeddings:
-        logits = keras.layers.Activation("linear", dtype="float32", name="logits")(
-            embedding(x, reverse=True)
+
+@keras.saving.register_keras_serializable(package="modelzoo")
+class GPT(keras.Model):
+    """The model `build_gpt` returns: a functional causal LM with a cached step.
+
+    Besides the plain call (ids → logits for every position, used by
+    training), it owns `call_with_cache`, the one-token-at-a-time forward
+    pass over the same layers with a key/value cache per block, which the
+    exported generator's in-graph sampler calls. Its config holds the
+    builder's arguments, so it round-trips through `get_config` and
+    `.keras` files. Arguments: see `build_gpt`.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        sequence_length,
+        embed_dim=128,
+        num_heads=4,
+        ff_dim=512,
+        num_layers=4,
+        dropout=0.1,
+        tie_embeddings=False,
+        dtype=None,
+        **kwargs,
+    ):
+        checks.positive_int("vocab_size", vocab_size)
+        checks.positive_int("sequence_length", sequence_length)
+        checks.positive_int("embed_dim", embed_dim)
+        checks.positive_int("num_heads", num_heads)
+        checks.divisible("embed_dim", embed_dim, "num_heads", num_heads)
+        checks.positive_int("ff_dim", ff_dim)
+        checks.positive_int("num_layers", num_layers)
+        checks.rate("dropout", dropout)
+        if not isinstance(tie_embeddings, bool):
+            raise ValueError(
+                f"`tie_embeddings` must be a bool. Received: tie_embeddings={tie_embeddings!r}"
+            )
+
+        # === Layers ===
+        embedding_cls = ReversibleTokenAndPositionEmbedding if tie_embeddings else (
+            TokenAndPositionEmbedding
         )
-    else:
-        logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)
-    return keras.Model(token_ids, logits, name=name)
+        self.embedding = embedding_cls(
+            vocab_size, sequence_length, embed_dim, mask_zero=False, dtype=dtype,
+            name="embedding",
+        )
+        self.embedding_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="embedding_dropout"
+        )
+        self.decoders = [
+            TransformerDecoder(
+                intermediate_dim=ff_dim, num_heads=num_heads, dropout=dropout, dtype=dtype,
+                name=f"decoder_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        self.final_norm = keras.layers.LayerNormalization(
+            epsilon=1e-5, dtype=dtype, name="final_norm"
+        )
+        # The logits stay float32 under a mixed-precision policy.
+        if tie_embeddings:
+            self.head = keras.layers.Activation("linear", dtype="float32", name="logits")
+        else:
+            self.head = keras.layers.Dense(vocab_size, dtype="float32", name="logits")
+
+        # === Functional Model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        x = self.embedding_dropout(self.embedding(token_ids))
+        for decoder in self.decoders:
+            x = decoder(x)
+        super().__init__(token_ids, self._logits(self.final_norm(x)), dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.vocab_size = vocab_size
+        self.sequence_length = sequence_length
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.ff_dim = ff_dim
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.tie_embeddings = tie_embeddings
+
+    def _logits(self, hidden):
+        if isinstance(self.embedding, ReversibleTokenAndPositionEmbedding):
+            hidden = self.embedding(hidden, reverse=True)
+        return self.head(hidden)
+
+    def empty_cache(self, batch_size):
+        """A zero key/value cache for `call_with_cache`: one pair per block."""
+        return [decoder.empty_cache(batch_size, self.sequence_length) for decoder in self.decoders]
+
+    def call_with_cache(self, token_ids, cache, cache_update_index):
+        """Logits of `token_ids` `[batch, n]` placed at `cache_update_index`.
+
+        The same layers as the plain call, one position range at a time: the
+        new keys and values are written into `cache` (from `empty_cache`)
+        and each position attends to the cached ones up to its own. Fed
+        position by position from 0, it gives the plain call's logits for
+        the whole prefix (up to float rounding). Inference only (no
+        dropout); `cache_update_index + n` must not exceed `sequence_length`.
+
+        Args:
+            token_ids: int tensor `[batch, n]`.
+            cache: the list `empty_cache` or a previous call returned.
+            cache_update_index: int scalar, the position of `token_ids[:, 0]`.
+
+        Returns:
+            `(logits, cache)`: float32 logits `[batch, n, vocab_size]` and the
+            updated cache.
+        """
+        x = self.embedding(token_ids, start_index=cache_update_index)
+        new_cache = []
+        for decoder, layer_cache in zip(self.decoders, cache):
+            x, layer_cache = decoder(x, cache=layer_cache, cache_update_index=cache_update_index)
+            new_cache.append(layer_cache)
+        # [tokens, dim] keeps the head a plain matmul (see TransformerDecoder).
+        hidden = keras.ops.reshape(x, (-1, self.embed_dim))
+        logits = self._logits(self.final_norm(hidden))
+        shape = (keras.ops.shape(token_ids)[0], keras.ops.shape(token_ids)[1], self.vocab_size)
+        return keras.ops.reshape(logits, shape), new_cache
+
+    def get_config(self):
+        return {
+            "vocab_size": self.vocab_size,
+            "sequence_length": self.sequence_length,
+            "embed_dim": self.embed_dim,
+            "num_heads": self.num_heads,
+            "ff_dim": self.ff_dim,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+            "tie_embeddings": self.tie_embeddings,
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
