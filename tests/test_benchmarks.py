@@ -244,7 +244,7 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     gen = lstm["generation"]
     assert gen["modelzoo"]["chars_per_s"] > 0 and gen["baseline"]["chars_per_s"] > 0
     for key in ("gpt", "gpt_long", "modelzoo_long"):
-        assert gen[key]["chars_per_s"] > 0
+        assert gen[key]["chars_per_s"] >= gen[key]["chars_per_s_median"] > 0
     assert "'num_layers': 1" in gen["gpt"]["how"]
     serving = results["sections"]["serving"]
     for model in ("mlp", "transformer"):
@@ -260,6 +260,8 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     assert sum(r["metric"].startswith("time to keras-io's best held-out") for r in rows) >= 2
     gpt_rows = [r for r in rows if r["contender"].startswith("modelzoo GPT")]
     assert len(gpt_rows) == 2 and all(r["ratio"] > 0 for r in gpt_rows)
+    # The long run (the exports' cap) is judged against issue #14's rate.
+    assert [r["target"] for r in gpt_rows][1].startswith("≥ 5,000 chars/s")
 
     text = (out / "results.md").read_text()
     assert "| section | contender | metric | value | ratio vs baseline | target | met? |" in text
