@@ -267,3 +267,20 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     assert "| section | contender | metric | value | ratio vs baseline | target | met? |" in text
     assert "load average" in text and "--tiny run" in text
     assert (out / "accuracy_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_gpt_generation_profile_splits_a_character_into_its_parts():
+    from benchmarks import gpt_generation_profile
+
+    results = gpt_generation_profile.profile(chars=40, repeats=1)
+    parts = ("savedmodel", "call_with_cache", "decoder_block", "attention")
+    for key in parts:
+        assert results[key]["per_s"] >= results[key]["per_s_median"] > 0
+        assert results[key]["cpu_us_per_step"] > 0
+    # The exported loop holds the model's four blocks: hundreds of kernels.
+    assert results["loop_body_kernels"] > 4 * 40
+    # A whole model step (four blocks and the head) costs more CPU than one block.
+    assert results["call_with_cache"]["cpu_us_per_step"] > results["decoder_block"][
+        "cpu_us_per_step"]
+    table = gpt_generation_profile.markdown(results)
+    assert table.count("\n| ") == 5 and "SavedModel loop body" in table
