@@ -3,9 +3,6 @@
 from modelzoo.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from modelzoo.layers.cached_multi_head_attention import CachedMultiHeadAttention
 from modelzoo.layers.image_net_preprocessing import ImageNetPreprocessing
-from modelzoo.layers.reversible_token_and_position_embedding import (
-    ReversibleTokenAndPositionEmbedding,
-)
 from modelzoo.layers.segment_embedding import SegmentEmbedding
 from modelzoo.layers.span_head import SpanHead
 from modelzoo.layers.transformer_decoder import TransformerDecoder
@@ -14,7 +11,6 @@ from modelzoo.layers.transformer_encoder import TransformerEncoder
 __all__ = [
     "CachedMultiHeadAttention",
     "ImageNetPreprocessing",
-    "ReversibleTokenAndPositionEmbedding",
     "SegmentEmbedding",
     "SpanHead",
     "TokenAndPositionEmbedding",

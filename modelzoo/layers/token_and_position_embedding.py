@@ -12,6 +12,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     Token id 0 is padding: with `mask_zero=True` the layer emits a mask that
     downstream layers (attention, pooling) use to ignore padded positions.
+    Called with `reverse=True` on hidden states `[..., embedding_dim]` it
+    returns the tied logits `hidden @ token_table^T` `[..., vocabulary_size]`
+    (its token table is a `keras.layers.ReversibleEmbedding`), so one table
+    serves as input and output embedding, as in GPT-2: use the same layer
+    instance for both calls. `start_index=n` places the ids at positions
+    n, n+1, ... (decoding with a key/value cache).
 
     Args:
         vocabulary_size: int. Number of token ids, including padding id 0.
@@ -47,7 +53,10 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.mask_zero = mask_zero
         self.supports_masking = mask_zero
-        self.token_embedding = keras.layers.Embedding(
+        # A ReversibleEmbedding is an Embedding that can also map hidden
+        # states back to logits with the same table (`reverse=True`), for
+        # tied input and output embeddings.
+        self.token_embedding = keras.layers.ReversibleEmbedding(
             vocabulary_size,
             embedding_dim,
             embeddings_initializer=self.embeddings_initializer,
@@ -67,16 +76,22 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.position_embedding.build((self.sequence_length,))
         self.built = True
 
-    def call(self, inputs, start_index=0):
-        # `start_index`: the position of the first id, for decoding with a cache.
+    def call(self, inputs, start_index=0, reverse=False):
+        if reverse:
+            return self.token_embedding(inputs, reverse=True)
         length = ops.shape(inputs)[-1]
         positions = start_index + ops.arange(0, length, dtype="int32")
         return self.token_embedding(inputs) + self.position_embedding(positions)
 
-    def compute_mask(self, inputs, mask=None, start_index=0):
-        if not self.mask_zero:
-            return None
+    def compute_mask(self, inputs, mask=None, start_index=0, reverse=False):
+        if reverse or not self.mask_zero:
+            return mask if reverse else None
         return ops.not_equal(inputs, 0)
+
+    def compute_output_spec(self, inputs, start_index=0, reverse=False):
+        last = self.vocabulary_size if reverse else self.embedding_dim
+        shape = tuple(inputs.shape[:-1] if reverse else inputs.shape) + (last,)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.embedding_dim,)

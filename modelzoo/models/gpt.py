@@ -3,11 +3,7 @@
 import keras
 
 from modelzoo import checks
-from modelzoo.layers import (
-    ReversibleTokenAndPositionEmbedding,
-    TokenAndPositionEmbedding,
-    TransformerDecoder,
-)
+from modelzoo.layers import TokenAndPositionEmbedding, TransformerDecoder
 from modelzoo.registry import register_model
 
 
@@ -108,10 +104,7 @@ class GPT(keras.Model):
             )
 
         # === Layers ===
-        embedding_cls = ReversibleTokenAndPositionEmbedding if tie_embeddings else (
-            TokenAndPositionEmbedding
-        )
-        self.embedding = embedding_cls(
+        self.embedding = TokenAndPositionEmbedding(
             vocab_size, sequence_length, embed_dim, mask_zero=False, dtype=dtype,
             name="embedding",
         )
@@ -139,7 +132,8 @@ class GPT(keras.Model):
         x = self.embedding_dropout(self.embedding(token_ids))
         for decoder in self.decoders:
             x = decoder(x)
-        super().__init__(token_ids, self._logits(self.final_norm(x)), dtype=dtype, **kwargs)
+        logits = self._logits(self.final_norm(x), tie_embeddings)
+        super().__init__(token_ids, logits, dtype=dtype, **kwargs)
 
         # === Config ===
         self.vocab_size = vocab_size
@@ -151,8 +145,8 @@ class GPT(keras.Model):
         self.dropout = dropout
         self.tie_embeddings = tie_embeddings
 
-    def _logits(self, hidden):
-        if isinstance(self.embedding, ReversibleTokenAndPositionEmbedding):
+    def _logits(self, hidden, tie_embeddings):
+        if tie_embeddings:
             hidden = self.embedding(hidden, reverse=True)
         return self.head(hidden)
 
@@ -186,7 +180,7 @@ class GPT(keras.Model):
             new_cache.append(layer_cache)
         # [tokens, dim] keeps the head a plain matmul (see TransformerDecoder).
         hidden = keras.ops.reshape(x, (-1, self.embed_dim))
-        logits = self._logits(self.final_norm(hidden))
+        logits = self._logits(self.final_norm(hidden), self.tie_embeddings)
         shape = (keras.ops.shape(token_ids)[0], keras.ops.shape(token_ids)[1], self.vocab_size)
         return keras.ops.reshape(logits, shape), new_cache
 
