@@ -73,19 +73,21 @@ def warm_up():
     keras.backend.clear_session()
 
 
-def roofline(repeats, m=1024, k=784, n=128, unroll=8):
-    """Measured fp32 matmul GFLOP/s for `[m, k] @ [k, n]` (the MLP's first layer).
+def roofline(repeats, m=1024, k=784, n=128, unroll=8, dtype="float32"):
+    """Measured matmul GFLOP/s for `[m, k] @ [k, n]` (the MLP's first layer).
 
     Each `tf.function` call runs `unroll` matmuls of distinct inputs, so
     Python dispatch is amortized and nothing can be folded away; the best of
     three rounds is the roofline (a ceiling, so the best is the fair one).
+    `dtype="bfloat16"` gives the ceiling of Keras's `mixed_bfloat16` matmuls
+    (avx512_bf16 doubles the multiply-adds per instruction).
     """
-    a = tf.random.normal([unroll, m, k])
-    b = tf.random.normal([k, n])
+    a = tf.cast(tf.random.normal([unroll, m, k]), dtype)
+    b = tf.cast(tf.random.normal([k, n]), dtype)
 
     @tf.function
     def step(a, b):
-        acc = tf.zeros([m, n])
+        acc = tf.zeros([m, n], dtype)
         for j in range(unroll):
             acc += tf.matmul(a[j], b)
         return acc
@@ -98,7 +100,8 @@ def roofline(repeats, m=1024, k=784, n=128, unroll=8):
             out = step(a, b)
         out.numpy()
         rates.append(2 * m * k * n * unroll * repeats / (time.perf_counter() - start) / 1e9)
-    return {"shape": f"{m}x{k} @ {k}x{n} fp32", "matmuls": repeats * unroll,
+    return {"shape": f"{m}x{k} @ {k}x{n} {'fp32' if dtype == 'float32' else dtype}",
+            "matmuls": repeats * unroll,
             "gflops": round(max(rates), 2), "gflops_rounds": [round(r, 2) for r in rates]}
 
 
@@ -109,6 +112,28 @@ def dense_train_flops(model):
         for layer in model.layers
         if isinstance(layer, keras.layers.Dense)
     )
+    return 3 * 2 * macs
+
+
+def layer_train_flops(model):
+    """3 × 2 × multiply-adds of the Conv2D and Dense layers, per example.
+
+    A Conv2D does out_h·out_w·filters·(kh·kw·in_channels) multiply-adds, a
+    Dense in·out; training is counted as 3 forward passes (forward, input
+    gradient, weight gradient), as `dense_train_flops` does. Pooling,
+    activations and the optimizer are left out (they are memory-bound and
+    small), so this is the work a matmul/conv roofline bounds.
+    """
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kh, kw, cin, cout = layer.kernel.shape
+            shape = layer.output.shape
+            spatial = shape[2] * shape[3] if layer.data_format == "channels_first" \
+                else shape[1] * shape[2]
+            macs += int(spatial) * int(kh * kw * cin * cout)
+        elif isinstance(layer, keras.layers.Dense):
+            macs += int(np.prod(layer.kernel.shape))
     return 3 * 2 * macs
 
 

@@ -1,0 +1,298 @@
+"""Short, same-process measurements behind the issue #14 findings (README).
+
+    python benchmarks/probes.py cnn   [--examples=7680 --rounds=5 --variant=batch=256,bf16]
+    python benchmarks/probes.py torch [--examples=7680 --rounds=5]  # PyTorch CNN, no TensorFlow
+    python benchmarks/probes.py mlp   [--examples=256000 --rounds=5 --modes=train --modes=grad]
+
+Each variant is built once and warmed up; then the variants are timed in
+turn, round after round (A B C A B C ...), so host noise hits them alike.
+Each round runs about `--examples` training examples through Keras's own compiled
+`train_function` (what `fit` calls, minus callbacks) on the cached,
+shuffled, repeated `image_pipeline`; the table gives the best and the
+median round as examples/s and achieved GFLOP/s, and the 1-minute load
+average before and after.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from benchmarks import common  # noqa: E402
+
+
+# sections.layer_train_flops of modelzoo's CNN (tests/test_benchmarks.py pins it):
+# 3 x 2 x (28·28·32·25 + 14·14·64·800 + 3136·128 + 128·10) MACs.
+CNN_TRAIN_FLOPS = 66_390_528
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def rows_table(results, flops):
+    lines = ["| variant | best ex/s | median ex/s | best GFLOP/s | median GFLOP/s | rounds (s) |",
+             "|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        best, med = r["examples"] / min(r["seconds"]), r["examples"] / statistics.median(r["seconds"])
+        f = flops(name)
+        lines.append(f"| {name} | {best:,.0f} | {med:,.0f} | {best * f / 1e9:.0f} | "
+                     f"{med * f / 1e9:.0f} | {' '.join(f'{s:.2f}' for s in r['seconds'])} |")
+    return "\n".join(lines)
+
+
+# --- TensorFlow side ---------------------------------------------------------
+
+
+def tf_variants(kind, names, seed=0):
+    """`{name: (model, dataset, batch)}` for the probe's variants."""
+    import keras
+    import tensorflow as tf
+
+    from benchmarks import sections
+    from modelzoo.data import pipelines
+    from modelzoo.registry import get_model
+    from modelzoo.training import compile_model
+
+    (train, _), info = sections.image_splits(argparse.Namespace(data_dir=ARGS.data_dir))
+    built = {}
+    for name in names:
+        opts = dict(part.split("=") for part in name.split(",") if "=" in part)
+        batch = int(opts.get("batch", 128 if kind == "cnn" else 512))
+        spe = int(opts.get("spe", 10 if kind == "cnn" else 50))
+        lr = float(opts.get("lr", 2e-3))
+        policy = "mixed_bfloat16" if "bf16" in name else "float32"
+        keras.mixed_precision.set_global_policy(policy)
+        keras.utils.set_random_seed(seed)
+        if "uint8" in name:
+            ds = pipelines.finish(train, batch, True, seed)
+            ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
+        else:
+            ds = pipelines.image_pipeline(train, batch, True, seed)
+        if "nchw" in name:
+            ds = ds.map(lambda x, y: (tf.transpose(x, [0, 3, 1, 2]), y))
+            model = _cnn_channels_first()
+        else:
+            model = get_model(kind, input_shape=(28, 28, 1), num_classes=10, rescale=1 / 255)
+        compile_model(model, lr, decay_steps=100000, steps_per_execution=spe)
+        if "xla" in name:
+            model.jit_compile = True
+        built[name] = (model, ds, batch)
+        keras.mixed_precision.set_global_policy("float32")
+    return built
+
+
+def _cnn_channels_first():
+    import keras
+
+    L = keras.layers
+    inputs = keras.Input((1, 28, 28))
+    x = L.Rescaling(1 / 255)(inputs)
+    for f in (32, 64):
+        x = L.Conv2D(f, 5, padding="same", activation="relu", data_format="channels_first")(x)
+        x = L.MaxPooling2D(2, data_format="channels_first")(x)
+    x = L.Flatten()(x)
+    x = L.Dense(128, activation="relu")(x)
+    return keras.Model(inputs, L.Dense(10, dtype="float32")(x))
+
+
+def time_tf(built, examples, rounds, mode="train"):
+    """Seconds per round of about `examples` training examples for each variant, interleaved.
+
+    mode: "train" (Keras's train_function: forward, backward, Adam),
+    "forward" (the model's forward pass only), "grad" (forward + backward,
+    no optimizer update), "data" (only pulling batches from the pipeline).
+    """
+    import tensorflow as tf
+
+    runners = {}
+    for name, (model, ds, batch) in built.items():
+        spe = model.steps_per_execution
+        calls = max(1, round(examples / (spe * batch)))
+        repeated = ds.repeat()
+        model.fit(repeated, epochs=1, steps_per_epoch=2 * spe, verbose=0)  # build + trace
+        it = iter(model.distribute_strategy.experimental_distribute_dataset(repeated))
+        loss_fn = model.loss
+
+        @tf.function
+        def forward(it, model=model, spe=spe):
+            acc = tf.constant(0.0)
+            for _ in tf.range(spe):
+                x, y = next(it)
+                acc += tf.reduce_sum(tf.cast(model(x, training=True), tf.float32))
+            return acc
+
+        @tf.function
+        def grad(it, model=model, spe=spe, loss_fn=loss_fn):
+            acc = tf.constant(0.0)
+            for _ in tf.range(spe):
+                x, y = next(it)
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(y, model(x, training=True))
+                grads = tape.gradient(loss, model.trainable_variables)
+                acc += tf.add_n([tf.reduce_sum(g) for g in grads])
+            return acc
+
+        @tf.function
+        def data(it, spe=spe):
+            acc = tf.constant(0.0)
+            for _ in tf.range(spe):
+                x, y = next(it)
+                acc += tf.cast(x[0, 0, 0, 0], tf.float32)
+            return acc
+
+        fn = {"train": model.train_function, "forward": forward, "grad": grad,
+              "data": data}[mode]
+        out = fn(it)  # trace
+        _sync(out)
+        runners[name] = (fn, it, calls, calls * spe * batch)
+    results = {name: {"examples": r[3], "seconds": []} for name, r in runners.items()}
+    for _ in range(rounds):
+        for name, (fn, it, calls, _) in runners.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                out = fn(it)
+            _sync(out)
+            results[name]["seconds"].append(time.perf_counter() - start)
+    return results
+
+
+def _sync(out):
+    import tensorflow as tf
+
+    tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t,
+                          out if not hasattr(out, "get_value") else out.get_value())
+
+
+def cnn_train_flops_of(model):
+    from benchmarks import sections
+
+    return sections.layer_train_flops(model)
+
+
+def probe_cnn(args):
+    from benchmarks import sections
+
+    sections.warm_up()
+    roof = sections.roofline(10)
+    roof16 = sections.roofline(10, dtype="bfloat16")
+    log(f"roofline fp32 {roof['gflops']} GFLOP/s, bf16 {roof16['gflops']} GFLOP/s")
+    names = args.variants or ["batch=64", "batch=128", "batch=256,spe=20", "batch=128,spe=50",
+                              "batch=128,uint8", "batch=128,nchw", "batch=128,bf16",
+                              "batch=256,bf16,spe=20"]
+    built = tf_variants("cnn", names)
+    flops = sections.layer_train_flops(next(iter(built.values()))[0])
+    load0 = common.load_average()
+    results = time_tf(built, args.examples, args.rounds, args.mode)
+    print(f"CNN {args.mode}, {flops:,} training FLOP/example (3 x forward), roofline fp32 "
+          f"{roof['gflops']} / bf16 {roof16['gflops']} GFLOP/s; load {load0} -> "
+          f"{common.load_average()}")
+    print(rows_table(results, lambda name: flops))
+
+
+def probe_mlp(args):
+    from benchmarks import sections
+
+    sections.warm_up()
+    roof = sections.roofline(10)
+    names = args.variants or ["batch=512,spe=50"]
+    built = tf_variants("mlp", names)
+    flops = sections.dense_train_flops(next(iter(built.values()))[0])
+    load0 = common.load_average()
+    out = []
+    for mode in (args.modes or ["train", "grad", "forward", "data"]):
+        results = time_tf(built, args.examples, args.rounds, mode)
+        per_mode_flops = flops // 3 if mode == "forward" else (0 if mode == "data" else flops)
+        out.append(f"\nMLP {mode} ({per_mode_flops:,} FLOP/example counted)\n"
+                   + rows_table(results, lambda name: per_mode_flops))
+    print(f"MLP, roofline fp32 {roof['gflops']} GFLOP/s; load {load0} -> {common.load_average()}")
+    print("\n".join(out))
+
+
+# --- PyTorch side (no TensorFlow in this process) ---------------------------
+
+
+def probe_torch(args):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
+            self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
+            self.fc1 = nn.Linear(7 * 7 * 64, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            x = torch.flatten(x, 1)
+            x = F.relu(self.fc1(x))
+            return F.log_softmax(self.fc2(x), dim=1)
+
+    x_all = torch.rand(60000, 1, 28, 28)
+    y_all = torch.from_numpy(np.random.default_rng(0).integers(0, 10, 60000))
+    results = {}
+    nets = {}
+    for batch in args.torch_batches:
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        nets[batch] = (model, opt)
+        results[f"pytorch batch={batch}"] = {"examples": args.examples // batch * batch,
+                                             "seconds": []}
+
+    def run(batch, steps):
+        model, opt = nets[batch]
+        perm = torch.randperm(len(x_all))
+        for i in range(steps):
+            idx = perm[(i * batch) % 59000:][:batch]
+            opt.zero_grad()
+            F.nll_loss(model(x_all[idx]), y_all[idx]).backward()
+            opt.step()
+
+    for batch in args.torch_batches:
+        run(batch, 5)
+    load0 = common.load_average()
+    for _ in range(args.rounds):
+        for batch in args.torch_batches:
+            start = time.perf_counter()
+            run(batch, args.examples // batch)
+            results[f"pytorch batch={batch}"]["seconds"].append(time.perf_counter() - start)
+    flops = CNN_TRAIN_FLOPS
+    print(f"PyTorch CNN train, torch {torch.__version__}, 2 threads; load {load0} -> "
+          f"{common.load_average()}")
+    print(rows_table(results, lambda name: flops))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("probe", choices=["cnn", "torch", "mlp"])
+    parser.add_argument("--data_dir", default=os.path.join(ROOT, "data", "tfds"))
+    parser.add_argument("--examples", type=int, default=None, help="examples per timed round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--variant", dest="variants", action="append",
+                        help="e.g. 'batch=256,spe=20,bf16' (repeatable)")
+    parser.add_argument("--mode", default="train", choices=["train", "forward", "grad", "data"])
+    parser.add_argument("--modes", action="append", help="mlp: modes to time")
+    parser.add_argument("--torch_batches", type=lambda s: [int(b) for b in s.split(",")],
+                        default=[64, 128, 256])
+    args = parser.parse_args(argv)
+    if args.examples is None:
+        args.examples = {"cnn": 7680, "torch": 7680, "mlp": 256000}[args.probe]
+    return args
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()
+    {"cnn": probe_cnn, "torch": probe_torch, "mlp": probe_mlp}[ARGS.probe](ARGS)
