@@ -14,6 +14,8 @@ average before and after.
 """
 
 import argparse
+import json
+import subprocess
 import os
 import statistics
 import sys
@@ -36,13 +38,29 @@ def log(message):
 
 
 def rows_table(results, flops):
-    lines = ["| variant | best ex/s | median ex/s | best GFLOP/s | median GFLOP/s | rounds (s) |",
-             "|---|---|---|---|---|---|"]
+    """Markdown rows; with a "fp32 matmul roofline" entry timed in the same
+    rounds, each variant's share of it is taken round by round (median)."""
+    roof = results.get("fp32 matmul roofline")
+    roof_rates = [roof["flops"] / t / 1e9 for t in roof["seconds"]] if roof else None
+    lines = ["| variant | best ex/s | median ex/s | best GFLOP/s | median GFLOP/s "
+             "| share of same-round roofline (median) | rounds (s) |",
+             "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
-        best, med = r["examples"] / min(r["seconds"]), r["examples"] / statistics.median(r["seconds"])
+        times = " ".join(f"{s:.2f}" for s in r["seconds"])
+        if "flops" in r:
+            rates = [r["flops"] / t / 1e9 for t in r["seconds"]]
+            lines.append(f"| {name} | | | {max(rates):.0f} | {statistics.median(rates):.0f} "
+                         f"| 100 % | {times} |")
+            continue
+        best = r["examples"] / min(r["seconds"])
+        med = r["examples"] / statistics.median(r["seconds"])
         f = flops(name)
+        share = ""
+        if roof_rates and f:
+            shares = [r["examples"] * f / t / 1e9 / rr for t, rr in zip(r["seconds"], roof_rates)]
+            share = f"{100 * statistics.median(shares):.0f} %"
         lines.append(f"| {name} | {best:,.0f} | {med:,.0f} | {best * f / 1e9:.0f} | "
-                     f"{med * f / 1e9:.0f} | {' '.join(f'{s:.2f}' for s in r['seconds'])} |")
+                     f"{med * f / 1e9:.0f} | {share} | {times} |")
     return "\n".join(lines)
 
 
@@ -69,7 +87,9 @@ def tf_variants(kind, names, seed=0):
         policy = "mixed_bfloat16" if "bf16" in name else "float32"
         keras.mixed_precision.set_global_policy(policy)
         keras.utils.set_random_seed(seed)
-        if "uint8" in name:
+        if "gather" in name:
+            ds = _gather_pipeline(train, batch, seed)
+        elif "uint8" in name:
             ds = pipelines.finish(train, batch, True, seed)
             ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
         else:
@@ -80,11 +100,62 @@ def tf_variants(kind, names, seed=0):
         else:
             model = get_model(kind, input_shape=(28, 28, 1), num_classes=10, rescale=1 / 255)
         compile_model(model, lr, decay_steps=100000, steps_per_execution=spe)
+        if "opt" in opts:
+            schedule = model.optimizer.learning_rate if False else keras.optimizers.schedules.CosineDecay(lr, 100000)
+            optimizer = {"sgd": lambda: keras.optimizers.SGD(schedule),
+                         "fused": lambda: FusedAdam(schedule)}[opts["opt"]]()
+            model.compile(optimizer=optimizer, loss=model.loss, metrics=[
+                keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                steps_per_execution=spe)
         if "xla" in name:
             model.jit_compile = True
         built[name] = (model, ds, batch)
         keras.mixed_precision.set_global_policy("float32")
     return built
+
+
+def _fused_adam_class():
+    import keras
+    import tensorflow as tf
+
+    class FusedAdam(keras.optimizers.Adam):
+        """Adam whose per-variable update is TF's one fused ResourceApplyAdam op."""
+
+        def update_step(self, gradient, variable, learning_rate):
+            dtype = variable.dtype
+            step = tf.cast(self.iterations + 1, dtype)
+            m = self._momentums[self._get_variable_index(variable)]
+            v = self._velocities[self._get_variable_index(variable)]
+            tf.raw_ops.ResourceApplyAdam(
+                var=variable.handle, m=m.value.handle, v=v.value.handle,
+                beta1_power=tf.pow(tf.cast(self.beta_1, dtype), step),
+                beta2_power=tf.pow(tf.cast(self.beta_2, dtype), step),
+                lr=tf.cast(learning_rate, dtype), beta1=tf.cast(self.beta_1, dtype),
+                beta2=tf.cast(self.beta_2, dtype), epsilon=tf.cast(self.epsilon, dtype),
+                grad=tf.cast(gradient, dtype))
+
+    return FusedAdam
+
+
+def FusedAdam(*args, **kwargs):  # noqa: N802
+    return _fused_adam_class()(*args, **kwargs)
+
+
+def _gather_pipeline(train, batch, seed):
+    """Candidate: the split as one in-memory uint8 tensor, a shuffled index per
+    epoch, one gather + cast per batch (no per-example tf.data work)."""
+    import tensorflow as tf
+
+    from modelzoo.data import pipelines
+
+    images, labels = pipelines.as_arrays(train)
+    images, labels = tf.constant(images), tf.constant(labels)
+    n = int(images.shape[0])
+    ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch).map(
+        lambda i: (tf.cast(tf.gather(images, i), tf.float32), tf.gather(labels, i)),
+        num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def _cnn_channels_first():
@@ -101,7 +172,27 @@ def _cnn_channels_first():
     return keras.Model(inputs, L.Dense(10, dtype="float32")(x))
 
 
-def time_tf(built, examples, rounds, mode="train"):
+def roofline_runner(flops, m=1024, k=784, n=128, unroll=8):
+    """A runner doing about `flops` of fp32 matmul (sections.roofline's shape)."""
+    import tensorflow as tf
+
+    a = tf.random.normal([unroll, m, k])
+    b = tf.random.normal([k, n])
+
+    @tf.function
+    def step(a, b):
+        acc = tf.zeros([m, n])
+        for j in range(unroll):
+            acc += tf.matmul(a[j], b)
+        return acc
+
+    per_call = 2 * m * k * n * unroll
+    calls = max(1, round(flops / per_call))
+    step(a, b).numpy()
+    return (lambda: step(a, b)), calls * per_call
+
+
+def time_tf(built, examples, rounds, mode="train", between=None, roofline_flops=None):
     """Seconds per round of about `examples` training examples for each variant, interleaved.
 
     mode: "train" (Keras's train_function: forward, backward, Adam),
@@ -152,6 +243,12 @@ def time_tf(built, examples, rounds, mode="train"):
         _sync(out)
         runners[name] = (fn, it, calls, calls * spe * batch)
     results = {name: {"examples": r[3], "seconds": []} for name, r in runners.items()}
+    if roofline_flops:
+        roof_fn, roof_total = roofline_runner(roofline_flops)
+        per_call = 2 * 1024 * 784 * 128 * 8
+        runners["fp32 matmul roofline"] = (lambda it, f=roof_fn: f(), None,
+                                           roof_total // per_call, None)
+        results["fp32 matmul roofline"] = {"flops": roof_total, "seconds": []}
     for _ in range(rounds):
         for name, (fn, it, calls, _) in runners.items():
             start = time.perf_counter()
@@ -159,7 +256,20 @@ def time_tf(built, examples, rounds, mode="train"):
                 out = fn(it)
             _sync(out)
             results[name]["seconds"].append(time.perf_counter() - start)
+        if between:
+            for name, r in between().items():
+                results.setdefault(name, {"examples": r["examples"], "seconds": []})
+                results[name]["seconds"] += r["seconds"]
     return results
+
+
+def torch_round(args):
+    """One round of the PyTorch probe, in a fresh process without TensorFlow."""
+    command = [sys.executable, os.path.abspath(__file__), "torch", "--rounds=1", "--json",
+               f"--examples={args.examples}", f"--torch_threads={args.torch_threads}",
+               f"--torch_batches={','.join(map(str, args.torch_batches))}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def _sync(out):
@@ -188,7 +298,9 @@ def probe_cnn(args):
     built = tf_variants("cnn", names)
     flops = sections.layer_train_flops(next(iter(built.values()))[0])
     load0 = common.load_average()
-    results = time_tf(built, args.examples, args.rounds, args.mode)
+    results = time_tf(built, args.examples, args.rounds, args.mode,
+                      between=(lambda: torch_round(args)) if args.with_torch else None,
+                      roofline_flops=args.examples * flops)
     print(f"CNN {args.mode}, {flops:,} training FLOP/example (3 x forward), roofline fp32 "
           f"{roof['gflops']} / bf16 {roof16['gflops']} GFLOP/s; load {load0} -> "
           f"{common.load_average()}")
@@ -206,7 +318,8 @@ def probe_mlp(args):
     load0 = common.load_average()
     out = []
     for mode in (args.modes or ["train", "grad", "forward", "data"]):
-        results = time_tf(built, args.examples, args.rounds, mode)
+        results = time_tf(built, args.examples, args.rounds, mode,
+                          roofline_flops=args.examples * flops)
         per_mode_flops = flops // 3 if mode == "forward" else (0 if mode == "data" else flops)
         out.append(f"\nMLP {mode} ({per_mode_flops:,} FLOP/example counted)\n"
                    + rows_table(results, lambda name: per_mode_flops))
@@ -223,7 +336,7 @@ def probe_torch(args):
     import torch.nn.functional as F
     from torch import nn
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.torch_threads)
     torch.manual_seed(0)
 
     class Net(nn.Module):
@@ -270,7 +383,10 @@ def probe_torch(args):
             run(batch, args.examples // batch)
             results[f"pytorch batch={batch}"]["seconds"].append(time.perf_counter() - start)
     flops = CNN_TRAIN_FLOPS
-    print(f"PyTorch CNN train, torch {torch.__version__}, 2 threads; load {load0} -> "
+    if args.json:
+        print(json.dumps(results))
+        return
+    print(f"PyTorch CNN train, torch {torch.__version__}, {args.torch_threads} threads; load {load0} -> "
           f"{common.load_average()}")
     print(rows_table(results, lambda name: flops))
 
@@ -284,6 +400,10 @@ def parse_args(argv=None):
     parser.add_argument("--variant", dest="variants", action="append",
                         help="e.g. 'batch=256,spe=20,bf16' (repeatable)")
     parser.add_argument("--mode", default="train", choices=["train", "forward", "grad", "data"])
+    parser.add_argument("--torch_threads", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--with_torch", action="store_true",
+                        help="cnn: after each TF round, one PyTorch round in a subprocess")
     parser.add_argument("--modes", action="append", help="mlp: modes to time")
     parser.add_argument("--torch_batches", type=lambda s: [int(b) for b in s.split(",")],
                         default=[64, 128, 256])
