@@ -2,6 +2,8 @@
 
     python benchmarks/probes.py cnn   [--examples=7680 --rounds=5 --variant=batch=256,bf16]
     python benchmarks/probes.py torch [--examples=7680 --rounds=5]  # PyTorch CNN, no TensorFlow
+    python benchmarks/probes.py epochs [--recipe_args=--steps_per_execution=118]  # MLP per-epoch cost
+    python benchmarks/probes.py transformer [--epochs=8 --gc_off]  # per-epoch wall/cpu/wait
     python benchmarks/probes.py mlp   [--examples=256000 --rounds=5 --modes=train --modes=grad]
 
 Each variant is built once and warmed up; then the variants are timed in
@@ -327,6 +329,113 @@ def probe_mlp(args):
     print("\n".join(out))
 
 
+def probe_epochs(args):
+    """Per-epoch fixed cost of the MLP recipe: epochs over the full split and
+    over a quarter of it (same batch, spe, model), ABAB; the fixed cost per
+    epoch is the intercept (4·t_quarter − t_full) / 3 of the median epochs."""
+    import keras
+
+    from benchmarks import sections
+    from modelzoo.data import pipelines
+    from modelzoo.registry import get_model
+    from modelzoo.training import compile_model
+
+    sections.warm_up()
+    (train, _), _ = sections.image_splits(argparse.Namespace(data_dir=ARGS.data_dir))
+    flag_values, name, kwargs = common.recipe_settings("mnist_mlp", args.recipe_args or [])
+    sizes = (60000, 15000)
+    times = {n: [] for n in sizes}
+    runs = {}
+    for n in sizes:
+        keras.utils.set_random_seed(0)
+        ds = pipelines.image_pipeline(train, flag_values.batch_size, True, 0, n)
+        for _ in ds:  # fill the cache
+            pass
+        model = get_model(name, input_shape=(28, 28, 1), num_classes=10, rescale=1 / 255,
+                          **kwargs)
+        compile_model(model, flag_values.learning_rate, decay_steps=10**6,
+                      steps_per_execution=flag_values.steps_per_execution)
+        model.fit(ds, epochs=1, verbose=0)  # trace
+        runs[n] = (model, ds)
+    load0 = common.load_average()
+    for _ in range(args.rounds):
+        for n in sizes:
+            model, ds = runs[n]
+            r = sections.fit_timed(model, ds, epochs=4, units_per_epoch=n, label=f"[{n}]")
+            times[n] += r["epoch_seconds"]
+    full, quarter = (statistics.median(times[n]) for n in sizes)
+    fixed = (4 * quarter - full) / 3
+    print(f"MLP recipe epochs ({' '.join(args.recipe_args or []) or 'defaults'}: batch "
+          f"{flag_values.batch_size}, spe {flag_values.steps_per_execution}); load {load0} -> "
+          f"{common.load_average()}")
+    print(f"median epoch: 60000 examples {full:.3f} s, 15000 examples {quarter:.3f} s; "
+          f"fixed per-epoch cost {fixed:.3f} s = {100 * fixed / full:.0f} % of a full epoch; "
+          f"steady rate {45000 / (full - quarter):,.0f} ex/s vs measured {60000 / full:,.0f}")
+    print("epochs 60000:", " ".join(f"{t:.3f}" for t in times[60000]))
+    print("epochs 15000:", " ".join(f"{t:.3f}" for t in times[15000]))
+
+
+def probe_transformer(args):
+    """Per-epoch wall, CPU and run-queue wait of modelzoo's Transformer (and
+    keras-io's), `--epochs` epochs in one process, as the bench section runs
+    them; `--gc_off` disables Python's garbage collector during fit."""
+    import gc
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks import baselines, sections
+    from modelzoo import recipe
+    from modelzoo.data import pipelines
+    from modelzoo.registry import get_model
+    from modelzoo.training import compile_model
+
+    sections.warm_up()
+    cfg = argparse.Namespace(data_dir=ARGS.data_dir)
+    text = sections.corpus_text(cfg)
+    texts, labels = common.text_chunks(text, 4096, sections.TEXT_CHUNK_CHARS)
+    labels = np.asarray(labels, "int64")
+    flag_values, model_name, model_kwargs = common.recipe_settings(
+        "imdb_transformer", sections.TRANSFORMER_SIZE)
+    raw = tf.data.Dataset.from_tensor_slices((texts, labels))
+    vectorizer = pipelines.make_vectorizer(raw.map(lambda t, y: t), flag_values.vocab_size)
+    maxlen = flag_values.sequence_length
+    ids = pipelines.text_ids(vectorizer, tf.constant(texts), maxlen).numpy()
+    n = len(texts)
+    out = {}
+    for who in args.who:
+        keras.utils.set_random_seed(0)
+        if who == "keras-io":
+            model = baselines.keras_io_transformer(maxlen, flag_values.vocab_size, 32, 2, 32)
+            x, y, batch = ids, labels, 32
+        else:
+            batch = int(who.split("=")[1]) if "=" in who else flag_values.batch_size
+            x = pipelines.text_classification_pipeline(raw, vectorizer, maxlen, batch, True, 0)
+            y = None
+            model = get_model(model_name, vocab_size=flag_values.vocab_size,
+                              sequence_length=maxlen, num_classes=2, **model_kwargs)
+            steps = recipe.count(x)
+            compile_model(model, flag_values.learning_rate,
+                          decay_steps=steps and steps * args.epochs,
+                          steps_per_execution=flag_values.steps_per_execution)
+        if args.gc_off:
+            gc.collect()
+            gc.disable()
+        out[who] = sections.fit_timed(model, x, y, batch_size=batch if y is not None else None,
+                                      epochs=args.epochs, units_per_epoch=n, label=who)
+        gc.enable()
+        keras.backend.clear_session()
+    print(f"Transformer epochs (gc {'off' if args.gc_off else 'on'}); load "
+          f"{common.load_average()}")
+    print("| contender | epoch | wall s | cpu s | run-queue wait s | ex/s |")
+    print("|---|---|---|---|---|---|")
+    for who, r in out.items():
+        for i, (w, c, q) in enumerate(zip(r["epoch_seconds"], r["epoch_cpu_seconds"],
+                                          r["epoch_run_queue_wait_seconds"])):
+            print(f"| {who} | {i + 1} | {w:.2f} | {c:.2f} | {q:.2f} | {n / w:,.0f} |")
+
+
 # --- PyTorch side (no TensorFlow in this process) ---------------------------
 
 
@@ -393,7 +502,12 @@ def probe_torch(args):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("probe", choices=["cnn", "torch", "mlp"])
+    parser.add_argument("probe", choices=["cnn", "torch", "mlp", "transformer", "epochs"])
+    parser.add_argument("--epochs", type=int, default=8, help="transformer: epochs")
+    parser.add_argument("--who", action="append", help="transformer: keras-io, modelzoo, "
+                        "modelzoo,batch=32 (repeatable)")
+    parser.add_argument("--gc_off", action="store_true")
+    parser.add_argument("--recipe_args", action="append", help="epochs: recipe flags")
     parser.add_argument("--data_dir", default=os.path.join(ROOT, "data", "tfds"))
     parser.add_argument("--examples", type=int, default=None, help="examples per timed round")
     parser.add_argument("--rounds", type=int, default=5)
@@ -409,10 +523,12 @@ def parse_args(argv=None):
                         default=[64, 128, 256])
     args = parser.parse_args(argv)
     if args.examples is None:
-        args.examples = {"cnn": 7680, "torch": 7680, "mlp": 256000}[args.probe]
+        args.examples = {"cnn": 7680, "torch": 7680, "mlp": 256000}.get(args.probe)
+    args.who = args.who or ["keras-io", "modelzoo", "modelzoo,batch=32"]
     return args
 
 
 if __name__ == "__main__":
     ARGS = parse_args()
-    {"cnn": probe_cnn, "torch": probe_torch, "mlp": probe_mlp}[ARGS.probe](ARGS)
+    {"cnn": probe_cnn, "torch": probe_torch, "mlp": probe_mlp,
+     "transformer": probe_transformer, "epochs": probe_epochs}[ARGS.probe](ARGS)
