@@ -3,6 +3,7 @@
     python benchmarks/probes.py cnn   [--examples=7680 --rounds=5 --variant=batch=256,bf16]
     python benchmarks/probes.py torch [--examples=7680 --rounds=5]  # PyTorch CNN, no TensorFlow
     python benchmarks/probes.py epochs [--recipe_args=--steps_per_execution=118]  # MLP per-epoch cost
+    python benchmarks/probes.py first_batch  # MLP pipeline: new epoch to first batch
     python benchmarks/probes.py transformer [--epochs=8 --gc_off]  # per-epoch wall/cpu/wait
     python benchmarks/probes.py mlp   [--examples=256000 --rounds=5 --modes=train --modes=grad]
 
@@ -144,8 +145,8 @@ def FusedAdam(*args, **kwargs):  # noqa: N802
 
 
 def _gather_pipeline(train, batch, seed):
-    """Candidate: the split as one in-memory uint8 tensor, a shuffled index per
-    epoch, one gather + cast per batch (no per-example tf.data work)."""
+    """Candidate: the split as one in-memory uint8 tensor, a new permutation
+    each epoch, one gather + cast per batch (no per-example tf.data work)."""
     import tensorflow as tf
 
     from modelzoo.data import pipelines
@@ -153,10 +154,20 @@ def _gather_pipeline(train, batch, seed):
     images, labels = pipelines.as_arrays(train)
     images, labels = tf.constant(images), tf.constant(labels)
     n = int(images.shape[0])
-    ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch).map(
-        lambda i: (tf.cast(tf.gather(images, i), tf.float32), tf.gather(labels, i)),
-        num_parallel_calls=tf.data.AUTOTUNE)
+    steps = -(-n // batch)
+
+    def epoch(key):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=[key, 0])
+        order = tf.pad(order, [[0, steps * batch - n]], constant_values=-1)
+        return tf.data.Dataset.from_tensor_slices(tf.reshape(order, [steps, batch]))
+
+    def gather(index):
+        index = tf.boolean_mask(index, index >= 0)
+        return tf.cast(tf.gather(images, index), tf.float32), tf.gather(labels, index)
+
+    ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    ds = ds.flat_map(epoch).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -375,6 +386,36 @@ def probe_epochs(args):
     print("epochs 15000:", " ".join(f"{t:.3f}" for t in times[15000]))
 
 
+def probe_first_batch(args):
+    """Seconds from a new epoch's iterator to its first batch (the shuffle
+    buffer fills first), for the MLP's cached image_pipeline, vs a full pass."""
+    from benchmarks import sections
+    from modelzoo.data import pipelines
+
+    (train, _), _ = sections.image_splits(argparse.Namespace(data_dir=ARGS.data_dir))
+    for name, ds in (("image_pipeline", pipelines.image_pipeline(train, 512, True, 0)),
+                     ("gather pipeline", _gather_pipeline(train, 512, 0))):
+        _first_batch(name, ds, args.rounds)
+
+
+def _first_batch(name, ds, rounds):
+    for _ in ds:  # fill the cache
+        pass
+    first, full = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        it = iter(ds)
+        next(it)
+        first.append(time.perf_counter() - start)
+        for _ in it:
+            pass
+        full.append(time.perf_counter() - start)
+    print(f"{name}, batch 512; load {common.load_average()}")
+    print(f"first batch of an epoch: median {statistics.median(first):.3f} s "
+          f"(best {min(first):.3f}); whole epoch of batches: median "
+          f"{statistics.median(full):.3f} s (best {min(full):.3f})")
+
+
 def probe_transformer(args):
     """Per-epoch wall, CPU and run-queue wait of modelzoo's Transformer (and
     keras-io's), `--epochs` epochs in one process, as the bench section runs
@@ -502,7 +543,8 @@ def probe_torch(args):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("probe", choices=["cnn", "torch", "mlp", "transformer", "epochs"])
+    parser.add_argument("probe", choices=["cnn", "torch", "mlp", "transformer", "epochs",
+                                            "first_batch"])
     parser.add_argument("--epochs", type=int, default=8, help="transformer: epochs")
     parser.add_argument("--who", action="append", help="transformer: keras-io, modelzoo, "
                         "modelzoo,batch=32 (repeatable)")
@@ -531,4 +573,5 @@ def parse_args(argv=None):
 if __name__ == "__main__":
     ARGS = parse_args()
     {"cnn": probe_cnn, "torch": probe_torch, "mlp": probe_mlp,
-     "transformer": probe_transformer, "epochs": probe_epochs}[ARGS.probe](ARGS)
+     "transformer": probe_transformer, "epochs": probe_epochs,
+     "first_batch": probe_first_batch}[ARGS.probe](ARGS)

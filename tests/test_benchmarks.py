@@ -235,6 +235,55 @@ def test_transformer_target_is_judged_on_the_median_epoch_ratio():
     assert "run-queue wait 0.10-0.50 s per epoch" in rows[0]["note"]
 
 
+def test_gathered_batches_shuffle_every_example_once_per_epoch():
+    from modelzoo.data import pipelines
+
+    images = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1)
+    labels = np.arange(10)
+    ds = pipelines.gathered_batches(images, labels, 4, seed=0)
+    assert int(ds.cardinality()) == 3
+    epochs = [[(x.numpy(), y.numpy()) for x, y in ds] for _ in range(2)]
+    for batches in epochs:
+        assert [len(y) for _, y in batches] == [4, 4, 2]
+        assert sorted(np.concatenate([y for _, y in batches]).tolist()) == list(range(10))
+        for x, y in batches:
+            assert x.dtype == np.float32 and x[:, 0, 0, 0].tolist() == y.tolist()
+    order = [np.concatenate([y for _, y in batches]).tolist() for batches in epochs]
+    assert order[0] != order[1]  # a new permutation each epoch
+    again = pipelines.gathered_batches(images, labels, 4, seed=0)
+    assert np.concatenate([y.numpy() for _, y in again]).tolist() == order[0]  # repeatable
+    with pytest.raises(ValueError):
+        pipelines.gathered_batches(images, labels[:3], 4)
+
+
+def test_image_pipeline_trains_on_gathered_batches():
+    import tensorflow as tf
+
+    from modelzoo.data import pipelines
+
+    ds = tf.data.Dataset.from_tensor_slices(
+        (np.full((20, 2, 2, 1), 255, np.uint8), np.arange(20) % 3))
+    train = pipelines.image_pipeline(ds, 8, True, seed=1, max_examples=18)
+    assert int(train.cardinality()) == 3
+    assert sum(len(y) for _, y in train) == 18
+    test = pipelines.image_pipeline(ds, 8, False)
+    assert [len(y) for _, y in test] == [8, 8, 4]
+    assert all(x.dtype == tf.float32 for x, _ in test)
+
+
+def test_mnist_cnn_bfloat16_default_follows_the_cpu(tmp_path):
+    recipe = common.load_recipe("mnist_cnn")
+    with_bf16 = tmp_path / "bf16"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    without = tmp_path / "avx2"
+    without.write_text("processor\t: 0\nflags\t\t: fpu avx2 fma\n")
+    assert recipe.native_bfloat16(str(with_bf16)) is True
+    assert recipe.native_bfloat16(str(without)) is False
+    assert recipe.native_bfloat16(str(tmp_path / "missing")) is False
+    flag_values, _, _ = common.recipe_settings("mnist_cnn", ["--nomixed_precision"])
+    assert flag_values.mixed_precision is False
+
+
 # --- the tiny end-to-end run -------------------------------------------------
 
 
