@@ -3,6 +3,7 @@
     python benchmarks/probes.py cnn   [--examples=7680 --rounds=5 --variant=batch=256,bf16]
     python benchmarks/probes.py torch [--examples=7680 --rounds=5]  # PyTorch CNN, no TensorFlow
     python benchmarks/probes.py epochs [--recipe_args=--steps_per_execution=118]  # MLP per-epoch cost
+    python benchmarks/probes.py pipelines --rounds=3  # MLP epochs: old vs gathered pipeline
     python benchmarks/probes.py first_batch  # MLP pipeline: new epoch to first batch
     python benchmarks/probes.py transformer [--epochs=8 --gc_off]  # per-epoch wall/cpu/wait
     python benchmarks/probes.py mlp   [--examples=256000 --rounds=5 --modes=train --modes=grad]
@@ -386,6 +387,57 @@ def probe_epochs(args):
     print("epochs 15000:", " ".join(f"{t:.3f}" for t in times[15000]))
 
 
+def probe_pipelines(args):
+    """The MLP recipe's epochs on the old per-image pipeline (cache →
+    shuffle(10000) → batch) and on `image_pipeline`'s gathered batches,
+    ABAB, 4 epochs each time: wall, CPU and run-queue wait per epoch."""
+    import keras
+    import tensorflow as tf
+
+    from benchmarks import sections
+    from modelzoo.data import pipelines
+    from modelzoo.registry import get_model
+    from modelzoo.training import compile_model
+
+    sections.warm_up()
+    (train, _), _ = sections.image_splits(argparse.Namespace(data_dir=ARGS.data_dir))
+    flag_values, name, kwargs = common.recipe_settings("mnist_mlp", args.recipe_args or [])
+    batch = flag_values.batch_size
+    makers = {
+        "per-image (cache, shuffle 10000, batch)": lambda: pipelines.finish(
+            train.map(lambda x, y: (tf.cast(x, tf.float32), y)), batch, True, 0),
+        "gathered batches": lambda: pipelines.image_pipeline(train, batch, True, 0),
+    }
+    runs, out = {}, {}
+    for label, make in makers.items():
+        keras.utils.set_random_seed(0)
+        ds = make()
+        for _ in ds:
+            pass
+        model = get_model(name, input_shape=(28, 28, 1), num_classes=10, rescale=1 / 255,
+                          **kwargs)
+        compile_model(model, flag_values.learning_rate, decay_steps=10**6,
+                      steps_per_execution=flag_values.steps_per_execution)
+        model.fit(ds, epochs=1, verbose=0)
+        runs[label] = (model, ds)
+        out[label] = {"wall": [], "cpu": [], "wait": []}
+    load0 = common.load_average()
+    for _ in range(args.rounds):
+        for label, (model, ds) in runs.items():
+            r = sections.fit_timed(model, ds, epochs=4, units_per_epoch=60000, label=label)
+            out[label]["wall"] += r["epoch_seconds"]
+            out[label]["cpu"] += r["epoch_cpu_seconds"]
+            out[label]["wait"] += r["epoch_run_queue_wait_seconds"]
+    print(f"MLP recipe epochs, batch {batch}, spe {flag_values.steps_per_execution}; load "
+          f"{load0} -> {common.load_average()}")
+    print("| pipeline | epochs | wall s best / median | CPU s best / median | wait s median |")
+    print("|---|---|---|---|---|")
+    for label, o in out.items():
+        print(f"| {label} | {len(o['wall'])} | {min(o['wall']):.3f} / "
+              f"{statistics.median(o['wall']):.3f} | {min(o['cpu']):.3f} / "
+              f"{statistics.median(o['cpu']):.3f} | {statistics.median(o['wait']):.3f} |")
+
+
 def probe_first_batch(args):
     """Seconds from a new epoch's iterator to its first batch (the shuffle
     buffer fills first), for the MLP's cached image_pipeline, vs a full pass."""
@@ -544,7 +596,7 @@ def probe_torch(args):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("probe", choices=["cnn", "torch", "mlp", "transformer", "epochs",
-                                            "first_batch"])
+                                            "first_batch", "pipelines"])
     parser.add_argument("--epochs", type=int, default=8, help="transformer: epochs")
     parser.add_argument("--who", action="append", help="transformer: keras-io, modelzoo, "
                         "modelzoo,batch=32 (repeatable)")
@@ -574,4 +626,4 @@ if __name__ == "__main__":
     ARGS = parse_args()
     {"cnn": probe_cnn, "torch": probe_torch, "mlp": probe_mlp,
      "transformer": probe_transformer, "epochs": probe_epochs,
-     "first_batch": probe_first_batch}[ARGS.probe](ARGS)
+     "first_batch": probe_first_batch, "pipelines": probe_pipelines}[ARGS.probe](ARGS)
