@@ -444,7 +444,10 @@ How it is measured (details in benchmarks/README.md):
   after each epoch is taken off the clock. Examples/s is the fastest epoch
   after the first (which pays for tracing and cache filling); the notes give
   the median epoch. On these shared machines whole epochs run up to 2x slower
-  at random, in every contender, so the median moves between runs.
+  at random, in every contender, so the median moves between runs. The CNN's
+  2x-PyTorch target and the Transformer's 1.5x target are judged on the
+  median-epoch ratio (issue #14); results.json has each epoch's CPU seconds
+  and run-queue wait, which tell a slow epoch's cause (host or code) apart.
 - Roofline: the best of three rounds of repeated fp32 `tf.matmul`
   1024×784 @ 784×128; MLP FLOPs per example = 3 × 2 × Σ(Dense in·out).
 - Transformer and LSTM: real text from the imported fortunes corpus; the
