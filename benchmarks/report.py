@@ -193,19 +193,24 @@ def cnn_rows(s):
         met, target = None, "faster to 91 % than PyTorch (not measured)"
     best_ratio = _div(mz["examples_per_s"], base.get("examples_per_s"))
     median_ratio = _div(mz.get("examples_per_s_median"), base.get("examples_per_s_median"))
+    busy = _load_warning(s)
     speed_note = "; ".join(filter(None, [
         _median(mz),
         f"median-epoch ratio {median_ratio:.2f}×" if median_ratio else None,
         _gflops_note(mz, rooflines),
-        _load_warning(s),
+        busy,
     ]))
+    speed_target = f"≥ {CNN_SPEED_TARGET:g}× PyTorch, judged on the median-epoch ratio"
+    speed_met = None if median_ratio is None else median_ratio >= CNN_SPEED_TARGET
+    if busy and speed_met:
+        # A "yes" earned by PyTorch's collapse under contention is no yes.
+        speed_target += " (not judged: machine busier than its cores)"
+        speed_met = None
     rows += [
         _row(sec, zoo, "time to 91 % test accuracy", mz_tta, "s",
              ratio=_div(base_tta, mz_tta), target=target, met=met, note=mz_note),
         _row(sec, zoo, "training examples/s", mz["examples_per_s"], "ex/s",
-             ratio=best_ratio, note=speed_note,
-             target=f"≥ {CNN_SPEED_TARGET:g}× PyTorch, judged on the median-epoch ratio",
-             met=None if median_ratio is None else median_ratio >= CNN_SPEED_TARGET),
+             ratio=best_ratio, note=speed_note, target=speed_target, met=speed_met),
         _row(sec, zoo, "test accuracy at stop", mz["final_accuracy"], "",
              note=f"{mz['epochs_run']} epochs"
                   + (", stopped at target" if z.get("stop_at_target") else "")),
