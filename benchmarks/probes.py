@@ -91,13 +91,16 @@ def tf_variants(kind, names, seed=0):
         policy = "mixed_bfloat16" if "bf16" in name else "float32"
         keras.mixed_precision.set_global_policy(policy)
         keras.utils.set_random_seed(seed)
+        # Default: the per-image pipeline the recipes used before issue #14
+        # (cache → shuffle 10000 → batch); "gather": today's image_pipeline.
         if "gather" in name:
             ds = _gather_pipeline(train, batch, seed)
         elif "uint8" in name:
             ds = pipelines.finish(train, batch, True, seed)
             ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
         else:
-            ds = pipelines.image_pipeline(train, batch, True, seed)
+            ds = pipelines.finish(train.map(lambda x, y: (tf.cast(x, tf.float32), y)),
+                                  batch, True, seed)
         if "nchw" in name:
             ds = ds.map(lambda x, y: (tf.transpose(x, [0, 3, 1, 2]), y))
             model = _cnn_channels_first()
@@ -105,7 +108,7 @@ def tf_variants(kind, names, seed=0):
             model = get_model(kind, input_shape=(28, 28, 1), num_classes=10, rescale=1 / 255)
         compile_model(model, lr, decay_steps=100000, steps_per_execution=spe)
         if "opt" in opts:
-            schedule = model.optimizer.learning_rate if False else keras.optimizers.schedules.CosineDecay(lr, 100000)
+            schedule = keras.optimizers.schedules.CosineDecay(lr, 100000)
             optimizer = {"sgd": lambda: keras.optimizers.SGD(schedule),
                          "fused": lambda: FusedAdam(schedule)}[opts["opt"]]()
             model.compile(optimizer=optimizer, loss=model.loss, metrics=[
@@ -146,30 +149,10 @@ def FusedAdam(*args, **kwargs):  # noqa: N802
 
 
 def _gather_pipeline(train, batch, seed):
-    """Candidate: the split as one in-memory uint8 tensor, a new permutation
-    each epoch, one gather + cast per batch (no per-example tf.data work)."""
-    import tensorflow as tf
-
+    """`image_pipeline`'s gathered batches (the "gather" variant)."""
     from modelzoo.data import pipelines
 
-    images, labels = pipelines.as_arrays(train)
-    images, labels = tf.constant(images), tf.constant(labels)
-    n = int(images.shape[0])
-    steps = -(-n // batch)
-
-    def epoch(key):
-        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=[key, 0])
-        order = tf.pad(order, [[0, steps * batch - n]], constant_values=-1)
-        return tf.data.Dataset.from_tensor_slices(tf.reshape(order, [steps, batch]))
-
-    def gather(index):
-        index = tf.boolean_mask(index, index >= 0)
-        return tf.cast(tf.gather(images, index), tf.float32), tf.gather(labels, index)
-
-    ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-    ds = ds.flat_map(epoch).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return pipelines.image_pipeline(train, batch, True, seed)
 
 
 def _cnn_channels_first():
