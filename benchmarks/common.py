@@ -85,14 +85,23 @@ class AccuracyClock:
         self.curve = []
         self.epoch_seconds = []
         self.excluded_seconds = 0.0
+        # Per epoch: this process's CPU seconds (all threads) and the seconds
+        # its threads spent runnable but waiting for a core (other processes
+        # had it): what tells a slow epoch's cause apart, host or code.
+        self.epoch_cpu_seconds = []
+        self.epoch_wait_seconds = []
         self._t0 = None
         self._epoch_t0 = None
+        self._epoch_cpu0 = None
+        self._epoch_wait0 = None
 
     def start(self):
         self._t0 = time.perf_counter()
         self.excluded_seconds = 0.0
 
     def epoch_begin(self):
+        self._epoch_cpu0 = time.process_time()
+        self._epoch_wait0 = run_queue_wait_seconds()
         self._epoch_t0 = time.perf_counter()
         if self._t0 is None:
             self.start()
@@ -101,6 +110,10 @@ class AccuracyClock:
         """Closes an epoch; returns the test accuracy (or None)."""
         now = time.perf_counter()
         self.epoch_seconds.append(now - self._epoch_t0)
+        self.epoch_cpu_seconds.append(time.process_time() - self._epoch_cpu0)
+        wait = run_queue_wait_seconds()
+        self.epoch_wait_seconds.append(
+            None if wait is None or self._epoch_wait0 is None else wait - self._epoch_wait0)
         train_seconds = now - self._t0 - self.excluded_seconds
         accuracy = None
         if evaluate is not None:
@@ -132,6 +145,9 @@ class AccuracyClock:
         return {
             "curve": self.curve,
             "epoch_seconds": [round(s, 4) for s in self.epoch_seconds],
+            "epoch_cpu_seconds": [round(s, 4) for s in self.epoch_cpu_seconds],
+            "epoch_run_queue_wait_seconds": [None if s is None else round(s, 4)
+                                             for s in self.epoch_wait_seconds],
             "epochs_run": len(self.epoch_seconds),
             "examples_per_epoch": examples_per_epoch,
             "examples_per_s": steady_rate(examples_per_epoch, self.epoch_seconds),
@@ -158,6 +174,30 @@ def steady_rate(units_per_epoch, epoch_seconds, pick=min):
     if not times or not units_per_epoch:
         return None
     return round(units_per_epoch / pick(times), 2)
+
+
+def run_queue_wait_seconds(pid="self"):
+    """Seconds the threads of a process spent runnable but not running.
+
+    The sum over `/proc/<pid>/task/*/schedstat` of the second field (ns
+    waiting on a run queue): time the kernel gave a core to someone else
+    while this process had work. None where schedstat is not available.
+    Threads that have exited are no longer counted, so take differences
+    over spans in which the thread pools live (epochs).
+    """
+    root = f"/proc/{pid}/task"
+    try:
+        tasks = os.listdir(root)
+    except OSError:
+        return None
+    total = 0
+    for task in tasks:
+        try:
+            with open(f"{root}/{task}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
 
 
 def percentile(values, q):

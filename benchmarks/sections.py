@@ -58,8 +58,11 @@ class ClockCallback(keras.callbacks.Callback):
         accuracy = self.clock.epoch_end(self.evaluate)
         point = self.clock.curve[-1]
         shown = "" if accuracy is None else f"test accuracy {accuracy:.4f} "
+        wait = self.clock.epoch_wait_seconds[-1]
         log(f"{self.label} epoch {point['epoch']}: {shown}at {point['train_seconds']:.1f}s "
-            f"(epoch {self.clock.epoch_seconds[-1]:.2f}s)")
+            f"(epoch {self.clock.epoch_seconds[-1]:.2f}s, cpu "
+            f"{self.clock.epoch_cpu_seconds[-1]:.2f}s, run-queue wait "
+            f"{'n/a' if wait is None else f'{wait:.2f}s'})")
         if self.stop_at_target and self.clock.reached():
             self.model.stop_training = True
 
@@ -73,19 +76,21 @@ def warm_up():
     keras.backend.clear_session()
 
 
-def roofline(repeats, m=1024, k=784, n=128, unroll=8):
-    """Measured fp32 matmul GFLOP/s for `[m, k] @ [k, n]` (the MLP's first layer).
+def roofline(repeats, m=1024, k=784, n=128, unroll=8, dtype="float32"):
+    """Measured matmul GFLOP/s for `[m, k] @ [k, n]` (the MLP's first layer).
 
     Each `tf.function` call runs `unroll` matmuls of distinct inputs, so
     Python dispatch is amortized and nothing can be folded away; the best of
     three rounds is the roofline (a ceiling, so the best is the fair one).
+    `dtype="bfloat16"` gives the ceiling of Keras's `mixed_bfloat16` matmuls
+    (avx512_bf16 doubles the multiply-adds per instruction).
     """
-    a = tf.random.normal([unroll, m, k])
-    b = tf.random.normal([k, n])
+    a = tf.cast(tf.random.normal([unroll, m, k]), dtype)
+    b = tf.cast(tf.random.normal([k, n]), dtype)
 
     @tf.function
     def step(a, b):
-        acc = tf.zeros([m, n])
+        acc = tf.zeros([m, n], dtype)
         for j in range(unroll):
             acc += tf.matmul(a[j], b)
         return acc
@@ -98,7 +103,8 @@ def roofline(repeats, m=1024, k=784, n=128, unroll=8):
             out = step(a, b)
         out.numpy()
         rates.append(2 * m * k * n * unroll * repeats / (time.perf_counter() - start) / 1e9)
-    return {"shape": f"{m}x{k} @ {k}x{n} fp32", "matmuls": repeats * unroll,
+    return {"shape": f"{m}x{k} @ {k}x{n} {'fp32' if dtype == 'float32' else dtype}",
+            "matmuls": repeats * unroll,
             "gflops": round(max(rates), 2), "gflops_rounds": [round(r, 2) for r in rates]}
 
 
@@ -109,6 +115,28 @@ def dense_train_flops(model):
         for layer in model.layers
         if isinstance(layer, keras.layers.Dense)
     )
+    return 3 * 2 * macs
+
+
+def layer_train_flops(model):
+    """3 × 2 × multiply-adds of the Conv2D and Dense layers, per example.
+
+    A Conv2D does out_h·out_w·filters·(kh·kw·in_channels) multiply-adds, a
+    Dense in·out; training is counted as 3 forward passes (forward, input
+    gradient, weight gradient), as `dense_train_flops` does. Pooling,
+    activations and the optimizer are left out (they are memory-bound and
+    small), so this is the work a matmul/conv roofline bounds.
+    """
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kh, kw, cin, cout = layer.kernel.shape
+            shape = layer.output.shape
+            spatial = shape[2] * shape[3] if layer.data_format == "channels_first" \
+                else shape[1] * shape[2]
+            macs += int(spatial) * int(kh * kw * cin * cout)
+        elif isinstance(layer, keras.layers.Dense):
+            macs += int(np.prod(layer.kernel.shape))
     return 3 * 2 * macs
 
 
@@ -190,7 +218,15 @@ def modelzoo_image(recipe_name, recipe_args, splits, cfg, target, stop_at_target
         flag_values.epochs = cfg.scale.recipe_epochs
     (train, test), info = splits
     keras.backend.clear_session()
+    # As `recipe.set_up`: --mixed_precision is Keras's mixed_bfloat16 on CPU
+    # (bfloat16 convs and matmuls, float32 variables and logits).
+    precision = "mixed_bfloat16" if flag_values.mixed_precision else "float32"
+    keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(cfg.seed)
+    # Reading the split into memory (training) and one pass that fills the
+    # test pipeline's cache happen before the clock starts, as the peers get
+    # decoded arrays before theirs; both are timed and reported as data loading.
+    start = time.perf_counter()
     train_ds = pipelines.image_pipeline(
         train, flag_values.batch_size, True, cfg.seed, cfg.scale.max_train_examples
     )
@@ -214,10 +250,6 @@ def modelzoo_image(recipe_name, recipe_args, splits, cfg, target, stop_at_target
     examples = info.splits["train"].num_examples
     if cfg.scale.max_train_examples:
         examples = min(examples, cfg.scale.max_train_examples)
-    # One pass decodes the TFDS records into the pipeline's in-memory cache
-    # before the clock starts, as the peers get decoded arrays before theirs;
-    # the pass is timed and reported as data loading.
-    start = time.perf_counter()
     for _ in train_ds:
         pass
     data_seconds = time.perf_counter() - start
@@ -226,15 +258,18 @@ def modelzoo_image(recipe_name, recipe_args, splits, cfg, target, stop_at_target
         evaluate=lambda: model.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"],
         target=target, stop_at_target=stop_at_target,
     )
+    keras.mixed_precision.set_global_policy("float32")
     result["data_load_seconds"] = round(data_seconds, 3)
     result["settings"] = dict(
         recipe=f"recipes/{recipe_name}.py", recipe_args=list(recipe_args),
         model=model_name, model_kwargs=_jsonable(model_kwargs),
-        **recipe_flags_summary(flag_values), lr_schedule="cosine decay over all steps",
-        optimizer="Adam", input="tf.data image_pipeline (cache, shuffle 10000, batch, prefetch)",
+        **recipe_flags_summary(flag_values), precision=precision,
+        lr_schedule="cosine decay over all steps",
+        optimizer="Adam", input="tf.data image_pipeline (in-memory split, a permutation per epoch, "
+              "one gather per batch, prefetch)",
         stop_at_target=stop_at_target,
     )
-    result["train_flops_per_example"] = dense_train_flops(model) if model_name == "mlp" else None
+    result["train_flops_per_example"] = layer_train_flops(model)
     return result
 
 
@@ -291,6 +326,12 @@ def mlp_section(cfg):
 
 def cnn_section(cfg):
     warm_up()
+    # The ceilings the CNN's GFLOP/s are judged against (issue #14): fp32 for
+    # PyTorch and an fp32 recipe, bfloat16 for --mixed_precision.
+    rooflines = {dtype: roofline(cfg.scale.roofline_repeats, dtype=dtype)
+                 for dtype in ("float32", "bfloat16")}
+    log(f"[cnn] roofline: fp32 {rooflines['float32']['gflops']:.1f}, bf16 "
+        f"{rooflines['bfloat16']['gflops']:.1f} GFLOP/s")
     splits = image_splits(cfg)
     (train, test), _ = splits
     start = time.perf_counter()
@@ -304,7 +345,22 @@ def cnn_section(cfg):
         pytorch["data_load_seconds"] = round(pytorch["data_load_seconds"] + decode_seconds, 3)
     modelzoo = modelzoo_image("mnist_cnn", cfg.cnn_args, splits, cfg, common.CNN_TARGET,
                               stop_at_target=cfg.scale.cnn_stop_at_target, label="[cnn] modelzoo")
+    flops = modelzoo["train_flops_per_example"]  # the same layers in both
+    for contender, dtype in ((pytorch, "float32"),
+                             (modelzoo, "bfloat16" if modelzoo["settings"]["precision"]
+                              != "float32" else "float32")):
+        if "examples_per_s" not in contender:
+            continue
+        contender["train_flops_per_example"] = flops
+        contender["roofline_dtype"] = dtype
+        for key in ("examples_per_s", "examples_per_s_median"):
+            rate = contender.get(key)
+            gflops = rate * flops / 1e9 if rate else None
+            contender[key.replace("examples", "gflops")] = gflops and round(gflops, 1)
+            contender[key.replace("examples_per_s", "roofline_fraction")] = (
+                gflops and round(gflops / rooflines[dtype]["gflops"], 4))
     return {"baseline": pytorch, "modelzoo": modelzoo, "dataset": IMAGE_DATASET,
+            "rooflines": rooflines, "train_flops_per_example": flops,
             "examples": {"train": len(x_train), "test": len(x_test)}}
 
 

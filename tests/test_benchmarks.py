@@ -148,6 +148,145 @@ def test_report_targets_and_skipped_torch(tmp_path):
     assert open(paths["png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def test_clock_records_cpu_and_run_queue_wait_per_epoch():
+    clock = common.AccuracyClock()
+    clock.start()
+    for _ in range(2):
+        clock.epoch_begin()
+        sum(range(200_000))
+        clock.epoch_end()
+    summary = clock.summary(examples_per_epoch=10)
+    assert len(summary["epoch_cpu_seconds"]) == 2
+    assert all(s > 0 for s in summary["epoch_cpu_seconds"])
+    waits = summary["epoch_run_queue_wait_seconds"]
+    assert len(waits) == 2 and all(w is None or w >= 0 for w in waits)
+
+
+def test_run_queue_wait_seconds():
+    wait = common.run_queue_wait_seconds()
+    if os.path.exists("/proc/self/task"):
+        assert isinstance(wait, float) and wait >= 0
+    assert common.run_queue_wait_seconds(pid="no-such-process") is None
+
+
+def test_layer_train_flops_count_convs_and_dense():
+    from benchmarks import sections
+    from modelzoo.registry import get_model
+
+    cnn = get_model("cnn", input_shape=(28, 28, 1), num_classes=10)
+    macs = 28 * 28 * 32 * 25 + 14 * 14 * 64 * 25 * 32 + 7 * 7 * 64 * 128 + 128 * 10
+    assert sections.layer_train_flops(cnn) == 6 * macs == 66_390_528
+    from benchmarks import probes
+
+    assert probes.CNN_TRAIN_FLOPS == 6 * macs
+    mlp = get_model("mlp", input_shape=(28, 28, 1), num_classes=10)
+    assert sections.layer_train_flops(mlp) == sections.dense_train_flops(mlp) == 609_792
+
+
+def _cnn_section(torch_median, zoo_median, load=1.0):
+    torch = _image_result(_curve((60.0, 0.905), (70.0, 0.915)), 0.91, momentum=0.9,
+                          threads=2)
+    torch.update(examples_per_s=5000.0, examples_per_s_median=torch_median,
+                 gflops_per_s=332.0, gflops_per_s_median=300.0, roofline_dtype="float32",
+                 roofline_fraction=0.8)
+    zoo = _image_result(_curve((20.0, 0.9), (40.0, 0.915)), 0.91)
+    zoo.update(examples_per_s=11000.0, examples_per_s_median=zoo_median,
+               gflops_per_s=730.0, gflops_per_s_median=700.0, roofline_dtype="bfloat16",
+               roofline_fraction=0.9)
+    zoo["settings"]["precision"] = "mixed_bfloat16"
+    roof = {"float32": {"gflops": 400.0, "shape": "1024x784 @ 784x128 fp32"},
+            "bfloat16": {"gflops": 800.0, "shape": "1024x784 @ 784x128 bfloat16"}}
+    return {"baseline": torch, "modelzoo": zoo, "rooflines": roof,
+            "train_flops_per_example": 66_390_528,
+            "run": {"load_average_start": [load, 1.0, 1.0]}}
+
+
+def test_cnn_speed_target_is_judged_on_the_median_epoch_ratio():
+    rows = report.cnn_rows(_cnn_section(torch_median=5000.0, zoo_median=9000.0))
+    speed = next(r for r in rows if r["metric"] == "training examples/s" and not r["baseline"])
+    assert speed["ratio"] == pytest.approx(2.2)  # best epochs: 11000 / 5000
+    assert speed["met"] is False  # medians: 9000 / 5000 = 1.8
+    assert "median-epoch ratio 1.80×" in speed["note"] and "bf16 roofline" in speed["note"]
+    assert "mixed_bfloat16" in speed["contender"]
+    assert [r["contender"] for r in rows[:2]] == ["fp32 matmul roofline", "bf16 matmul roofline"]
+    met = report.cnn_rows(_cnn_section(torch_median=4000.0, zoo_median=9000.0))
+    assert next(r for r in met if r["target"] and "PyTorch, judged" in r["target"])["met"]
+
+
+def test_cnn_ratio_flagged_when_the_machine_was_busy():
+    rows = report.cnn_rows(_cnn_section(4000.0, 9000.0, load=os.cpu_count() + 2.5))
+    speed = next(r for r in rows if r["metric"] == "training examples/s" and not r["baseline"])
+    assert "not trustworthy" in speed["note"]
+    assert speed["met"] is None and "not judged" in speed["target"]  # 2.25× would be a "yes"
+    slow = report.cnn_rows(_cnn_section(5000.0, 9000.0, load=os.cpu_count() + 2.5))
+    assert next(r for r in slow if r["target"] and "PyTorch, judged" in r["target"])["met"] is False
+
+
+def test_transformer_target_is_judged_on_the_median_epoch_ratio():
+    def contender(best, median, batch):
+        return {"examples_per_s": best, "examples_per_s_median": median,
+                "epoch_run_queue_wait_seconds": [0.5, 0.1, None],
+                "settings": {"batch_size": batch, "steps_per_execution": 10}}
+
+    rows = report.transformer_rows({"baseline": contender(2000.0, 1800.0, 32),
+                                    "modelzoo": contender(3200.0, 2500.0, 64),
+                                    "modelzoo_batch32": contender(3000.0, 2800.0, 32)})
+    zoo, zoo32 = rows[1], rows[2]
+    assert zoo["value"] == 2500.0 and zoo["ratio"] == pytest.approx(2500 / 1800, rel=1e-3)
+    assert zoo["met"] is False and zoo32["met"] is True  # 1.39× and 1.56×
+    assert "best epoch 3,200 ex/s, ratio 1.60×" in zoo["note"]
+    assert "run-queue wait 0.10-0.50 s per epoch" in rows[0]["note"]
+
+
+def test_gathered_batches_shuffle_every_example_once_per_epoch():
+    from modelzoo.data import pipelines
+
+    images = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1)
+    labels = np.arange(10)
+    ds = pipelines.gathered_batches(images, labels, 4, seed=0)
+    assert int(ds.cardinality()) == 3
+    epochs = [[(x.numpy(), y.numpy()) for x, y in ds] for _ in range(2)]
+    for batches in epochs:
+        assert [len(y) for _, y in batches] == [4, 4, 2]
+        assert sorted(np.concatenate([y for _, y in batches]).tolist()) == list(range(10))
+        for x, y in batches:
+            assert x.dtype == np.float32 and x[:, 0, 0, 0].tolist() == y.tolist()
+    order = [np.concatenate([y for _, y in batches]).tolist() for batches in epochs]
+    assert order[0] != order[1]  # a new permutation each epoch
+    again = pipelines.gathered_batches(images, labels, 4, seed=0)
+    assert np.concatenate([y.numpy() for _, y in again]).tolist() == order[0]  # repeatable
+    with pytest.raises(ValueError):
+        pipelines.gathered_batches(images, labels[:3], 4)
+
+
+def test_image_pipeline_trains_on_gathered_batches():
+    import tensorflow as tf
+
+    from modelzoo.data import pipelines
+
+    ds = tf.data.Dataset.from_tensor_slices(
+        (np.full((20, 2, 2, 1), 255, np.uint8), np.arange(20) % 3))
+    train = pipelines.image_pipeline(ds, 8, True, seed=1, max_examples=18)
+    assert int(train.cardinality()) == 3
+    assert sum(len(y) for _, y in train) == 18
+    test = pipelines.image_pipeline(ds, 8, False)
+    assert [len(y) for _, y in test] == [8, 8, 4]
+    assert all(x.dtype == tf.float32 for x, _ in test)
+
+
+def test_mnist_cnn_bfloat16_default_follows_the_cpu(tmp_path):
+    recipe = common.load_recipe("mnist_cnn")
+    with_bf16 = tmp_path / "bf16"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    without = tmp_path / "avx2"
+    without.write_text("processor\t: 0\nflags\t\t: fpu avx2 fma\n")
+    assert recipe.native_bfloat16(str(with_bf16)) is True
+    assert recipe.native_bfloat16(str(without)) is False
+    assert recipe.native_bfloat16(str(tmp_path / "missing")) is False
+    flag_values, _, _ = common.recipe_settings("mnist_cnn", ["--nomixed_precision"])
+    assert flag_values.mixed_precision is False
+
+
 # --- the tiny end-to-end run -------------------------------------------------
 
 

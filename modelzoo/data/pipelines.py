@@ -56,13 +56,64 @@ def image_pipeline(ds, batch_size, training, seed=None, max_examples=None):
     """Turns TFDS `(uint8 image, label)` pairs into float32 training batches.
 
     The pixels stay in [0, 255]: the models rescale them, so the exported
-    graph takes the same raw pixels TFDS yields.
+    graph takes the same raw pixels TFDS yields. For training, the split is
+    read once into memory (uint8: 47 MB for MNIST) and each epoch gathers
+    whole batches through a fresh permutation (`gathered_batches`), which
+    costs 5x less CPU per epoch than shuffling and batching image by image.
     """
+    if training:
+        images, labels = as_arrays(take(ds, max_examples))
+        return gathered_batches(images, labels, batch_size, seed)
     ds = take(ds, max_examples).map(
         lambda image, label: (tf.cast(image, tf.float32), label),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return finish(ds, batch_size, training, seed)
+
+
+def gathered_batches(images, labels, batch_size, seed=None):
+    """Shuffled float32 batches of in-memory arrays, one gather per batch.
+
+    Each epoch draws a new permutation of all the examples (a full shuffle,
+    repeatable with `seed`) and cuts it into batches, the last one smaller;
+    the images are cast to float32 one batch at a time. No per-example
+    tf.data work: on the MLP recipe a pass over Fashion-MNIST's 60,000
+    examples takes 0.10-0.12 s instead of 0.35-0.57 s through cache →
+    shuffle(10000) → batch (benchmarks/probes.py first_batch).
+
+    Args:
+        images: array `[n, ...]` (any dtype; cast to float32 per batch).
+        labels: array `[n]`.
+        batch_size: int. The GLOBAL batch size.
+        seed: int or None. Seed of the per-epoch permutations.
+
+    Returns:
+        A `tf.data.Dataset` of `(float32 images, labels)` batches, of known
+        cardinality.
+    """
+    n = len(images)
+    if n == 0 or n != len(labels):
+        raise ValueError(f"images and labels must be non-empty and as long; "
+                         f"got {n} and {len(labels)}")
+    images, labels = tf.constant(images), tf.constant(labels)
+    full = n // batch_size * batch_size
+    steps = -(-n // batch_size)
+
+    def epoch(key):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([key, 0]))
+        batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:full], [-1, batch_size]))
+        if full < n:
+            batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full:]))
+        return batches
+
+    def gather(index):
+        return tf.cast(tf.gather(images, index), tf.float32), tf.gather(labels, index)
+
+    ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    ds = ds.flat_map(epoch).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
+    return _distribute_by_data(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def standardize_review(text):
