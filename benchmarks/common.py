@@ -18,6 +18,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # equivalents of the recipes' published MNIST accuracies (MLP ~98 %, CNN ~99 %).
 MLP_TARGET = 0.88
 CNN_TARGET = 0.91
+# The held-out loss (nats/char) nanoGPT's CPU run on Tiny Shakespeare reaches
+# (its README: "validation loss 1.88"); the gpt section times both GPTs to it
+# and reads their losses at these training times (issue #14).
+GPT_TARGET_LOSS = 1.88
+GPT_LOSS_AT_S = (100, 300)
 
 
 @dataclasses.dataclass
@@ -46,6 +51,10 @@ class Scale:
     serving_calls: int = 1000
     serving_batch: int = 256
     serving_batch_calls: int = 30
+    # The gpt section: training seconds per contender, and between held-out
+    # evaluations (taken off the clock).
+    gpt_budget_s: float = 300.0
+    gpt_eval_every_s: float = 5.0
 
 
 FULL = Scale()
@@ -67,6 +76,8 @@ TINY = Scale(
     serving_calls=20,
     serving_batch=32,
     serving_batch_calls=3,
+    gpt_budget_s=3.0,
+    gpt_eval_every_s=1.0,
 )
 
 
@@ -142,6 +153,115 @@ class AccuracyClock:
             "time_to_target_s": self.time_to_target() if self.target is not None else None,
             "final_accuracy": self.curve[-1]["accuracy"] if self.curve else None,
         }
+
+
+class LossClock:
+    """A training clock with a time budget and held-out loss checks off the clock.
+
+    The trainer calls `step_end(steps, evaluate)` after every step (or
+    every call into the graph of `steps` steps). Whenever the training time
+    has passed the next multiple of `eval_every_s` (or the budget), the
+    clock is read, `evaluate()` runs and its own time is excluded from
+    training time; the point `(train_seconds, steps, chars, loss)` goes on
+    the curve. `done()` says when `budget_s` training seconds are spent.
+    The characters stepped through between two checks give the segment
+    rates behind `chars_per_s` (the fastest segment after the first, which
+    pays for tracing) and its median.
+    """
+
+    def __init__(self, budget_s, eval_every_s, chars_per_step, target=GPT_TARGET_LOSS,
+                 loss_at_s=GPT_LOSS_AT_S):
+        self.budget_s = budget_s
+        self.eval_every_s = eval_every_s
+        self.chars_per_step = chars_per_step
+        self.target = target
+        self.loss_at_s = tuple(loss_at_s)
+        self.curve = []
+        self.segments = []
+        self.steps = 0
+        self.excluded_seconds = 0.0
+        self._t0 = None
+
+    def start(self):
+        self._t0 = time.perf_counter()
+        self.excluded_seconds = 0.0
+        self._next_check = self.eval_every_s
+        self._last = (0.0, 0)  # training seconds and steps at the last check
+
+    def train_seconds(self):
+        return time.perf_counter() - self._t0 - self.excluded_seconds
+
+    def done(self):
+        return self.train_seconds() >= self.budget_s
+
+    def step_end(self, steps, evaluate):
+        """Counts `steps` more steps; evaluates if a check is due. Returns the point or None."""
+        self.steps += steps
+        seconds = self.train_seconds()
+        if seconds >= self._next_check or seconds >= self.budget_s:
+            return self._check(seconds, evaluate)
+        return None
+
+    def finish(self, evaluate):
+        """A last check when steps ran since the previous one (training ended early)."""
+        if self._t0 is not None and self.steps != self._last[1]:
+            return self._check(self.train_seconds(), evaluate)
+        return None
+
+    def _check(self, seconds, evaluate):
+        now = time.perf_counter()
+        last_seconds, last_steps = self._last
+        if seconds > last_seconds:
+            self.segments.append(((self.steps - last_steps) * self.chars_per_step,
+                                  seconds - last_seconds))
+        loss = float(evaluate())
+        self.excluded_seconds += time.perf_counter() - now
+        point = {"train_seconds": round(seconds, 3), "steps": self.steps,
+                 "chars": self.steps * self.chars_per_step, "loss": round(loss, 5)}
+        self.curve.append(point)
+        self._last = (seconds, self.steps)
+        while self._next_check <= seconds:
+            self._next_check += self.eval_every_s
+        return point
+
+    def summary(self):
+        rates = [chars / s for chars, s in self.segments if s > 0]
+        steady = rates[1:] or rates
+        return {
+            "curve": self.curve,
+            "budget_s": self.budget_s,
+            "eval_every_s": self.eval_every_s,
+            "train_seconds": self.curve[-1]["train_seconds"] if self.curve else None,
+            "steps": self.steps,
+            "chars_per_step": self.chars_per_step,
+            "chars_per_s": round(max(steady), 1) if steady else None,
+            "chars_per_s_median": round(statistics.median(steady), 1) if steady else None,
+            "target_loss": self.target,
+            "time_to_target_s": time_to_loss(self.curve, self.target),
+            # A mark past a shorter budget is left empty.
+            "loss_at": {str(s): loss_at(self.curve, s) if s <= self.budget_s else None
+                        for s in self.loss_at_s},
+            "final_loss": self.curve[-1]["loss"] if self.curve else None,
+            "best_loss": min(p["loss"] for p in self.curve) if self.curve else None,
+        }
+
+
+def time_to_loss(curve, target):
+    """Training seconds of the first point whose loss is at or below `target`, else None."""
+    return next((p["train_seconds"] for p in curve if p["loss"] <= target), None)
+
+
+def loss_at(curve, seconds):
+    """The held-out loss after `seconds` of training.
+
+    The loss of the first check at or after `seconds` (checks run as soon as
+    a step ends past each mark, so it is at most one step or graph call
+    late); if training ended earlier, its last loss, which then no longer
+    changes. None for an empty curve.
+    """
+    if not curve:
+        return None
+    return next((p["loss"] for p in curve if p["train_seconds"] >= seconds), curve[-1]["loss"])
 
 
 def steady_rate(units_per_epoch, epoch_seconds, pick=min):

@@ -8,6 +8,7 @@ and times the peer first, then modelzoo.
 import functools
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -308,12 +309,12 @@ def cnn_section(cfg):
             "examples": {"train": len(x_train), "test": len(x_test)}}
 
 
-def run_torch_worker(cfg, arrays):
-    """Trains the PyTorch CNN in a process of its own (no TensorFlow in it)."""
+def run_torch_worker(cfg, arrays, worker="torch_cnn", label="[cnn]"):
+    """Runs a PyTorch peer in a process of its own (no TensorFlow in it)."""
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
-        log("[cnn] pytorch: skipped, torch is not installed")
+        log(f"{label} pytorch: skipped, torch is not installed")
         return {"skipped": "torch not installed"}
     with tempfile.TemporaryDirectory() as tmp:
         data_path = os.path.join(tmp, "data.npz")
@@ -321,8 +322,9 @@ def run_torch_worker(cfg, arrays):
         np.savez(data_path, **arrays)
         command = [
             sys.executable, os.path.join(common.ROOT, "benchmarks", "run.py"),
-            "--worker=torch_cnn", f"--worker_in={data_path}", f"--worker_out={out_path}",
+            f"--worker={worker}", f"--worker_in={data_path}", f"--worker_out={out_path}",
             f"--seed={cfg.seed}", f"--torch_momentum={cfg.torch_momentum}",
+            f"--gpt_budget={cfg.scale.gpt_budget_s}",
             *(["--tiny"] if cfg.tiny else []), *(["--cnn_full"] if cfg.cnn_full else []),
         ]
         done = subprocess.run(command)
@@ -542,6 +544,149 @@ def generation(cfg, model, vocabulary, peer, chars, char_indices, text):
     }
 
 
+# --- 3c. GPT time-to-quality --------------------------------------------------
+
+
+def encode(text, vocabulary):
+    """Ids of `text`'s characters in `vocabulary` (0 for a character it lacks)."""
+    ids = {c: i for i, c in enumerate(vocabulary)}
+    return np.array([ids.get(c, 0) for c in text], "int32")
+
+
+def heldout_windows_lm(ids, length):
+    """Every non-overlapping `length`-char window of `ids` and its next-char targets.
+
+    Returns `(x, y)`, int32 `[windows, length]`, with `y` = `x` shifted by
+    one character: window i covers `ids[i*length : i*length + length + 1]`.
+    """
+    count = (len(ids) - 1) // length
+    x = np.stack([ids[i * length : i * length + length] for i in range(count)])
+    y = np.stack([ids[i * length + 1 : i * length + length + 1] for i in range(count)])
+    return x.astype("int32"), y.astype("int32")
+
+
+def keras_heldout_loss(model, x, y, batch_size=256):
+    """A function returning the mean held-out cross-entropy (nats/char) of `model`."""
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
+
+    @tf.function(reduce_retracing=True)
+    def total(xb, yb):
+        logits = model(xb, training=False)
+        return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
+            yb, logits, from_logits=True))
+
+    def evaluate():
+        return sum(float(total(xb, yb)) for xb, yb in ds) / y.size
+
+    return evaluate
+
+
+class LossClockCallback(keras.callbacks.Callback):
+    """Drives a `common.LossClock` from `model.fit`: checks off the clock, stops at the budget."""
+
+    def __init__(self, clock, evaluate, label=""):
+        super().__init__()
+        self.clock = clock
+        self.evaluate = evaluate
+        self.label = label
+        self._begin = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._begin = batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        # One call per graph execution: steps_per_execution steps (fewer at
+        # the end of an epoch).
+        point = self.clock.step_end(batch - self._begin + 1, self.evaluate)
+        if point:
+            log(f"{self.label} step {point['steps']}: held-out loss {point['loss']:.4f} "
+                f"at {point['train_seconds']:.1f}s")
+        if self.clock.done():
+            self.model.stop_training = True
+
+
+def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label):
+    """Trains `recipes/shakespeare_gpt.py`'s model for the section's time budget.
+
+    The recipe's own pieces as `text_generation.run` uses them:
+    `char_sequences` on the train text, `recipe.build_and_compile` from the
+    recipe's flags (AdamW, warm-up, cosine over the recipe's epochs,
+    clipping, steps_per_execution), `model.fit` for the recipe's epochs,
+    stopped when the budget is spent.
+    """
+    args = [*cfg.gpt_args, *extra_args]
+    flag_values, model_name, model_kwargs = common.recipe_settings("shakespeare_gpt", args)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(cfg.seed)
+    seq, batch = flag_values.sequence_length, flag_values.batch_size
+    if seq < heldout[0].shape[1]:
+        raise ValueError(f"--sequence_length={seq}: the gpt section scores "
+                         f"{heldout[0].shape[1]}-char held-out windows; it needs at least that")
+    train_ds = pipelines.char_sequences(train_text, vocabulary, seq, batch, True, cfg.seed,
+                                        max_examples=flag_values.max_train_examples)
+    steps_per_epoch = recipe.count(train_ds)
+    model = recipe.build_and_compile(flag_values, tf.distribute.get_strategy(), model_name,
+                                     steps_per_epoch, vocab_size=len(vocabulary),
+                                     **model_kwargs)
+    evaluate = keras_heldout_loss(model, *heldout)
+    clock = common.LossClock(cfg.scale.gpt_budget_s, cfg.scale.gpt_eval_every_s,
+                             chars_per_step=batch * seq)
+    callback = LossClockCallback(clock, evaluate, label)
+    clock.start()
+    model.fit(train_ds, epochs=flag_values.epochs, callbacks=[callback], verbose=0)
+    clock.finish(evaluate)
+    result = clock.summary()
+    result["settings"] = dict(
+        recipe="recipes/shakespeare_gpt.py", recipe_args=args, model=model_name,
+        model_kwargs=_jsonable(model_kwargs), **recipe_flags_summary(flag_values),
+        sequence_length=seq, steps_per_epoch=steps_per_epoch,
+        **common.flag_dict(flag_values, recipe.OPTIMIZER_FLAGS),
+        parameters=int(model.count_params()),
+        input="tf.data char_sequences (non-overlapping windows at a random offset each "
+              "epoch, shuffle, batch)",
+    )
+    keras.backend.clear_session()
+    return result
+
+
+def gpt_section(cfg):
+    """modelzoo's GPT recipe vs a nanoGPT-style PyTorch GPT, same training time each.
+
+    Both train on the characters of the `tiny_shakespeare` train split and
+    are scored, off the clock, every `gpt_eval_every_s` training seconds on
+    the same held-out windows: every non-overlapping 64-char window of the
+    test split, loss = mean cross-entropy in nats/char over all positions.
+    Ids come from modelzoo's `char_vocabulary` of the train text.
+    """
+    warm_up()
+    start = time.perf_counter()
+    train_text, test_text = corpus_text(cfg, "train"), corpus_text(cfg, "test")
+    vocabulary = pipelines.char_vocabulary(train_text)
+    block = 64  # nanoGPT's context; the held-out windows are the same for every contender
+    heldout = heldout_windows_lm(encode(test_text, vocabulary), block)
+    data_seconds = time.perf_counter() - start
+    log(f"[gpt] {len(train_text):,} train chars, {len(heldout[0])} held-out windows of "
+        f"{block}, vocabulary {len(vocabulary)}, budget {cfg.scale.gpt_budget_s:.0f}s each")
+    baseline = run_torch_worker(
+        cfg, dict(train_ids=encode(train_text, vocabulary), heldout_x=heldout[0],
+                  heldout_y=heldout[1], vocab_size=np.array(len(vocabulary))),
+        worker="torch_gpt", label="[gpt]")
+    contenders = {"baseline": baseline}
+    contenders["modelzoo"] = modelzoo_gpt(cfg, [], train_text, vocabulary, heldout,
+                                          "[gpt] modelzoo")
+    for i, extra in enumerate(cfg.gpt_try):
+        args = shlex.split(extra)
+        contenders[f"try_{i + 1}"] = modelzoo_gpt(cfg, args, train_text, vocabulary, heldout,
+                                                  f"[gpt] try {i + 1} {extra}")
+    contenders["data"] = {
+        "train_chars": len(train_text), "test_chars": len(test_text),
+        "vocabulary_size": len(vocabulary), "heldout_windows": len(heldout[0]),
+        "heldout_window_chars": block, "heldout_split": "test",
+        "data_load_seconds": round(data_seconds, 3),
+    }
+    return contenders
+
+
 # --- 4. Serving --------------------------------------------------------------
 
 
@@ -635,5 +780,6 @@ SECTIONS = {
     "cnn": cnn_section,
     "transformer": transformer_section,
     "lstm": lstm_section,
+    "gpt": gpt_section,
     "serving": serving_section,
 }
