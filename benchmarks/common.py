@@ -12,6 +12,8 @@ import platform
 import statistics
 import time
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The accuracy each image recipe is timed to (issue #6): the Fashion-MNIST
@@ -395,7 +397,28 @@ def flag_dict(flag_values, names):
     return {name: getattr(flag_values, name) for name in names}
 
 
-# --- text --------------------------------------------------------------------
+# --- text ---
+
+
+def encode(text, vocabulary):
+    """Ids of `text`'s characters in `vocabulary` (0 for a character it lacks)."""
+    ids = {c: i for i, c in enumerate(vocabulary)}
+    return np.array([ids.get(c, 0) for c in text], "int32")
+
+
+def heldout_windows_lm(ids, length):
+    """Every non-overlapping `length`-char window of `ids` and its next-char targets.
+
+    Returns `(x, y)`, int32 `[windows, length]`, with `y` = `x` shifted by
+    one character: window i covers `ids[i*length : i*length + length + 1]`.
+    """
+    count = (len(ids) - 1) // length
+    x = np.stack([ids[i * length : i * length + length] for i in range(count)])
+    y = np.stack([ids[i * length + 1 : i * length + length + 1] for i in range(count)])
+    return x.astype("int32"), y.astype("int32")
+
+
+# --- text chunks -------------------------------------------------------------
 
 
 def text_chunks(text, count, chunk_chars):

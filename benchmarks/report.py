@@ -447,7 +447,7 @@ How it is measured (details in benchmarks/README.md):
   at random, in every contender, so the median moves between runs.
 - Roofline: the best of three rounds of repeated fp32 `tf.matmul`
   1024×784 @ 784×128; MLP FLOPs per example = 3 × 2 × Σ(Dense in·out).
-- Transformer and LSTM: real text from the imported fortunes corpus; the
+- Transformer and LSTM: real text (Tiny Shakespeare, prepared by TFDS); the
   Transformer's labels are chunk index % 2, so only throughput means
   anything there, not accuracy.
 - GPT: both GPTs train for the same training time (default 300 s each) on

@@ -127,7 +127,7 @@ def image_arrays(ds, max_examples):
 
 
 def corpus_text(cfg, split="train"):
-    """A split of the imported `tiny_shakespeare` (Debian fortunes) corpus."""
+    """A split of the prepared `tiny_shakespeare` corpus, as one string."""
     (ds,), _ = load_splits(TEXT_DATASET, [split], cfg.data_dir, download=False,
                            as_supervised=False)
     return pipelines.read_text(ds)
@@ -547,24 +547,6 @@ def generation(cfg, model, vocabulary, peer, chars, char_indices, text):
 # --- 3c. GPT time-to-quality --------------------------------------------------
 
 
-def encode(text, vocabulary):
-    """Ids of `text`'s characters in `vocabulary` (0 for a character it lacks)."""
-    ids = {c: i for i, c in enumerate(vocabulary)}
-    return np.array([ids.get(c, 0) for c in text], "int32")
-
-
-def heldout_windows_lm(ids, length):
-    """Every non-overlapping `length`-char window of `ids` and its next-char targets.
-
-    Returns `(x, y)`, int32 `[windows, length]`, with `y` = `x` shifted by
-    one character: window i covers `ids[i*length : i*length + length + 1]`.
-    """
-    count = (len(ids) - 1) // length
-    x = np.stack([ids[i * length : i * length + length] for i in range(count)])
-    y = np.stack([ids[i * length + 1 : i * length + length + 1] for i in range(count)])
-    return x.astype("int32"), y.astype("int32")
-
-
 def keras_heldout_loss(model, x, y, batch_size=256):
     """A function returning the mean held-out cross-entropy (nats/char) of `model`."""
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
@@ -663,12 +645,12 @@ def gpt_section(cfg):
     train_text, test_text = corpus_text(cfg, "train"), corpus_text(cfg, "test")
     vocabulary = pipelines.char_vocabulary(train_text)
     block = 64  # nanoGPT's context; the held-out windows are the same for every contender
-    heldout = heldout_windows_lm(encode(test_text, vocabulary), block)
+    heldout = common.heldout_windows_lm(common.encode(test_text, vocabulary), block)
     data_seconds = time.perf_counter() - start
     log(f"[gpt] {len(train_text):,} train chars, {len(heldout[0])} held-out windows of "
         f"{block}, vocabulary {len(vocabulary)}, budget {cfg.scale.gpt_budget_s:.0f}s each")
     baseline = run_torch_worker(
-        cfg, dict(train_ids=encode(train_text, vocabulary), heldout_x=heldout[0],
+        cfg, dict(train_ids=common.encode(train_text, vocabulary), heldout_x=heldout[0],
                   heldout_y=heldout[1], vocab_size=np.array(len(vocabulary))),
         worker="torch_gpt", label="[gpt]")
     contenders = {"baseline": baseline}
