@@ -172,7 +172,8 @@ class LossClock:
     """
 
     def __init__(self, budget_s, eval_every_s, chars_per_step, target=GPT_TARGET_LOSS,
-                 loss_at_s=GPT_LOSS_AT_S):
+                 loss_at_s=GPT_LOSS_AT_S, baton=None):
+        self.baton = baton
         self.budget_s = budget_s
         self.eval_every_s = eval_every_s
         self.chars_per_step = chars_per_step
@@ -185,6 +186,8 @@ class LossClock:
         self._t0 = None
 
     def start(self):
+        if self.baton:
+            self.baton.start()
         self._t0 = time.perf_counter()
         self.excluded_seconds = 0.0
         self._next_check = self.eval_every_s
@@ -205,18 +208,27 @@ class LossClock:
         return None
 
     def finish(self, evaluate):
-        """A last check when steps ran since the previous one (training ended early)."""
-        if self._t0 is not None and self.steps != self._last[1]:
-            return self._check(self.train_seconds(), evaluate)
-        return None
+        """A last check when steps ran since the previous one (training ended early).
 
-    def _check(self, seconds, evaluate):
+        Also hands the machine to the other contender for good.
+        """
+        point = None
+        if self._t0 is not None and self.steps != self._last[1]:
+            point = self._check(self.train_seconds(), evaluate, last=True)
+        if self.baton:
+            self.baton.finish()
+        return point
+
+    def _check(self, seconds, evaluate, last=False):
         now = time.perf_counter()
         last_seconds, last_steps = self._last
         if seconds > last_seconds:
             self.segments.append(((self.steps - last_steps) * self.chars_per_step,
                                   seconds - last_seconds))
         loss = float(evaluate())
+        if self.baton and not last and seconds < self.budget_s:
+            # The other contender trains its slice; this clock is stopped.
+            self.baton.pass_on()
         self.excluded_seconds += time.perf_counter() - now
         point = {"train_seconds": round(seconds, 3), "steps": self.steps,
                  "chars": self.steps * self.chars_per_step, "loss": round(loss, 5)}
@@ -246,6 +258,72 @@ class LossClock:
             "final_loss": self.curve[-1]["loss"] if self.curve else None,
             "best_loss": min(p["loss"] for p in self.curve) if self.curve else None,
         }
+
+
+class Baton:
+    """Takes turns on the machine between two contenders in two processes.
+
+    The machines here are shared: another user's job can slow every
+    process down several times for a minute. Two contenders trained one
+    after the other would then see different machines. With a baton, they
+    train in alternate slices (one `LossClock` check interval each, 5 s by
+    default) while the other waits with its clock stopped, so a slow minute
+    hits both alike. The turn is a file in `folder`; a contender that
+    finishes (or dies, as `other_alive()` tells) leaves the machine to the
+    other for good.
+
+    Args:
+        folder: str. A folder both processes can write.
+        me, other: str. The two contenders' names.
+        first: str. Who trains the first slice.
+        other_alive: callable or None. False once the other process is gone.
+    """
+
+    def __init__(self, folder, me, other, first, other_alive=None, poll_s=0.005):
+        self.folder = folder
+        self.me, self.other, self.first = me, other, first
+        self.other_alive = other_alive or (lambda: True)
+        self.poll_s = poll_s
+
+    def _path(self, name):
+        return os.path.join(self.folder, name)
+
+    def _write(self, name, text=""):
+        tmp = self._path(f".{name}.{self.me}.tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self._path(name))
+
+    def _turn(self):
+        try:
+            with open(self._path("turn")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def _other_gone(self):
+        return os.path.exists(self._path(f"done_{self.other}")) or not self.other_alive()
+
+    def _wait_for(self, condition):
+        while not condition() and not self._other_gone():
+            time.sleep(self.poll_s)
+
+    def start(self):
+        """Waits until both are ready, then for this one's first turn."""
+        self._write(f"ready_{self.me}")
+        self._wait_for(lambda: os.path.exists(self._path(f"ready_{self.other}")))
+        if self.me != self.first:
+            self._write("turn", self.first)
+        self._wait_for(lambda: self._turn() == self.me)
+
+    def pass_on(self):
+        """Lets the other train one slice; returns when it is this one's turn again."""
+        self._write("turn", self.other)
+        self._wait_for(lambda: self._turn() == self.me)
+
+    def finish(self):
+        self._write(f"done_{self.me}")
+        self._write("turn", self.other)
 
 
 def time_to_loss(curve, target):

@@ -256,11 +256,18 @@ def lstm_rows(s):
 GPT_TARGET_TEXT = "modelzoo reaches 1.88 faster than the baseline (aim 2×)"
 
 
+def gpt_pairs(s):
+    """`(baseline key, modelzoo key)` of each pair that took turns on the machine."""
+    tries = sorted((k for k in s if k.startswith("try_")), key=lambda k: int(k[4:]))
+    return [("baseline", "modelzoo")] + [(f"baseline_{k}", k) for k in tries]
+
+
 def gpt_label(key, result):
-    if key == "baseline":
+    if key.startswith("baseline"):
         z = result.get("settings", {})
+        paired = f", paired with {key[9:].replace('_', ' ')}" if key != "baseline" else ""
         return (f"nanoGPT-style PyTorch GPT (batch {z.get('batch_size')}, block "
-                f"{z.get('block_size')}, AdamW lr {z.get('learning_rate')})")
+                f"{z.get('block_size')}, AdamW lr {z.get('learning_rate')}{paired})")
     z = result["settings"]
     name = "modelzoo GPT recipe defaults" if key == "modelzoo" else f"modelzoo GPT {key}"
     extra = " ".join(z["recipe_args"])
@@ -269,45 +276,47 @@ def gpt_label(key, result):
 
 
 def gpt_rows(s):
-    """Time to held-out loss 1.88, loss at 100 s / 300 s, chars/s; ratios vs the PyTorch GPT."""
+    """Time to held-out loss 1.88, loss at 100 s / 300 s, chars/s; ratios vs the PyTorch GPT.
+
+    Each modelzoo GPT is compared with the PyTorch run it took turns with.
+    """
     sec = "gpt"
-    base = s["baseline"]
     target = common.GPT_TARGET_LOSS
     rows = []
-    keys = ["baseline", "modelzoo", *sorted(k for k in s if k.startswith("try_"))]
-    if "error" in base or "skipped" in base:
-        rows += _skip_rows(sec, "nanoGPT-style PyTorch GPT", base)
-        base = {}
-    for key in keys:
-        if key not in s or (key == "baseline" and not base):
-            continue
-        c = s[key]
-        if "error" in c:
-            rows += _skip_rows(sec, key, c)
-            continue
-        is_base = key == "baseline"
-        label = gpt_label(key, c)
-        tta = c.get("time_to_target_s")
-        note = (None if tta is not None else
-                f"not reached: best {c.get('best_loss')} in {c.get('train_seconds')} s")
-        met = None if is_base or not base else (
-            tta is not None and (base.get("time_to_target_s") is None
-                                 or tta < base["time_to_target_s"]))
-        rows.append(_row(sec, label, f"time to held-out loss {target}", tta, "s",
-                         ratio=None if is_base else _div(base.get("time_to_target_s"), tta),
-                         target=None if is_base else GPT_TARGET_TEXT, met=met,
-                         note=note, baseline=is_base))
-        for seconds, loss in c.get("loss_at", {}).items():
-            base_loss = base.get("loss_at", {}).get(seconds)
-            rows.append(_row(sec, label, f"held-out loss at {seconds} s", loss, "nats/char",
-                             ratio=None if is_base else _div(base_loss, loss),
-                             baseline=is_base))
-        rows.append(_row(sec, label, "training chars/s", c.get("chars_per_s"), "chars/s",
-                         ratio=None if is_base else _div(c.get("chars_per_s"),
-                                                         base.get("chars_per_s")),
-                         baseline=is_base,
-                         note=f"{c.get('steps')} steps; " + _median(
-                             c, "chars_per_s_median", "chars/s").replace("epoch", "segment")))
+    for base_key, mz_key in gpt_pairs(s):
+        base = s.get(base_key) or {}
+        if "error" in base or "skipped" in base:
+            rows += _skip_rows(sec, gpt_label(base_key, {}), base)
+            base = {}
+        for key, c in ((base_key, base), (mz_key, s.get(mz_key))):
+            if not c:
+                continue
+            if "error" in c:
+                rows += _skip_rows(sec, key, c)
+                continue
+            is_base = key == base_key
+            label = gpt_label(key, c)
+            tta = c.get("time_to_target_s")
+            note = (None if tta is not None else
+                    f"not reached: best {c.get('best_loss')} in {c.get('train_seconds')} s")
+            met = None if is_base or not base else (
+                tta is not None and (base.get("time_to_target_s") is None
+                                     or tta < base["time_to_target_s"]))
+            rows.append(_row(sec, label, f"time to held-out loss {target}", tta, "s",
+                             ratio=None if is_base else _div(base.get("time_to_target_s"), tta),
+                             target=None if is_base else GPT_TARGET_TEXT, met=met,
+                             note=note, baseline=is_base))
+            for seconds, loss in c.get("loss_at", {}).items():
+                base_loss = base.get("loss_at", {}).get(seconds)
+                rows.append(_row(sec, label, f"held-out loss at {seconds} s", loss, "nats/char",
+                                 ratio=None if is_base else _div(base_loss, loss),
+                                 baseline=is_base))
+            rows.append(_row(sec, label, "training chars/s", c.get("chars_per_s"), "chars/s",
+                             ratio=None if is_base else _div(c.get("chars_per_s"),
+                                                             base.get("chars_per_s")),
+                             baseline=is_base,
+                             note=f"{c.get('steps')} steps; median stretch "
+                                  f"{c.get('chars_per_s_median') or 0:,.0f} chars/s"))
     return rows
 
 
@@ -514,12 +523,12 @@ def plot_gpt(sections, path):
     except ImportError:
         return {"skipped": "matplotlib not installed"}
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    keys = ["baseline", "modelzoo", *sorted(k for k in result if k.startswith("try_"))]
-    for key in keys:
+    for key in [k for pair in gpt_pairs(result) for k in pair]:
         curve = (result.get(key) or {}).get("curve")
         if not curve:
             continue
-        style = "s--" if key == "baseline" else ("o-" if key == "modelzoo" else ".:")
+        style = ("s--" if key == "baseline" else "o-" if key == "modelzoo"
+                 else "--" if key.startswith("baseline") else ":")
         ax.plot([p["train_seconds"] for p in curve], [p["loss"] for p in curve], style,
                 markersize=3, label=gpt_label(key, result[key]))
     ax.axhline(common.GPT_TARGET_LOSS, color="grey", linestyle=":",

@@ -90,6 +90,7 @@ def parse_args(argv=None):
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--worker_in", help=argparse.SUPPRESS)
     parser.add_argument("--worker_out", help=argparse.SUPPRESS)
+    parser.add_argument("--worker_baton", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         args.section_list = expand_sections(args.sections)
@@ -151,10 +152,15 @@ def worker_main(args):
             from benchmarks import nanogpt_baseline
 
             data = dict(__import__("numpy").load(args.worker_in))
+            baton = None
+            if args.worker_baton:
+                parent = os.getppid()
+                baton = common.Baton(args.worker_baton, "baseline", "modelzoo", first="baseline",
+                                     other_alive=lambda: os.getppid() == parent)
             result = nanogpt_baseline.train(
                 data, budget_s=args.scale.gpt_budget_s,
                 eval_every_s=args.scale.gpt_eval_every_s, seed=args.seed,
-                log=lambda m: print(m, file=sys.stderr, flush=True),
+                log=lambda m: print(m, file=sys.stderr, flush=True), baton=baton,
             )
         else:
             from benchmarks import sections

@@ -311,27 +311,43 @@ def cnn_section(cfg):
 
 def run_torch_worker(cfg, arrays, worker="torch_cnn", label="[cnn]"):
     """Runs a PyTorch peer in a process of its own (no TensorFlow in it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data_path = os.path.join(tmp, "data.npz")
+        np.savez(data_path, **arrays)
+        worker = start_torch_worker(cfg, data_path, worker, label, tmp)
+        return worker if isinstance(worker, dict) else worker()
+
+
+def start_torch_worker(cfg, data_path, worker, label, tmp, baton_dir=None):
+    """Starts a PyTorch worker; returns a function that waits for its result.
+
+    Or the result itself (a dict saying why) when torch is not installed.
+    """
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
         log(f"{label} pytorch: skipped, torch is not installed")
         return {"skipped": "torch not installed"}
-    with tempfile.TemporaryDirectory() as tmp:
-        data_path = os.path.join(tmp, "data.npz")
-        out_path = os.path.join(tmp, "out.json")
-        np.savez(data_path, **arrays)
-        command = [
-            sys.executable, os.path.join(common.ROOT, "benchmarks", "run.py"),
-            f"--worker={worker}", f"--worker_in={data_path}", f"--worker_out={out_path}",
-            f"--seed={cfg.seed}", f"--torch_momentum={cfg.torch_momentum}",
-            f"--gpt_budget={cfg.scale.gpt_budget_s}",
-            *(["--tiny"] if cfg.tiny else []), *(["--cnn_full"] if cfg.cnn_full else []),
-        ]
-        done = subprocess.run(command)
-        if done.returncode != 0 or not os.path.exists(out_path):
-            return {"error": f"the PyTorch worker exited with code {done.returncode}"}
+    out_path = os.path.join(tmp, f"out-{time.perf_counter_ns()}.json")
+    command = [
+        sys.executable, os.path.join(common.ROOT, "benchmarks", "run.py"),
+        f"--worker={worker}", f"--worker_in={data_path}", f"--worker_out={out_path}",
+        f"--seed={cfg.seed}", f"--torch_momentum={cfg.torch_momentum}",
+        f"--gpt_budget={cfg.scale.gpt_budget_s}",
+        *([f"--worker_baton={baton_dir}"] if baton_dir else []),
+        *(["--tiny"] if cfg.tiny else []), *(["--cnn_full"] if cfg.cnn_full else []),
+    ]
+    process = subprocess.Popen(command)
+
+    def result():
+        code = process.wait()
+        if code != 0 or not os.path.exists(out_path):
+            return {"error": f"the PyTorch worker exited with code {code}"}
         with open(out_path) as f:
             return json.load(f)
+
+    result.process = process
+    return result
 
 
 # --- 3. Transformer and LSTM -------------------------------------------------
@@ -587,7 +603,7 @@ class LossClockCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label):
+def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label, baton=None):
     """Trains `recipes/shakespeare_gpt.py`'s model for the section's time budget.
 
     The recipe's own pieces as `text_generation.run` uses them:
@@ -612,7 +628,7 @@ def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label):
                                      **model_kwargs)
     evaluate = keras_heldout_loss(model, *heldout)
     clock = common.LossClock(cfg.scale.gpt_budget_s, cfg.scale.gpt_eval_every_s,
-                             chars_per_step=batch * seq)
+                             chars_per_step=batch * seq, baton=baton)
     callback = LossClockCallback(clock, evaluate, label)
     clock.start()
     model.fit(train_ds, epochs=flag_values.epochs, callbacks=[callback], verbose=0)
@@ -649,17 +665,36 @@ def gpt_section(cfg):
     data_seconds = time.perf_counter() - start
     log(f"[gpt] {len(train_text):,} train chars, {len(heldout[0])} held-out windows of "
         f"{block}, vocabulary {len(vocabulary)}, budget {cfg.scale.gpt_budget_s:.0f}s each")
-    baseline = run_torch_worker(
-        cfg, dict(train_ids=common.encode(train_text, vocabulary), heldout_x=heldout[0],
-                  heldout_y=heldout[1], vocab_size=np.array(len(vocabulary))),
-        worker="torch_gpt", label="[gpt]")
-    contenders = {"baseline": baseline}
-    contenders["modelzoo"] = modelzoo_gpt(cfg, [], train_text, vocabulary, heldout,
-                                          "[gpt] modelzoo")
-    for i, extra in enumerate(cfg.gpt_try):
-        args = shlex.split(extra)
-        contenders[f"try_{i + 1}"] = modelzoo_gpt(cfg, args, train_text, vocabulary, heldout,
-                                                  f"[gpt] try {i + 1} {extra}")
+    contenders = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data_path = os.path.join(tmp, "data.npz")
+        np.savez(data_path, train_ids=common.encode(train_text, vocabulary),
+                 heldout_x=heldout[0], heldout_y=heldout[1],
+                 vocab_size=np.array(len(vocabulary)))
+        # The recipe defaults, then each --gpt_try, each paired with a run of
+        # the PyTorch GPT of its own, the two taking turns on the machine.
+        pairs = [("", [], "[gpt] modelzoo")] + [
+            (f"_try_{i}", shlex.split(extra), f"[gpt] try {i} {extra}")
+            for i, extra in enumerate(cfg.gpt_try, 1)
+        ]
+        for suffix, extra, label in pairs:
+            baton_dir = tempfile.mkdtemp(dir=tmp)
+            worker = start_torch_worker(cfg, data_path, "torch_gpt", "[gpt]", tmp, baton_dir)
+            baton = None
+            if not isinstance(worker, dict):
+                process = worker.process
+                baton = common.Baton(baton_dir, "modelzoo", "baseline", first="baseline",
+                                     other_alive=lambda p=process: p.poll() is None)
+            try:
+                mz = modelzoo_gpt(cfg, extra, train_text, vocabulary, heldout, label, baton)
+            except BaseException:
+                if baton:
+                    worker.process.kill()
+                raise
+            if baton:
+                baton.finish()  # never leave the worker waiting for a turn
+            contenders[suffix.lstrip("_") or "modelzoo"] = mz
+            contenders["baseline" + suffix] = worker if isinstance(worker, dict) else worker()
     contenders["data"] = {
         "train_chars": len(train_text), "test_chars": len(test_text),
         "vocabulary_size": len(vocabulary), "heldout_windows": len(heldout[0]),
