@@ -231,7 +231,8 @@ class LossClock:
             self.baton.pass_on()
         self.excluded_seconds += time.perf_counter() - now
         point = {"train_seconds": round(seconds, 3), "steps": self.steps,
-                 "chars": self.steps * self.chars_per_step, "loss": round(loss, 5)}
+                 "chars": self.steps * self.chars_per_step, "loss": round(loss, 5),
+                 "load_1min": (load_average() or [None])[0]}
         self.curve.append(point)
         self._last = (seconds, self.steps)
         while self._next_check <= seconds:

@@ -297,7 +297,8 @@ def gpt_rows(s):
             is_base = key == base_key
             label = gpt_label(key, c)
             tta = c.get("time_to_target_s")
-            note = (None if tta is not None else
+            note = (f"{c['chars_to_target'] / 1e6:.2f} M chars" if c.get("chars_to_target")
+                    else None if tta is not None else
                     f"not reached: best {c.get('best_loss')} in {c.get('train_seconds')} s")
             met = None if is_base or not base else (
                 tta is not None and (base.get("time_to_target_s") is None
