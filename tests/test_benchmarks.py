@@ -435,7 +435,8 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
         assert set(row) >= {"section", "contender", "metric", "value", "ratio", "target", "met"}
     assert any(r["target"] == "< 1 ms" for r in rows)
     assert sum(r["metric"].startswith("time to keras-io's best held-out") for r in rows) >= 2
-    gpt_rows = [r for r in rows if r["contender"].startswith("modelzoo GPT")]
+    gpt_rows = [r for r in rows if r["section"] == "lstm"
+                and r["contender"].startswith("modelzoo GPT")]
     assert len(gpt_rows) == 2 and all(r["ratio"] > 0 for r in gpt_rows)
 
     text = (out / "results.md").read_text()
