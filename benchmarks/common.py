@@ -253,6 +253,9 @@ class LossClock:
             "chars_per_s_median": round(statistics.median(steady), 1) if steady else None,
             "target_loss": self.target,
             "time_to_target_s": time_to_loss(self.curve, self.target),
+            # Load-independent: the characters stepped through by then.
+            "chars_to_target": next((p["chars"] for p in self.curve
+                                     if p["loss"] <= self.target), None),
             # A mark past a shorter budget is left empty.
             "loss_at": {str(s): loss_at(self.curve, s) if s <= self.budget_s else None
                         for s in self.loss_at_s},

@@ -287,6 +287,8 @@ def test_report_gpt_rows_and_plot(tmp_path):
                                 batch_size=12, block_size=64, learning_rate=1e-3),
         "modelzoo": _gpt_result(_loss_curve((50.0, 1.85), (100.0, 1.7), (300.0, 1.5)), 30000.0,
                                 **mz_settings),
+        "baseline_try_1": _gpt_result(_loss_curve((60.0, 2.0), (120.0, 1.8)), 12000.0,
+                                      batch_size=12, block_size=64, learning_rate=1e-3),
         "try_1": _gpt_result(_loss_curve((50.0, 2.5), (300.0, 2.0)), 10000.0,
                              **dict(mz_settings, recipe_args=["--batch_size=12"])),
         "data": {"heldout_windows": 871},
@@ -297,13 +299,16 @@ def test_report_gpt_rows_and_plot(tmp_path):
     paths = report.write_all(results, str(tmp_path))
     rows = [r for r in results["rows"] if r["section"] == "gpt"]
     tta = [r for r in rows if r["metric"] == "time to held-out loss 1.88"]
-    assert [r["value"] for r in tta] == [100.0, 50.0, None]
+    # Each modelzoo GPT against the PyTorch run it took turns with.
+    assert [r["value"] for r in tta] == [100.0, 50.0, 120.0, None]
     assert tta[0]["baseline"] and tta[1]["ratio"] == 2.0 and tta[1]["met"] is True
-    assert tta[2]["met"] is False and "not reached" in tta[2]["note"]
+    assert tta[2]["baseline"] and "paired with try 1" in tta[2]["contender"]
+    assert tta[3]["met"] is False and "not reached" in tta[3]["note"]
     at_300 = [r for r in rows if r["metric"] == "held-out loss at 300 s"]
-    assert [r["value"] for r in at_300] == [1.6, 1.5, 2.0]
+    assert [r["value"] for r in at_300] == [1.6, 1.5, 1.8, 2.0]
+    assert at_300[3]["ratio"] == pytest.approx(0.9)
     rates = [r for r in rows if r["metric"] == "training chars/s"]
-    assert rates[1]["ratio"] == 2.0
+    assert rates[1]["ratio"] == 2.0 and rates[3]["ratio"] == pytest.approx(10 / 12, rel=1e-3)
     assert "modelzoo reaches 1.88 faster than the baseline (aim 2×)" in open(paths["markdown"]).read()
     assert open(paths["gpt_png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
