@@ -173,6 +173,8 @@ class LossClock:
 
     def __init__(self, budget_s, eval_every_s, chars_per_step, target=GPT_TARGET_LOSS,
                  loss_at_s=GPT_LOSS_AT_S, baton=None):
+        if not eval_every_s > 0:
+            raise ValueError(f"eval_every_s must be > 0; received {eval_every_s!r}")
         self.baton = baton
         self.budget_s = budget_s
         self.eval_every_s = eval_every_s

@@ -206,7 +206,7 @@ def test_nanogpt_train_learns_and_reports_a_loss_curve():
     text = np.tile(np.arange(1, 9), 500)  # a repeating pattern is easy to learn
     x, y = common.heldout_windows_lm(text[:1000], 16)
     summary = nb.train(dict(train_ids=text, heldout_x=x, heldout_y=y, vocab_size=np.array(9)),
-                       budget_s=1e6, eval_every_s=0.5, max_steps=60, log=lambda m: None,
+                       budget_s=1e6, eval_every_s=0.01, max_steps=60, log=lambda m: None,
                        num_layers=1, embed_dim=16, num_heads=2, block_size=16, batch_size=4,
                        warmup_steps=5, decay_steps=50, learning_rate=1e-2,
                        min_learning_rate=1e-3)
