@@ -41,30 +41,27 @@ test-fast: venv
 clean:
 	rm -rf $(VENV) *.egg-info
 
-# Benchmarks (issue #6): modelzoo against its peers on the real offline data,
-# all in one run of benchmarks/run.py; results in benchmarks/results/.
+# Benchmarks (issue #6, #14): modelzoo against its peers on the real offline
+# data, all in one run of benchmarks/run.py; results in benchmarks/results/.
+# The data share make reproduce's folder: Fashion-MNIST from Debian, and Tiny
+# Shakespeare prepared by TFDS's own builder from ../shared/data/tfds_manual.
 # BENCH_ARGS passes flags through, e.g. BENCH_ARGS="--sections=mlp,serving" or "--tiny".
-FORTUNES := /usr/share/games/fortunes
+REAL_DATA_DIR ?= data/real
+SHARED_DATA ?= ../shared/data
 BENCH_ARGS ?=
 .PHONY: bench
-bench: venv
+bench: venv fashion-mnist
 	@$(BIN)/python -c "import matplotlib, torch" 2>/dev/null || \
 	  $(BIN)/pip install -q matplotlib torch==2.13.0
-	@[ -d $(FASHION_SRC) ] && [ -f $(FORTUNES)/songs-poems ] && [ -f $(FORTUNES)/literature ] || \
-	  { command -v apt-get >/dev/null && $(SUDO) apt-get update -qq && \
-	    $(SUDO) apt-get install -y -qq dataset-fashion-mnist fortunes fortunes-min; } || \
-	  { echo "bench: install Debian's dataset-fashion-mnist, fortunes and fortunes-min" >&2; exit 1; }
-	$(BIN)/modelzoo data import-idx --name fashion_mnist --src $(FASHION_SRC) --data_dir $(DATA_DIR)
-	$(BIN)/modelzoo data import-text --name tiny_shakespeare --fortune \
-	  --src $(FORTUNES)/literature --src $(FORTUNES)/songs-poems --data_dir $(DATA_DIR)
-	$(BIN)/python benchmarks/run.py --data_dir=$(DATA_DIR) $(BENCH_ARGS)
+	$(BIN)/modelzoo data import-idx --name fashion_mnist --src $(FASHION_SRC) --data_dir $(REAL_DATA_DIR)
+	$(BIN)/modelzoo data prepare --name tiny_shakespeare --manual_dir $(SHARED_DATA)/tfds_manual \
+	  --data_dir $(REAL_DATA_DIR)
+	$(BIN)/python benchmarks/run.py --data_dir=$(REAL_DATA_DIR) $(BENCH_ARGS)
 
 # Every recipe at its defaults on its real dataset (issue #11): Fashion-MNIST
 # from Debian, the rest from ../shared/data. MNIST and Tiny Shakespeare are
 # prepared by TFDS's own builders from their original downloads (--manual_dir).
 # Results: benchmarks/results/reproduce.{json,md}; exports: saved_models/.
-REAL_DATA_DIR ?= data/real
-SHARED_DATA ?= ../shared/data
 REPRODUCE_ARGS ?=
 .PHONY: reproduce
 reproduce: venv fashion-mnist

@@ -12,12 +12,19 @@ import platform
 import statistics
 import time
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The accuracy each image recipe is timed to (issue #6): the Fashion-MNIST
 # equivalents of the recipes' published MNIST accuracies (MLP ~98 %, CNN ~99 %).
 MLP_TARGET = 0.88
 CNN_TARGET = 0.91
+# The held-out loss (nats/char) nanoGPT's CPU run on Tiny Shakespeare reaches
+# (its README: "validation loss 1.88"); the gpt section times both GPTs to it
+# and reads their losses at these training times (issue #14).
+GPT_TARGET_LOSS = 1.88
+GPT_LOSS_AT_S = (100, 300)
 
 
 @dataclasses.dataclass
@@ -46,6 +53,10 @@ class Scale:
     serving_calls: int = 1000
     serving_batch: int = 256
     serving_batch_calls: int = 30
+    # The gpt section: training seconds per contender, and between held-out
+    # evaluations (taken off the clock).
+    gpt_budget_s: float = 300.0
+    gpt_eval_every_s: float = 5.0
 
 
 FULL = Scale()
@@ -67,6 +78,8 @@ TINY = Scale(
     serving_calls=20,
     serving_batch=32,
     serving_batch_calls=3,
+    gpt_budget_s=3.0,
+    gpt_eval_every_s=1.0,
 )
 
 
@@ -158,6 +171,199 @@ class AccuracyClock:
             "time_to_target_s": self.time_to_target() if self.target is not None else None,
             "final_accuracy": self.curve[-1]["accuracy"] if self.curve else None,
         }
+
+
+class LossClock:
+    """A training clock with a time budget and held-out loss checks off the clock.
+
+    The trainer calls `step_end(steps, evaluate)` after every step (or
+    every call into the graph of `steps` steps). Whenever the training time
+    has passed the next multiple of `eval_every_s` (or the budget), the
+    clock is read, `evaluate()` runs and its own time is excluded from
+    training time; the point `(train_seconds, steps, chars, loss)` goes on
+    the curve. `done()` says when `budget_s` training seconds are spent.
+    The characters stepped through between two checks give the segment
+    rates behind `chars_per_s` (the fastest segment after the first, which
+    pays for tracing) and its median.
+    """
+
+    def __init__(self, budget_s, eval_every_s, chars_per_step, target=GPT_TARGET_LOSS,
+                 loss_at_s=GPT_LOSS_AT_S, baton=None):
+        if not eval_every_s > 0:
+            raise ValueError(f"eval_every_s must be > 0; received {eval_every_s!r}")
+        self.baton = baton
+        self.budget_s = budget_s
+        self.eval_every_s = eval_every_s
+        self.chars_per_step = chars_per_step
+        self.target = target
+        self.loss_at_s = tuple(loss_at_s)
+        self.curve = []
+        self.segments = []
+        self.steps = 0
+        self.excluded_seconds = 0.0
+        self._t0 = None
+
+    def start(self):
+        if self.baton:
+            self.baton.start()
+        self._t0 = time.perf_counter()
+        self.excluded_seconds = 0.0
+        self._next_check = self.eval_every_s
+        self._last = (0.0, 0)  # training seconds and steps at the last check
+
+    def train_seconds(self):
+        return time.perf_counter() - self._t0 - self.excluded_seconds
+
+    def done(self):
+        return self.train_seconds() >= self.budget_s
+
+    def step_end(self, steps, evaluate):
+        """Counts `steps` more steps; evaluates if a check is due. Returns the point or None."""
+        self.steps += steps
+        seconds = self.train_seconds()
+        if seconds >= self._next_check or seconds >= self.budget_s:
+            return self._check(seconds, evaluate)
+        return None
+
+    def finish(self, evaluate):
+        """A last check when steps ran since the previous one (training ended early).
+
+        Also hands the machine to the other contender for good.
+        """
+        point = None
+        if self._t0 is not None and self.steps != self._last[1]:
+            point = self._check(self.train_seconds(), evaluate, last=True)
+        if self.baton:
+            self.baton.finish()
+        return point
+
+    def _check(self, seconds, evaluate, last=False):
+        now = time.perf_counter()
+        last_seconds, last_steps = self._last
+        if seconds > last_seconds:
+            self.segments.append(((self.steps - last_steps) * self.chars_per_step,
+                                  seconds - last_seconds))
+        loss = float(evaluate())
+        if self.baton and not last and seconds < self.budget_s:
+            # The other contender trains its slice; this clock is stopped.
+            self.baton.pass_on()
+        self.excluded_seconds += time.perf_counter() - now
+        point = {"train_seconds": round(seconds, 3), "steps": self.steps,
+                 "chars": self.steps * self.chars_per_step, "loss": round(loss, 5),
+                 "load_1min": (load_average() or [None])[0]}
+        self.curve.append(point)
+        self._last = (seconds, self.steps)
+        while self._next_check <= seconds:
+            self._next_check += self.eval_every_s
+        return point
+
+    def summary(self):
+        rates = [chars / s for chars, s in self.segments if s > 0]
+        steady = rates[1:] or rates
+        return {
+            "curve": self.curve,
+            "budget_s": self.budget_s,
+            "eval_every_s": self.eval_every_s,
+            "train_seconds": self.curve[-1]["train_seconds"] if self.curve else None,
+            "steps": self.steps,
+            "chars_per_step": self.chars_per_step,
+            "chars_per_s": round(max(steady), 1) if steady else None,
+            "chars_per_s_median": round(statistics.median(steady), 1) if steady else None,
+            "target_loss": self.target,
+            "time_to_target_s": time_to_loss(self.curve, self.target),
+            # Load-independent: the characters stepped through by then.
+            "chars_to_target": next((p["chars"] for p in self.curve
+                                     if p["loss"] <= self.target), None),
+            # A mark past a shorter budget is left empty.
+            "loss_at": {str(s): loss_at(self.curve, s) if s <= self.budget_s else None
+                        for s in self.loss_at_s},
+            "final_loss": self.curve[-1]["loss"] if self.curve else None,
+            "best_loss": min(p["loss"] for p in self.curve) if self.curve else None,
+        }
+
+
+class Baton:
+    """Takes turns on the machine between two contenders in two processes.
+
+    The machines here are shared: another user's job can slow every
+    process down several times for a minute. Two contenders trained one
+    after the other would then see different machines. With a baton, they
+    train in alternate slices (one `LossClock` check interval each, 5 s by
+    default) while the other waits with its clock stopped, so a slow minute
+    hits both alike. The turn is a file in `folder`; a contender that
+    finishes (or dies, as `other_alive()` tells) leaves the machine to the
+    other for good.
+
+    Args:
+        folder: str. A folder both processes can write.
+        me, other: str. The two contenders' names.
+        first: str. Who trains the first slice.
+        other_alive: callable or None. False once the other process is gone.
+    """
+
+    def __init__(self, folder, me, other, first, other_alive=None, poll_s=0.005):
+        self.folder = folder
+        self.me, self.other, self.first = me, other, first
+        self.other_alive = other_alive or (lambda: True)
+        self.poll_s = poll_s
+
+    def _path(self, name):
+        return os.path.join(self.folder, name)
+
+    def _write(self, name, text=""):
+        tmp = self._path(f".{name}.{self.me}.tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self._path(name))
+
+    def _turn(self):
+        try:
+            with open(self._path("turn")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def _other_gone(self):
+        return os.path.exists(self._path(f"done_{self.other}")) or not self.other_alive()
+
+    def _wait_for(self, condition):
+        while not condition() and not self._other_gone():
+            time.sleep(self.poll_s)
+
+    def start(self):
+        """Waits until both are ready, then for this one's first turn."""
+        self._write(f"ready_{self.me}")
+        self._wait_for(lambda: os.path.exists(self._path(f"ready_{self.other}")))
+        if self.me != self.first:
+            self._write("turn", self.first)
+        self._wait_for(lambda: self._turn() == self.me)
+
+    def pass_on(self):
+        """Lets the other train one slice; returns when it is this one's turn again."""
+        self._write("turn", self.other)
+        self._wait_for(lambda: self._turn() == self.me)
+
+    def finish(self):
+        self._write(f"done_{self.me}")
+        self._write("turn", self.other)
+
+
+def time_to_loss(curve, target):
+    """Training seconds of the first point whose loss is at or below `target`, else None."""
+    return next((p["train_seconds"] for p in curve if p["loss"] <= target), None)
+
+
+def loss_at(curve, seconds):
+    """The held-out loss after `seconds` of training.
+
+    The loss of the first check at or after `seconds` (checks run as soon as
+    a step ends past each mark, so it is at most one step or graph call
+    late); if training ended earlier, its last loss, which then no longer
+    changes. None for an empty curve.
+    """
+    if not curve:
+        return None
+    return next((p["loss"] for p in curve if p["train_seconds"] >= seconds), curve[-1]["loss"])
 
 
 def steady_rate(units_per_epoch, epoch_seconds, pick=min):
@@ -315,7 +521,28 @@ def flag_dict(flag_values, names):
     return {name: getattr(flag_values, name) for name in names}
 
 
-# --- text --------------------------------------------------------------------
+# --- text ---
+
+
+def encode(text, vocabulary):
+    """Ids of `text`'s characters in `vocabulary` (0 for a character it lacks)."""
+    ids = {c: i for i, c in enumerate(vocabulary)}
+    return np.array([ids.get(c, 0) for c in text], "int32")
+
+
+def heldout_windows_lm(ids, length):
+    """Every non-overlapping `length`-char window of `ids` and its next-char targets.
+
+    Returns `(x, y)`, int32 `[windows, length]`, with `y` = `x` shifted by
+    one character: window i covers `ids[i*length : i*length + length + 1]`.
+    """
+    count = (len(ids) - 1) // length
+    x = np.stack([ids[i * length : i * length + length] for i in range(count)])
+    y = np.stack([ids[i * length + 1 : i * length + length + 1] for i in range(count)])
+    return x.astype("int32"), y.astype("int32")
+
+
+# --- text chunks -------------------------------------------------------------
 
 
 def text_chunks(text, count, chunk_chars):

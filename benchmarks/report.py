@@ -1,4 +1,6 @@
-"""results.json, results.md and accuracy_vs_time.png from the measurements.
+"""results.json, results.md and the PNGs from the measurements.
+
+accuracy_vs_time.png: sections 1-2; gpt_loss_vs_time.png: the gpt section.
 
 The targets of issue #6 are checked here, in one place, and only reported:
 a missed target is a "no" in the table, never an error.
@@ -17,6 +19,7 @@ SECTION_TITLES = {
     "cnn": "2. CNN, Fashion-MNIST",
     "transformer": "3a. Transformer training throughput",
     "lstm": "3b. LSTM training throughput and generation",
+    "gpt": "3c. GPT time to held-out loss vs nanoGPT-style PyTorch",
     "serving": "4. Serving (SavedModel signatures)",
 }
 
@@ -38,12 +41,15 @@ def write_all(results, out_dir):
     md_path = os.path.join(out_dir, "results.md")
     png_path = os.path.join(out_dir, "accuracy_vs_time.png")
     results["plot"] = plot(results["sections"], png_path)
+    gpt_png_path = os.path.join(out_dir, "gpt_loss_vs_time.png")
+    results["gpt_plot"] = plot_gpt(results["sections"], gpt_png_path)
     write_json(results, json_path)
     text = markdown(results)
     with open(f"{md_path}.tmp", "w") as f:
         f.write(text)
     os.replace(f"{md_path}.tmp", md_path)
-    return {"json": json_path, "markdown": md_path, "png": png_path, "markdown_text": text}
+    return {"json": json_path, "markdown": md_path, "png": png_path, "gpt_png": gpt_png_path,
+            "markdown_text": text}
 
 
 # --- rows --------------------------------------------------------------------
@@ -327,6 +333,74 @@ def lstm_rows(s):
     return rows
 
 
+GPT_TARGET_TEXT = "modelzoo reaches 1.88 faster than the baseline (aim 2×)"
+
+
+def gpt_pairs(s):
+    """`(baseline key, modelzoo key)` of each pair that took turns on the machine."""
+    tries = sorted((k for k in s if k.startswith("try_")), key=lambda k: int(k[4:]))
+    return [("baseline", "modelzoo")] + [(f"baseline_{k}", k) for k in tries]
+
+
+def gpt_label(key, result):
+    if key.startswith("baseline"):
+        z = result.get("settings", {})
+        paired = f", paired with {key[9:].replace('_', ' ')}" if key != "baseline" else ""
+        return (f"nanoGPT-style PyTorch GPT (batch {z.get('batch_size')}, block "
+                f"{z.get('block_size')}, AdamW lr {z.get('learning_rate')}{paired})")
+    z = result["settings"]
+    name = "modelzoo GPT recipe defaults" if key == "modelzoo" else f"modelzoo GPT {key}"
+    extra = " ".join(z["recipe_args"])
+    return (f"{name} (batch {z['batch_size']}, lr {z['learning_rate']}, spe "
+            f"{z['steps_per_execution']}, {z['epochs']} epochs{'; ' + extra if extra else ''})")
+
+
+def gpt_rows(s):
+    """Time to held-out loss 1.88, loss at 100 s / 300 s, chars/s; ratios vs the PyTorch GPT.
+
+    Each modelzoo GPT is compared with the PyTorch run it took turns with.
+    """
+    sec = "gpt"
+    target = common.GPT_TARGET_LOSS
+    rows = []
+    for base_key, mz_key in gpt_pairs(s):
+        base = s.get(base_key) or {}
+        if "error" in base or "skipped" in base:
+            rows += _skip_rows(sec, gpt_label(base_key, {}), base)
+            base = {}
+        for key, c in ((base_key, base), (mz_key, s.get(mz_key))):
+            if not c:
+                continue
+            if "error" in c:
+                rows += _skip_rows(sec, key, c)
+                continue
+            is_base = key == base_key
+            label = gpt_label(key, c)
+            tta = c.get("time_to_target_s")
+            note = (f"{c['chars_to_target'] / 1e6:.2f} M chars" if c.get("chars_to_target")
+                    else None if tta is not None else
+                    f"not reached: best {c.get('best_loss')} in {c.get('train_seconds')} s")
+            met = None if is_base or not base else (
+                tta is not None and (base.get("time_to_target_s") is None
+                                     or tta < base["time_to_target_s"]))
+            rows.append(_row(sec, label, f"time to held-out loss {target}", tta, "s",
+                             ratio=None if is_base else _div(base.get("time_to_target_s"), tta),
+                             target=None if is_base else GPT_TARGET_TEXT, met=met,
+                             note=note, baseline=is_base))
+            for seconds, loss in c.get("loss_at", {}).items():
+                base_loss = base.get("loss_at", {}).get(seconds)
+                rows.append(_row(sec, label, f"held-out loss at {seconds} s", loss, "nats/char",
+                                 ratio=None if is_base else _div(base_loss, loss),
+                                 baseline=is_base))
+            rows.append(_row(sec, label, "training chars/s", c.get("chars_per_s"), "chars/s",
+                             ratio=None if is_base else _div(c.get("chars_per_s"),
+                                                             base.get("chars_per_s")),
+                             baseline=is_base,
+                             note=f"{c.get('steps')} steps; median stretch "
+                                  f"{c.get('chars_per_s_median') or 0:,.0f} chars/s"))
+    return rows
+
+
 def heldout_rows(sec, s):
     """Time to keras-io's best held-out next-char accuracy, for each contender."""
     base, held = s["baseline"], s["baseline"]["heldout"]
@@ -376,7 +450,7 @@ def serving_rows(s):
 
 
 ROW_BUILDERS = {"mlp": mlp_rows, "cnn": cnn_rows, "transformer": transformer_rows,
-                "lstm": lstm_rows, "serving": serving_rows}
+                "lstm": lstm_rows, "gpt": gpt_rows, "serving": serving_rows}
 
 
 def _pct(fraction):
@@ -395,6 +469,8 @@ def fmt_value(value, unit):
         return f"{value:.2f} s"
     if unit == "ms":
         return f"{value:.3f} ms"
+    if unit == "nats/char":
+        return f"{value:.4f}"
     if unit == "%":
         return f"{value:.1f} %"
     if unit == "GFLOP/s":
@@ -464,9 +540,15 @@ How it is measured (details in benchmarks/README.md):
   and run-queue wait, which tell a slow epoch's cause (host or code) apart.
 - Roofline: the best of three rounds of repeated fp32 `tf.matmul`
   1024×784 @ 784×128; MLP FLOPs per example = 3 × 2 × Σ(Dense in·out).
-- Transformer and LSTM: real text from the imported fortunes corpus; the
+- Transformer and LSTM: real text (Tiny Shakespeare, prepared by TFDS); the
   Transformer's labels are chunk index % 2, so only throughput means
   anything there, not accuracy.
+- GPT: both GPTs train for the same training time (default 300 s each) on
+  the real Tiny Shakespeare train split; every 5 training seconds the clock
+  stops and both are scored on the same held-out windows (every
+  non-overlapping 64-char window of the test split, mean cross-entropy in
+  nats/char over all positions). Chars/s is the fastest stretch between two
+  checks after the first; the notes give the median stretch.
 - Serving: `tf.saved_model.load(path).signatures["serving_default"]` in the
   benchmark process, outputs fetched to NumPy in every timed call.
 """
@@ -506,6 +588,41 @@ def plot(sections, path):
         ax.set_ylabel("test accuracy")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return {"path": path}
+
+
+def plot_gpt(sections, path):
+    """Held-out loss against training seconds for the gpt section; None if absent."""
+    result = sections.get("gpt")
+    if not result or "error" in result:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {"skipped": "matplotlib not installed"}
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for key in [k for pair in gpt_pairs(result) for k in pair]:
+        curve = (result.get(key) or {}).get("curve")
+        if not curve:
+            continue
+        style = ("s--" if key == "baseline" else "o-" if key == "modelzoo"
+                 else "--" if key.startswith("baseline") else ":")
+        ax.plot([p["train_seconds"] for p in curve], [p["loss"] for p in curve], style,
+                markersize=3, label=gpt_label(key, result[key]))
+    ax.axhline(common.GPT_TARGET_LOSS, color="grey", linestyle=":",
+               label=f"target {common.GPT_TARGET_LOSS}")
+    ax.set_title(SECTION_TITLES["gpt"])
+    ax.set_xlabel("training wall-clock seconds (evaluation excluded)")
+    ax.set_ylabel("held-out loss, nats/char (test split)")
+    ax.set_ylim(top=3.0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

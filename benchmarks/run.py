@@ -14,12 +14,17 @@ contender inherits another's graphs, caches or thread pools):
     transformer  training examples/s vs keras-io text_classification_with_transformer
     lstm         training chars/s vs keras-io lstm_character_level_text_generation,
                  and in-graph generation vs a model.predict-per-character loop
+    gpt          modelzoo's GPT recipe vs a nanoGPT-style PyTorch GPT, same training
+                 time each; time to held-out loss 1.88, loss at 100 s and 300 s,
+                 training chars/s (PyTorch in its own process)
     serving      SavedModel p50/p99 latency at batch 1 and throughput at batch 256
 
-Writes <out>/results.json, <out>/results.md and <out>/accuracy_vs_time.png.
-Timings are only measured and reported, never asserted. Data: the real
-Fashion-MNIST and the fortunes text corpus imported offline into --data_dir
-(see benchmarks/README.md).
+Writes <out>/results.json, <out>/results.md, <out>/accuracy_vs_time.png and
+<out>/gpt_loss_vs_time.png. Timings are only measured and reported, never
+asserted. Data: the real Fashion-MNIST (Debian) and the real Tiny Shakespeare
+(prepared by TFDS's own builder from ../shared/data/tfds_manual/input.txt) in
+one --data_dir, data/real as `make bench` and `make reproduce` use (see
+benchmarks/README.md).
 """
 
 import argparse
@@ -38,12 +43,12 @@ if ROOT not in sys.path:
 
 from benchmarks import common, report  # noqa: E402 - needs ROOT on sys.path
 
-SECTIONS = ("mlp", "cnn", "transformer", "lstm", "serving")
-ALIASES = {"all": SECTIONS, "text": ("transformer", "lstm")}
+SECTIONS = ("mlp", "cnn", "transformer", "lstm", "gpt", "serving")
+ALIASES = {"all": SECTIONS, "text": ("transformer", "lstm", "gpt")}
 
 
 # Sections whose recipe defaults can be changed with --<name>_args; the GPT's
-# is timed in the lstm section's generation part.
+# is trained in the gpt section and timed in the lstm section's generation.
 RECIPE_ARGS = ("mlp", "cnn", "transformer", "lstm", "gpt")
 
 
@@ -52,14 +57,14 @@ def parse_args(argv=None):
         prog="benchmarks/run.py",
         description="Measure modelzoo against its peers (see benchmarks/README.md).",
     )
-    parser.add_argument("--data_dir", default=os.path.join(ROOT, "data", "tfds"),
+    parser.add_argument("--data_dir", default=os.path.join(ROOT, "data", "real"),
                         help="TFDS data dir holding fashion_mnist and tiny_shakespeare "
                              "(default: %(default)s)")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"),
                         help="output folder (default: %(default)s)")
     parser.add_argument("--sections", default="all",
                         help=f"comma-separated: {', '.join(SECTIONS)}, 'text' "
-                             "(= transformer,lstm) or 'all' (default)")
+                             "(= transformer,lstm,gpt) or 'all' (default)")
     parser.add_argument("--tiny", action="store_true",
                         help="a quick smoke run: a few hundred examples, 2 epochs, few timing "
                              "calls; the figures mean nothing")
@@ -75,9 +80,17 @@ def parse_args(argv=None):
     parser.add_argument("--cnn_full", action="store_true",
                         help="train both CNNs for all their epochs instead of stopping "
                              "each at 91 %% test accuracy")
+    parser.add_argument("--gpt_budget", type=float, default=None,
+                        help="training seconds of each GPT contender (default: 300, "
+                             "--tiny: 3)")
+    parser.add_argument("--gpt_try", action="append", default=[],
+                        help="one more modelzoo GPT contender in the gpt section: flags on "
+                             "top of --gpt_args, e.g. '--batch_size=32 --learning_rate=2e-3' "
+                             "(repeatable; for tuning within one run)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--worker_in", help=argparse.SUPPRESS)
     parser.add_argument("--worker_out", help=argparse.SUPPRESS)
+    parser.add_argument("--worker_baton", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         args.section_list = expand_sections(args.sections)
@@ -86,6 +99,8 @@ def parse_args(argv=None):
     args.scale = common.TINY if args.tiny else common.FULL
     if args.cnn_full:
         args.scale = common.dataclasses.replace(args.scale, cnn_stop_at_target=False)
+    if args.gpt_budget is not None:
+        args.scale = common.dataclasses.replace(args.scale, gpt_budget_s=args.gpt_budget)
     for name in RECIPE_ARGS:
         setattr(args, f"{name}_args", shlex.split(getattr(args, f"{name}_args")))
     return args
@@ -110,6 +125,7 @@ def config_record(args):
         "data_dir": args.data_dir, "sections": args.section_list, "tiny": args.tiny,
         "seed": args.seed, "scale": common.dataclasses.asdict(args.scale),
         "recipe_args": {n: getattr(args, f"{n}_args") for n in RECIPE_ARGS},
+        "gpt_tries": args.gpt_try,
         "torch_momentum": args.torch_momentum, "command": " ".join(sys.argv),
     }
 
@@ -130,6 +146,21 @@ def worker_main(args):
                 stop_at_target=args.scale.cnn_stop_at_target, seed=args.seed,
                 momentum=args.torch_momentum,
                 log=lambda m: print(m, file=sys.stderr, flush=True),
+            )
+        elif args.worker == "torch_gpt":
+            # No TensorFlow here either: NumPy, PyTorch and the plain helpers.
+            from benchmarks import nanogpt_baseline
+
+            data = dict(__import__("numpy").load(args.worker_in))
+            baton = None
+            if args.worker_baton:
+                parent = os.getppid()
+                baton = common.Baton(args.worker_baton, "baseline", "modelzoo", first="baseline",
+                                     other_alive=lambda: os.getppid() == parent)
+            result = nanogpt_baseline.train(
+                data, budget_s=args.scale.gpt_budget_s,
+                eval_every_s=args.scale.gpt_eval_every_s, seed=args.seed,
+                log=lambda m: print(m, file=sys.stderr, flush=True), baton=baton,
             )
         else:
             from benchmarks import sections

@@ -8,6 +8,7 @@ and times the peer first, then modelzoo.
 import functools
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -154,7 +155,7 @@ def image_arrays(ds, max_examples):
 
 
 def corpus_text(cfg, split="train"):
-    """A split of the imported `tiny_shakespeare` (Debian fortunes) corpus."""
+    """A split of the prepared `tiny_shakespeare` corpus, as one string."""
     (ds,), _ = load_splits(TEXT_DATASET, [split], cfg.data_dir, download=False,
                            as_supervised=False)
     return pipelines.read_text(ds)
@@ -364,28 +365,46 @@ def cnn_section(cfg):
             "examples": {"train": len(x_train), "test": len(x_test)}}
 
 
-def run_torch_worker(cfg, arrays):
-    """Trains the PyTorch CNN in a process of its own (no TensorFlow in it)."""
+def run_torch_worker(cfg, arrays, worker="torch_cnn", label="[cnn]"):
+    """Runs a PyTorch peer in a process of its own (no TensorFlow in it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data_path = os.path.join(tmp, "data.npz")
+        np.savez(data_path, **arrays)
+        worker = start_torch_worker(cfg, data_path, worker, label, tmp)
+        return worker if isinstance(worker, dict) else worker()
+
+
+def start_torch_worker(cfg, data_path, worker, label, tmp, baton_dir=None, env=None):
+    """Starts a PyTorch worker; returns a function that waits for its result.
+
+    Or the result itself (a dict saying why) when torch is not installed.
+    `env` adds environment variables to the worker's.
+    """
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
-        log("[cnn] pytorch: skipped, torch is not installed")
+        log(f"{label} pytorch: skipped, torch is not installed")
         return {"skipped": "torch not installed"}
-    with tempfile.TemporaryDirectory() as tmp:
-        data_path = os.path.join(tmp, "data.npz")
-        out_path = os.path.join(tmp, "out.json")
-        np.savez(data_path, **arrays)
-        command = [
-            sys.executable, os.path.join(common.ROOT, "benchmarks", "run.py"),
-            "--worker=torch_cnn", f"--worker_in={data_path}", f"--worker_out={out_path}",
-            f"--seed={cfg.seed}", f"--torch_momentum={cfg.torch_momentum}",
-            *(["--tiny"] if cfg.tiny else []), *(["--cnn_full"] if cfg.cnn_full else []),
-        ]
-        done = subprocess.run(command)
-        if done.returncode != 0 or not os.path.exists(out_path):
-            return {"error": f"the PyTorch worker exited with code {done.returncode}"}
+    out_path = os.path.join(tmp, f"out-{time.perf_counter_ns()}.json")
+    command = [
+        sys.executable, os.path.join(common.ROOT, "benchmarks", "run.py"),
+        f"--worker={worker}", f"--worker_in={data_path}", f"--worker_out={out_path}",
+        f"--seed={cfg.seed}", f"--torch_momentum={cfg.torch_momentum}",
+        f"--gpt_budget={cfg.scale.gpt_budget_s}",
+        *([f"--worker_baton={baton_dir}"] if baton_dir else []),
+        *(["--tiny"] if cfg.tiny else []), *(["--cnn_full"] if cfg.cnn_full else []),
+    ]
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
+
+    def result():
+        code = process.wait()
+        if code != 0 or not os.path.exists(out_path):
+            return {"error": f"the PyTorch worker exited with code {code}"}
         with open(out_path) as f:
             return json.load(f)
+
+    result.process = process
+    return result
 
 
 # --- 3. Transformer and LSTM -------------------------------------------------
@@ -602,6 +621,160 @@ def generation(cfg, model, vocabulary, peer, chars, char_indices, text):
     }
 
 
+# --- 3c. GPT time-to-quality --------------------------------------------------
+
+
+def keras_heldout_loss(model, x, y, batch_size=256):
+    """A function returning the mean held-out cross-entropy (nats/char) of `model`."""
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
+
+    @tf.function(reduce_retracing=True)
+    def total(xb, yb):
+        logits = model(xb, training=False)
+        return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
+            yb, logits, from_logits=True))
+
+    def evaluate():
+        return sum(float(total(xb, yb)) for xb, yb in ds) / y.size
+
+    return evaluate
+
+
+class LossClockCallback(keras.callbacks.Callback):
+    """Drives a `common.LossClock` from `model.fit`: checks off the clock, stops at the budget."""
+
+    def __init__(self, clock, evaluate, label=""):
+        super().__init__()
+        self.clock = clock
+        self.evaluate = evaluate
+        self.label = label
+        self._begin = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._begin = batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        # One call per graph execution: steps_per_execution steps (fewer at
+        # the end of an epoch).
+        point = self.clock.step_end(batch - self._begin + 1, self.evaluate)
+        if point:
+            log(f"{self.label} step {point['steps']}: held-out loss {point['loss']:.4f} "
+                f"at {point['train_seconds']:.1f}s")
+        if self.clock.done():
+            self.model.stop_training = True
+
+
+# PyTorch's OpenMP threads spin while they wait for each other by default.
+# When another user's job takes a core, that turns into a collapse: at a
+# load average of 8 here, the nanoGPT-style step ran at 0.2 steps/s with
+# the default, 9.6 steps/s with OMP_WAIT_POLICY=PASSIVE (and 6.2 with one
+# thread). The baseline gets the passive policy so that a busy machine does
+# not flatter modelzoo (an environment variable already set wins).
+TORCH_GPT_ENV = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+
+
+def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label, baton=None):
+    """Trains `recipes/shakespeare_gpt.py`'s model for the section's time budget.
+
+    The recipe's own pieces as `text_generation.run` uses them:
+    `char_sequences` on the train text, `recipe.build_and_compile` from the
+    recipe's flags (AdamW, warm-up, cosine over the recipe's epochs,
+    clipping, steps_per_execution), `model.fit` for the recipe's epochs,
+    stopped when the budget is spent.
+    """
+    args = [*cfg.gpt_args, *extra_args]
+    flag_values, model_name, model_kwargs = common.recipe_settings("shakespeare_gpt", args)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(cfg.seed)
+    seq, batch = flag_values.sequence_length, flag_values.batch_size
+    if seq < heldout[0].shape[1]:
+        raise ValueError(f"--sequence_length={seq}: the gpt section scores "
+                         f"{heldout[0].shape[1]}-char held-out windows; it needs at least that")
+    train_ds = pipelines.char_sequences(train_text, vocabulary, seq, batch, True, cfg.seed,
+                                        max_examples=flag_values.max_train_examples)
+    steps_per_epoch = recipe.count(train_ds)
+    model = recipe.build_and_compile(flag_values, tf.distribute.get_strategy(), model_name,
+                                     steps_per_epoch, vocab_size=len(vocabulary),
+                                     **model_kwargs)
+    evaluate = keras_heldout_loss(model, *heldout)
+    clock = common.LossClock(cfg.scale.gpt_budget_s, cfg.scale.gpt_eval_every_s,
+                             chars_per_step=batch * seq, baton=baton)
+    callback = LossClockCallback(clock, evaluate, label)
+    clock.start()
+    model.fit(train_ds, epochs=flag_values.epochs, callbacks=[callback], verbose=0)
+    clock.finish(evaluate)
+    result = clock.summary()
+    result["settings"] = dict(
+        recipe="recipes/shakespeare_gpt.py", recipe_args=args, model=model_name,
+        model_kwargs=_jsonable(model_kwargs), **recipe_flags_summary(flag_values),
+        sequence_length=seq, steps_per_epoch=steps_per_epoch,
+        **common.flag_dict(flag_values, recipe.OPTIMIZER_FLAGS),
+        parameters=int(model.count_params()),
+        input="tf.data char_sequences (non-overlapping windows at a random offset each "
+              "epoch, shuffle, batch)",
+    )
+    keras.backend.clear_session()
+    return result
+
+
+def gpt_section(cfg):
+    """modelzoo's GPT recipe vs a nanoGPT-style PyTorch GPT, same training time each.
+
+    Both train on the characters of the `tiny_shakespeare` train split and
+    are scored, off the clock, every `gpt_eval_every_s` training seconds on
+    the same held-out windows: every non-overlapping 64-char window of the
+    test split, loss = mean cross-entropy in nats/char over all positions.
+    Ids come from modelzoo's `char_vocabulary` of the train text.
+    """
+    warm_up()
+    start = time.perf_counter()
+    train_text, test_text = corpus_text(cfg, "train"), corpus_text(cfg, "test")
+    vocabulary = pipelines.char_vocabulary(train_text)
+    block = 64  # nanoGPT's context; the held-out windows are the same for every contender
+    heldout = common.heldout_windows_lm(common.encode(test_text, vocabulary), block)
+    data_seconds = time.perf_counter() - start
+    log(f"[gpt] {len(train_text):,} train chars, {len(heldout[0])} held-out windows of "
+        f"{block}, vocabulary {len(vocabulary)}, budget {cfg.scale.gpt_budget_s:.0f}s each")
+    contenders = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data_path = os.path.join(tmp, "data.npz")
+        np.savez(data_path, train_ids=common.encode(train_text, vocabulary),
+                 heldout_x=heldout[0], heldout_y=heldout[1],
+                 vocab_size=np.array(len(vocabulary)))
+        # The recipe defaults, then each --gpt_try, each paired with a run of
+        # the PyTorch GPT of its own, the two taking turns on the machine.
+        pairs = [("", [], "[gpt] modelzoo")] + [
+            (f"_try_{i}", shlex.split(extra), f"[gpt] try {i} {extra}")
+            for i, extra in enumerate(cfg.gpt_try, 1)
+        ]
+        for suffix, extra, label in pairs:
+            baton_dir = tempfile.mkdtemp(dir=tmp)
+            worker = start_torch_worker(cfg, data_path, "torch_gpt", "[gpt]", tmp, baton_dir,
+                                        env=TORCH_GPT_ENV)
+            baton = None
+            if not isinstance(worker, dict):
+                process = worker.process
+                baton = common.Baton(baton_dir, "modelzoo", "baseline", first="baseline",
+                                     other_alive=lambda p=process: p.poll() is None)
+            try:
+                mz = modelzoo_gpt(cfg, extra, train_text, vocabulary, heldout, label, baton)
+            except BaseException:
+                if baton:
+                    worker.process.kill()
+                raise
+            if baton:
+                baton.finish()  # never leave the worker waiting for a turn
+            contenders[suffix.lstrip("_") or "modelzoo"] = mz
+            contenders["baseline" + suffix] = worker if isinstance(worker, dict) else worker()
+    contenders["data"] = {
+        "train_chars": len(train_text), "test_chars": len(test_text),
+        "vocabulary_size": len(vocabulary), "heldout_windows": len(heldout[0]),
+        "heldout_window_chars": block, "heldout_split": "test",
+        "data_load_seconds": round(data_seconds, 3),
+    }
+    return contenders
+
+
 # --- 4. Serving --------------------------------------------------------------
 
 
@@ -695,5 +868,6 @@ SECTIONS = {
     "cnn": cnn_section,
     "transformer": transformer_section,
     "lstm": lstm_section,
+    "gpt": gpt_section,
     "serving": serving_section,
 }

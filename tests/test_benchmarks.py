@@ -20,7 +20,7 @@ import pytest
 from benchmarks import common, report, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECTIONS = ("mlp", "cnn", "transformer", "lstm", "serving")
+SECTIONS = ("mlp", "cnn", "transformer", "lstm", "gpt", "serving")
 
 
 # --- fast tests of the helpers ---------------------------------------------
@@ -80,7 +80,7 @@ def test_text_chunks_are_spread_and_labelled_by_parity():
 def test_sections_flag():
     assert run.expand_sections("all") == list(SECTIONS)
     assert run.expand_sections("serving,mlp") == ["mlp", "serving"]
-    assert run.expand_sections("text") == ["transformer", "lstm"]
+    assert run.expand_sections("text") == ["transformer", "lstm", "gpt"]
     with pytest.raises(ValueError, match="unknown section 'gpu'"):
         run.expand_sections("mlp,gpu")
 
@@ -92,7 +92,129 @@ def test_bad_sections_flag_is_a_usage_error():
     assert "unknown section 'nope'" in done.stderr
 
 
-def test_recipe_settings_read_the_recipe_defaults():
+def _loss_curve(*points):
+    return [{"train_seconds": t, "steps": 10 * i, "chars": 100 * i, "loss": loss}
+            for i, (t, loss) in enumerate(points, 1)]
+
+
+def test_time_to_loss_is_the_first_check_at_or_below_the_target():
+    curve = _loss_curve((5.0, 2.5), (10.0, 1.9), (15.0, 1.88), (20.0, 1.7))
+    assert common.time_to_loss(curve, 1.88) == 15.0
+    assert common.time_to_loss(curve, 2.6) == 5.0
+    assert common.time_to_loss(curve, 1.5) is None
+    assert common.time_to_loss([], 1.88) is None
+
+
+def test_loss_at_a_time_is_the_first_check_at_or_after_it():
+    curve = _loss_curve((5.02, 2.5), (10.01, 2.0), (15.3, 1.8))
+    assert common.loss_at(curve, 10) == 2.0  # the check run just past the 10 s mark
+    assert common.loss_at(curve, 5.02) == 2.5
+    assert common.loss_at(curve, 11) == 1.8
+    # Training ended before 300 s (its epochs were done): its last loss.
+    assert common.loss_at(curve, 300) == 1.8
+    assert common.loss_at([], 100) is None
+
+
+def test_loss_clock_checks_off_the_clock_and_stops_at_the_budget():
+    clock = common.LossClock(budget_s=0.25, eval_every_s=0.1, chars_per_step=64,
+                             loss_at_s=(0.1, 1.0))
+    losses = iter([3.0, 2.0, 1.5, 1.2, 1.0, 0.9])
+
+    def slow_evaluate():
+        time.sleep(0.2)
+        return next(losses)
+
+    clock.start()
+    steps = 0
+    wall = time.perf_counter()
+    while not clock.done():
+        time.sleep(0.01)
+        clock.step_end(1, slow_evaluate)
+        steps += 1
+    clock.finish(slow_evaluate)  # nothing ran since the last check: no new point
+    summary = clock.summary()
+    # Two mid-run checks (0.1 s, 0.2 s) and the one at the budget, each 0.2 s
+    # of evaluation the training clock does not count.
+    assert [p["loss"] for p in summary["curve"]] == [3.0, 2.0, 1.5]
+    assert time.perf_counter() - wall > 0.25 + 0.5
+    assert 0.25 <= summary["train_seconds"] < 0.4
+    assert summary["steps"] == steps and summary["curve"][-1]["chars"] == 64 * steps
+    assert summary["time_to_target_s"] == summary["curve"][2]["train_seconds"]  # 1.5 <= 1.88
+    # 1.0 s is past the 0.25 s budget: no loss is claimed for it.
+    assert summary["loss_at"] == {"0.1": 3.0, "1.0": None}
+    assert summary["chars_per_s"] >= summary["chars_per_s_median"] > 0
+
+
+def test_heldout_windows_are_non_overlapping_and_shifted_by_one():
+    vocabulary = ["", "a", "b", "c"]
+    ids = common.encode("abcabcabcaz", vocabulary)
+    assert ids.tolist() == [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 0]  # z is unknown: 0
+    x, y = common.heldout_windows_lm(ids, 4)
+    assert x.tolist() == [[1, 2, 3, 1], [2, 3, 1, 2]]
+    assert y.tolist() == [[2, 3, 1, 2], [3, 1, 2, 3]]
+    assert x.dtype == y.dtype == np.int32
+
+
+def test_nanogpt_learning_rate_warms_up_decays_then_stays():
+    from benchmarks import nanogpt_baseline as nb
+
+    assert nb.learning_rate(0) == pytest.approx(1e-5)
+    assert nb.learning_rate(99) == pytest.approx(1e-3)
+    assert nb.learning_rate(100) == pytest.approx(1e-3)
+    assert nb.learning_rate(1050) == pytest.approx(5.5e-4)  # half way: the mean
+    assert nb.learning_rate(2000) == nb.learning_rate(5000) == pytest.approx(1e-4)
+    rates = [nb.learning_rate(s) for s in range(100, 2001)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+
+
+def test_nanogpt_model_shapes_tied_weights_and_no_biases():
+    torch = pytest.importorskip("torch")
+    from benchmarks import nanogpt_baseline as nb
+
+    model = nb.build_model(vocab_size=11, num_layers=2, num_heads=2, embed_dim=16,
+                           block_size=8, seed=0)
+    logits = model(torch.randint(0, 11, (3, 8)))
+    assert logits.shape == (3, 8, 11)
+    assert model.head.weight is model.tokens.weight
+    names = [name for name, _ in model.named_parameters()]
+    assert not any("bias" in name for name in names), names
+    # Every parameter is a matrix but the LayerNorm scales; the tied table counts once.
+    vectors = [n for n, p in model.named_parameters() if p.dim() < 2]
+    assert len(vectors) == 2 * 2 + 1 and all("norm" in n for n in vectors)
+    # normal(0, 0.02), the residual projections at 0.02 / sqrt(2 * layers) = 0.01.
+    def std(weight):
+        return float(weight.detach().std())
+
+    assert std(model.blocks[0].up.weight) == pytest.approx(0.02, rel=0.15)
+    assert std(model.blocks[0].down.weight) == pytest.approx(0.01, rel=0.15)
+    assert std(model.blocks[1].attention.out.weight) == pytest.approx(0.01, rel=0.2)
+    # Causal: changing the last input leaves the earlier positions' logits alone.
+    ids = torch.randint(1, 11, (1, 8))
+    other = ids.clone()
+    other[0, -1] = 0
+    assert torch.allclose(model(ids)[0, :-1], model(other)[0, :-1], atol=1e-6)
+    optimizer = nb.make_optimizer(model, 1e-3, (0.9, 0.99), 0.1)
+    decayed, plain = optimizer.param_groups
+    assert decayed["weight_decay"] == 0.1 and all(p.dim() >= 2 for p in decayed["params"])
+    assert plain["weight_decay"] == 0.0 and all(p.dim() < 2 for p in plain["params"])
+
+
+def test_nanogpt_train_learns_and_reports_a_loss_curve():
+    pytest.importorskip("torch")
+    from benchmarks import nanogpt_baseline as nb
+
+    text = np.tile(np.arange(1, 9), 500)  # a repeating pattern is easy to learn
+    x, y = common.heldout_windows_lm(text[:1000], 16)
+    summary = nb.train(dict(train_ids=text, heldout_x=x, heldout_y=y, vocab_size=np.array(9)),
+                       budget_s=1e6, eval_every_s=0.01, max_steps=60, log=lambda m: None,
+                       num_layers=1, embed_dim=16, num_heads=2, block_size=16, batch_size=4,
+                       warmup_steps=5, decay_steps=50, learning_rate=1e-2,
+                       min_learning_rate=1e-3)
+    assert summary["steps"] == 60 and summary["curve"][-1]["steps"] == 60
+    assert summary["final_loss"] < summary["curve"][0]["loss"]
+    assert summary["final_loss"] < 1.0  # log(9) = 2.2 at chance
+    assert summary["settings"]["bias"] is False and summary["chars_per_step"] == 64
+
     flag_values, name, kwargs = common.recipe_settings("mnist_mlp", ["--epochs=3"])
     assert name == "mlp"
     assert flag_values.epochs == 3
@@ -287,6 +409,49 @@ def test_mnist_cnn_bfloat16_default_follows_the_cpu(tmp_path):
     assert flag_values.mixed_precision is False
 
 
+def _gpt_result(curve, chars_per_s, **settings):
+    return {"curve": curve, "steps": 100, "chars_per_s": chars_per_s,
+            "chars_per_s_median": chars_per_s * 0.9, "budget_s": 300.0,
+            "train_seconds": curve[-1]["train_seconds"],
+            "time_to_target_s": common.time_to_loss(curve, 1.88),
+            "loss_at": {"100": common.loss_at(curve, 100), "300": common.loss_at(curve, 300)},
+            "best_loss": min(p["loss"] for p in curve), "settings": settings}
+
+
+def test_report_gpt_rows_and_plot(tmp_path):
+    mz_settings = dict(recipe_args=[], batch_size=64, learning_rate=3e-3, steps_per_execution=10,
+                       epochs=6)
+    sections = {"gpt": {
+        "baseline": _gpt_result(_loss_curve((50.0, 2.1), (100.0, 1.87), (300.0, 1.6)), 15000.0,
+                                batch_size=12, block_size=64, learning_rate=1e-3),
+        "modelzoo": _gpt_result(_loss_curve((50.0, 1.85), (100.0, 1.7), (300.0, 1.5)), 30000.0,
+                                **mz_settings),
+        "baseline_try_1": _gpt_result(_loss_curve((60.0, 2.0), (120.0, 1.8)), 12000.0,
+                                      batch_size=12, block_size=64, learning_rate=1e-3),
+        "try_1": _gpt_result(_loss_curve((50.0, 2.5), (300.0, 2.0)), 10000.0,
+                             **dict(mz_settings, recipe_args=["--batch_size=12"])),
+        "data": {"heldout_windows": 871},
+    }}
+    results = {"machine": common.machine_info(), "load_average_start": [0.1, 0.1, 0.1],
+               "load_average_end": [0.2, 0.1, 0.1], "wall_s": 1.0, "sections": sections,
+               "config": {"command": "benchmarks/run.py", "tiny": False}}
+    paths = report.write_all(results, str(tmp_path))
+    rows = [r for r in results["rows"] if r["section"] == "gpt"]
+    tta = [r for r in rows if r["metric"] == "time to held-out loss 1.88"]
+    # Each modelzoo GPT against the PyTorch run it took turns with.
+    assert [r["value"] for r in tta] == [100.0, 50.0, 120.0, None]
+    assert tta[0]["baseline"] and tta[1]["ratio"] == 2.0 and tta[1]["met"] is True
+    assert tta[2]["baseline"] and "paired with try 1" in tta[2]["contender"]
+    assert tta[3]["met"] is False and "not reached" in tta[3]["note"]
+    at_300 = [r for r in rows if r["metric"] == "held-out loss at 300 s"]
+    assert [r["value"] for r in at_300] == [1.6, 1.5, 1.8, 2.0]
+    assert at_300[3]["ratio"] == pytest.approx(0.9)
+    rates = [r for r in rows if r["metric"] == "training chars/s"]
+    assert rates[1]["ratio"] == 2.0 and rates[3]["ratio"] == pytest.approx(10 / 12, rel=1e-3)
+    assert "modelzoo reaches 1.88 faster than the baseline (aim 2×)" in open(paths["markdown"]).read()
+    assert open(paths["gpt_png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
 # --- the tiny end-to-end run -------------------------------------------------
 
 
@@ -334,15 +499,16 @@ def data_dir(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_tiny_run_writes_every_output(data_dir, tmp_path):
     out = tmp_path / "results"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--tiny",
          f"--data_dir={data_dir}", f"--out={out}",
-         "--gpt_args=--embed_dim=16 --num_heads=2 --ff_dim=32 --num_layers=1 --sequence_length=16"],
-        capture_output=True, text=True, timeout=280, env=env,
+         "--gpt_args=--embed_dim=16 --num_heads=2 --ff_dim=32 --num_layers=1",
+         "--gpt_try=--batch_size=4 --steps_per_execution=2"],
+        capture_output=True, text=True, timeout=400, env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
@@ -385,6 +551,22 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     for key in ("gpt", "gpt_long", "modelzoo_long"):
         assert gen[key]["chars_per_s"] >= gen[key]["chars_per_s_median"] > 0
     assert "'num_layers': 1" in gen["gpt"]["how"]
+    gpt = results["sections"]["gpt"]
+    assert gpt["data"]["heldout_windows"] > 0 and gpt["data"]["heldout_split"] == "test"
+    contenders = ["modelzoo", "try_1"]
+    if gpt["baseline"].get("skipped"):
+        assert gpt["baseline"]["skipped"] == "torch not installed"
+    else:
+        contenders.append("baseline")
+        assert gpt["baseline"]["settings"]["tied_embeddings"] is True
+    for key in contenders:
+        c = gpt[key]
+        assert c["curve"] and c["steps"] > 0 and c["chars_per_s"] > 0
+        assert all(p["loss"] > 0 for p in c["curve"])
+        assert set(c["loss_at"]) == {"100", "300"}
+    assert gpt["modelzoo"]["settings"]["model_kwargs"]["num_layers"] == 1
+    assert gpt["try_1"]["settings"]["batch_size"] == 4
+    assert gpt["try_1"]["settings"]["steps_per_execution"] == 2
     serving = results["sections"]["serving"]
     for model in ("mlp", "transformer"):
         assert serving[model]["batch1"]["p50_ms"] > 0
@@ -397,7 +579,8 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
         assert set(row) >= {"section", "contender", "metric", "value", "ratio", "target", "met"}
     assert any(r["target"] == "< 1 ms" for r in rows)
     assert sum(r["metric"].startswith("time to keras-io's best held-out") for r in rows) >= 2
-    gpt_rows = [r for r in rows if r["contender"].startswith("modelzoo GPT")]
+    gpt_rows = [r for r in rows if r["section"] == "lstm"
+                and r["contender"].startswith("modelzoo GPT")]
     assert len(gpt_rows) == 2 and all(r["ratio"] > 0 for r in gpt_rows)
     # The long run (the exports' cap) is judged against issue #14's rate.
     assert [r["target"] for r in gpt_rows][1].startswith("≥ 5,000 chars/s")
@@ -406,6 +589,9 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     assert "| section | contender | metric | value | ratio vs baseline | target | met? |" in text
     assert "load average" in text and "--tiny run" in text
     assert (out / "accuracy_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "gpt_loss_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    gpt_tta = [r for r in rows if r["section"] == "gpt" and r["metric"].startswith("time to")]
+    assert any(r["target"] and "1.88 faster" in r["target"] for r in gpt_tta)
 
 
 def test_gpt_generation_profile_splits_a_character_into_its_parts():
