@@ -365,6 +365,15 @@ def cnn_section(cfg):
             "examples": {"train": len(x_train), "test": len(x_test)}}
 
 
+# PyTorch's OpenMP threads spin while they wait for each other by default.
+# When another user's job takes a core, that turns into a collapse: at a
+# load average of 8 here, the nanoGPT-style step ran at 0.2 steps/s with
+# the default, 9.6 steps/s with OMP_WAIT_POLICY=PASSIVE (and 6.2 with one
+# thread). Every PyTorch peer (CNN and GPT) gets the passive policy so that a busy machine does
+# not flatter modelzoo (an environment variable already set wins).
+TORCH_ENV = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+
+
 def run_torch_worker(cfg, arrays, worker="torch_cnn", label="[cnn]"):
     """Runs a PyTorch peer in a process of its own (no TensorFlow in it)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -374,11 +383,11 @@ def run_torch_worker(cfg, arrays, worker="torch_cnn", label="[cnn]"):
         return worker if isinstance(worker, dict) else worker()
 
 
-def start_torch_worker(cfg, data_path, worker, label, tmp, baton_dir=None, env=None):
+def start_torch_worker(cfg, data_path, worker, label, tmp, baton_dir=None):
     """Starts a PyTorch worker; returns a function that waits for its result.
 
     Or the result itself (a dict saying why) when torch is not installed.
-    `env` adds environment variables to the worker's.
+    The worker's environment adds `TORCH_ENV`.
     """
     import importlib.util
 
@@ -394,7 +403,7 @@ def start_torch_worker(cfg, data_path, worker, label, tmp, baton_dir=None, env=N
         *([f"--worker_baton={baton_dir}"] if baton_dir else []),
         *(["--tiny"] if cfg.tiny else []), *(["--cnn_full"] if cfg.cnn_full else []),
     ]
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
+    process = subprocess.Popen(command, env={**os.environ, **TORCH_ENV})
 
     def result():
         code = process.wait()
@@ -664,13 +673,6 @@ class LossClockCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-# PyTorch's OpenMP threads spin while they wait for each other by default.
-# When another user's job takes a core, that turns into a collapse: at a
-# load average of 8 here, the nanoGPT-style step ran at 0.2 steps/s with
-# the default, 9.6 steps/s with OMP_WAIT_POLICY=PASSIVE (and 6.2 with one
-# thread). The baseline gets the passive policy so that a busy machine does
-# not flatter modelzoo (an environment variable already set wins).
-TORCH_GPT_ENV = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 
 
 def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label, baton=None):
@@ -749,8 +751,7 @@ def gpt_section(cfg):
         ]
         for suffix, extra, label in pairs:
             baton_dir = tempfile.mkdtemp(dir=tmp)
-            worker = start_torch_worker(cfg, data_path, "torch_gpt", "[gpt]", tmp, baton_dir,
-                                        env=TORCH_GPT_ENV)
+            worker = start_torch_worker(cfg, data_path, "torch_gpt", "[gpt]", tmp, baton_dir)
             baton = None
             if not isinstance(worker, dict):
                 process = worker.process
