@@ -169,6 +169,30 @@ def keras_io_generate(model, sentence, chars, char_indices, num_chars, temperatu
 # --- the classic PyTorch MNIST loop, modelzoo's CNN architecture -------------
 
 
+def torch_cnn():
+    """The CNN in PyTorch (5x5 'same' convs 32/64, max-pool 2, FC 128, FC 10)."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
+            self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
+            self.fc1 = nn.Linear(7 * 7 * 64, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            x = torch.flatten(x, 1)
+            x = F.relu(self.fc1(x))
+            return F.log_softmax(self.fc2(x), dim=1)
+
+    return Net()
+
+
 def torch_cnn_train(data, epochs, target, stop_at_target, seed=0, threads=2,
                     batch_size=64, lr=0.01, momentum=0.9, log=print):
     """Trains the CNN with PyTorch and returns an `AccuracyClock` summary.
@@ -186,25 +210,9 @@ def torch_cnn_train(data, epochs, target, stop_at_target, seed=0, threads=2,
     """
     import torch
     import torch.nn.functional as F
-    from torch import nn
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
-            self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
-            self.fc1 = nn.Linear(7 * 7 * 64, 128)
-            self.fc2 = nn.Linear(128, 10)
-
-        def forward(self, x):
-            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-            x = torch.flatten(x, 1)
-            x = F.relu(self.fc1(x))
-            return F.log_softmax(self.fc2(x), dim=1)
 
     def tensors(images, labels):
         x = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float() / 255.0
@@ -217,7 +225,7 @@ def torch_cnn_train(data, epochs, target, stop_at_target, seed=0, threads=2,
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
 
     data_seconds = time.perf_counter() - start
-    model = Net()
+    model = torch_cnn()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     clock = common.AccuracyClock(target)
 

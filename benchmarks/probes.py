@@ -519,32 +519,18 @@ def probe_torch(args):
     import numpy as np
     import torch
     import torch.nn.functional as F
-    from torch import nn
+
+    from benchmarks import baselines
 
     torch.set_num_threads(args.torch_threads)
     torch.manual_seed(0)
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
-            self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
-            self.fc1 = nn.Linear(7 * 7 * 64, 128)
-            self.fc2 = nn.Linear(128, 10)
-
-        def forward(self, x):
-            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-            x = torch.flatten(x, 1)
-            x = F.relu(self.fc1(x))
-            return F.log_softmax(self.fc2(x), dim=1)
 
     x_all = torch.rand(60000, 1, 28, 28)
     y_all = torch.from_numpy(np.random.default_rng(0).integers(0, 10, 60000))
     results = {}
     nets = {}
     for batch in args.torch_batches:
-        model = Net()
+        model = baselines.torch_cnn()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         nets[batch] = (model, opt)
         results[f"pytorch batch={batch}"] = {"examples": args.examples // batch * batch,
