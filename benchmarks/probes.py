@@ -485,6 +485,15 @@ def probe_transformer(args):
         if who == "keras-io":
             model = baselines.keras_io_transformer(maxlen, flag_values.vocab_size, 32, 2, 32)
             x, y, batch = ids, labels, 32
+        elif who == "modelzoo-ids":
+            # modelzoo's model fed keras-io's input: the same precomputed ids
+            # through model.fit, so only the model and training step differ.
+            model = get_model(model_name, vocab_size=flag_values.vocab_size,
+                              sequence_length=maxlen, num_classes=2, **model_kwargs)
+            x, y, batch = ids, labels, flag_values.batch_size
+            compile_model(model, flag_values.learning_rate,
+                          decay_steps=-(-n // batch) * args.epochs,
+                          steps_per_execution=flag_values.steps_per_execution)
         else:
             batch = int(who.split("=")[1]) if "=" in who else flag_values.batch_size
             x = pipelines.text_classification_pipeline(raw, vectorizer, maxlen, batch, True, 0)
@@ -571,7 +580,7 @@ def parse_args(argv=None):
                         "modelzoo,batch=32 (repeatable)")
     parser.add_argument("--gc_off", action="store_true")
     parser.add_argument("--recipe_args", action="append", help="epochs: recipe flags")
-    parser.add_argument("--data_dir", default=os.path.join(ROOT, "data", "tfds"))
+    parser.add_argument("--data_dir", default=os.path.join(ROOT, "data", "real"))
     parser.add_argument("--examples", type=int, default=None, help="examples per timed round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--variant", dest="variants", action="append",
