@@ -88,6 +88,7 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
         A dict with the export path and one record per input.
     """
     import tensorflow as tf
+    import tensorflow_text  # noqa: F401 - the ops a QA export's tokenizer uses
 
     path = export_path(model, version)
     serve = tf.saved_model.load(path).signatures["serving_default"]
@@ -127,7 +128,10 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
                 "question answering needs one --context per --question; "
                 f"got {len(question or [])} questions and {len(context or [])} contexts"
             )
-        out = serve(question=tf.constant(question), context=tf.constant(context))
+        try:
+            out = serve(question=tf.constant(question), context=tf.constant(context))
+        except tf.errors.InvalidArgumentError as e:
+            raise UsageError(f"the model refused the request: {_refusal(e)}") from None
         records = [
             {"question": q, "answer": a.decode("utf-8", "replace"), "score": round(float(s), 4)}
             for q, a, s in zip(question, out["answer"].numpy(), out["score"].numpy())
@@ -135,6 +139,15 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     else:
         raise DataError(f"{path}: unrecognised serving_default inputs {sorted(inputs)}")
     return {"export_path": path, "predictions": records}
+
+
+def _refusal(error):
+    # The export's checks put their message first: "assertion failed: [every
+    # context must be non-empty] [Condition ...".
+    text = error.message
+    if "assertion failed: [" in text:
+        return text.split("assertion failed: [", 1)[1].split("]", 1)[0]
+    return text.strip().splitlines()[0]
 
 
 def _test_images(serve, dataset, data_dir, count):

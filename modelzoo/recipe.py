@@ -209,7 +209,9 @@ def prepare(flags_obj, datasets, export_name, strategy_override=None):
     return strategy
 
 
-def build_and_compile(flags_obj, strategy, model_name, train_steps, **model_kwargs):
+def build_and_compile(
+    flags_obj, strategy, model_name, train_steps, initialize=None, **model_kwargs
+):
     """Builds a registered model and compiles it inside `strategy.scope()`.
 
     Args:
@@ -217,6 +219,8 @@ def build_and_compile(flags_obj, strategy, model_name, train_steps, **model_kwar
         strategy: the `tf.distribute.Strategy`.
         model_name: str. A registered model name.
         train_steps: int or None. Batches per epoch, for the LR decay.
+        initialize: None, or a function of the built model that loads
+            weights (a pre-trained checkpoint) before compiling.
         **model_kwargs: builder arguments; a bad one is a `UsageError`.
 
     Returns:
@@ -232,14 +236,20 @@ def build_and_compile(flags_obj, strategy, model_name, train_steps, **model_kwar
         _BUILT[model] = {
             "name": model_name, "builder_config": builder_config(model_name, **model_kwargs)
         }
-        compile_model(
-            model,
-            flags_obj.learning_rate,
-            decay_steps=train_steps and train_steps * flags_obj.epochs,
-            steps_per_execution=flags_obj.steps_per_execution,
-            **{name: getattr(flags_obj, name) for name in OPTIMIZER_FLAGS if name in flags_obj},
-        )
+        if initialize is not None:
+            initialize(model)
+        compile_model(model, **compile_args(flags_obj, train_steps))
     return model
+
+
+def compile_args(flags_obj, train_steps):
+    """`training.compile_model`'s arguments from the common and optimizer flags."""
+    return dict(
+        learning_rate=flags_obj.learning_rate,
+        decay_steps=train_steps and train_steps * flags_obj.epochs,
+        steps_per_execution=flags_obj.steps_per_execution,
+        **{name: getattr(flags_obj, name) for name in OPTIMIZER_FLAGS if name in flags_obj},
+    )
 
 
 def fit_and_evaluate(

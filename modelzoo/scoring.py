@@ -8,6 +8,7 @@ skew between training and serving.
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_text  # noqa: F401 - the ops a QA export's tokenizer uses
 
 from modelzoo.data import pipelines
 

@@ -48,12 +48,13 @@ def run_model_test(model, input_data, target_example, loss, steps=5):
 
     Args:
         model: an uncompiled `keras.Model`.
-        input_data: a numpy batch for the model's input.
+        input_data: a numpy batch for the model's input (or a list or dict of
+            them, one per input).
         target_example: one target; it is tiled over the batch.
         loss: a Keras loss for the one-step `fit`.
         steps: number of training steps on the fixed batch.
     """
-    batch = input_data.shape[0]
+    batch = keras.tree.flatten(input_data)[0].shape[0]
     expected = (batch,) + tuple(model.output_shape[1:])
     outputs = keras.ops.convert_to_numpy(model(input_data, training=False))
     if outputs.shape[:1] != (batch,) or any(
@@ -62,7 +63,8 @@ def run_model_test(model, input_data, target_example, loss, steps=5):
         raise AssertionError(f"eager shape {outputs.shape} != {expected}")
     if not np.all(np.isfinite(outputs)):
         raise AssertionError("model outputs are not finite")
-    symbolic = model(keras.Input(shape=input_data.shape[1:], dtype=str(input_data.dtype)))
+    symbolic = model(keras.tree.map_structure(
+        lambda x: keras.Input(shape=x.shape[1:], dtype=str(x.dtype)), input_data))
     if tuple(symbolic.shape[1:]) != tuple(outputs.shape[1:]) and None not in symbolic.shape[1:]:
         raise AssertionError(f"symbolic shape {symbolic.shape} != {outputs.shape}")
 

@@ -66,7 +66,9 @@ def compile_model(
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        # Weighted, so masked-LM padding (weight 0) does not count; without
+        # sample weights this is plain accuracy.
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         steps_per_execution=steps_per_execution,
     )
     multi_worker.prepare_model(model)

@@ -1,6 +1,7 @@
-"""Train the span-extraction Transformer on SQuAD and export a QA service.
+"""Fine-tune a BERT-style span extractor on SQuAD and export a QA service.
 
-    python recipes/squad_qa.py
+    python recipes/bert_pretrain.py --output_dir=checkpoints/bert   # optional, ~30 min
+    python recipes/squad_qa.py --init_checkpoint=checkpoints/bert
 
 The export takes a raw question and context: tokenizing, windowing long
 contexts and picking the best answer span all happen in the graph.
@@ -23,8 +24,15 @@ def define_flags(flag_values=flags.FLAGS):
         flag_values=flag_values,
         steps_per_execution=10,
     )
-    flags.DEFINE_integer("vocab_size", 20000, "Vocabulary size, learned from the train split.", **fv)
-    flags.DEFINE_integer("sequence_length", 256, "Tokens per window.", **fv)
+    flags.DEFINE_string(
+        "init_checkpoint", None,
+        "Folder written by recipes/bert_pretrain.py: its encoder weights, sizes and "
+        "WordPiece vocabulary. Unset: train from scratch with a vocabulary learned "
+        "from the train split.", **fv)
+    flags.DEFINE_integer(
+        "vocab_size", 8000, "WordPiece vocabulary size, learned from the train split "
+        "(without --init_checkpoint).", **fv)
+    flags.DEFINE_integer("sequence_length", 256, "WordPiece tokens per window.", **fv)
     flags.DEFINE_integer("max_question_tokens", 32, "Question tokens kept.", **fv)
     flags.DEFINE_integer("doc_stride", 128, "Context tokens between window starts.", **fv)
     flags.DEFINE_integer("max_answer_tokens", 30, "Longest answer span, in tokens.", **fv)

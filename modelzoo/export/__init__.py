@@ -23,12 +23,11 @@ from modelzoo.export.image_bytes import (
     export_image_bytes_classifier,
     publish_image_bytes_classifier,
 )
-from modelzoo.export.qa import QaProcessor, export_qa, publish_qa
+from modelzoo.export.qa import export_qa, publish_qa
 from modelzoo.export.publish import check_target, existing_versions, next_version, publish
 from modelzoo.export.text_classifier import export_text_classifier, publish_text_classifier
 
 __all__ = [
-    "QaProcessor",
     "check_target",
     "existing_versions",
     "export_gpt_generator",

@@ -1,7 +1,9 @@
 """Checks a SavedModel the way TF Serving will see it, in a fresh process.
 
-Run as a script so that only TensorFlow is imported (no modelzoo; TF 2.21's
-own `import tensorflow` pulls in parts of Keras, TF Serving has neither):
+Run as a script so that only TensorFlow and TF Text are imported (no
+modelzoo; TF 2.21's own `import tensorflow` pulls in parts of Keras, TF
+Serving has neither). TF Text is imported for its ops, which TF Serving
+links too (its `SUPPORTED_TENSORFLOW_OPS`):
 
     python modelzoo/export/verify.py SAVED_MODEL_DIR SPEC_JSON
 
@@ -14,8 +16,8 @@ success the
 script prints one JSON line and exits 0; on any mismatch it prints one line
 starting with `verify failed:` to stderr and exits 1.
 
-This module must not import Keras or any modelzoo module (only TensorFlow
-and TF Serving's protos, which a server has): the point of the
+This module must not import Keras or any modelzoo module (only TensorFlow,
+TF Text's ops and TF Serving's protos, which a server has): the point of the
 check is that the artifact works without them. It calls the signature twice,
 through `tf.saved_model.load` and through a TF1-style session fed by tensor
 names, as TF Serving's C++ loader does.
@@ -329,6 +331,8 @@ def main(argv=None):
         return 2
     saved_model_dir, spec_path = argv
     try:
+        import tensorflow_text  # noqa: F401 - registers the TF Text ops TF Serving links.
+
         with open(spec_path, encoding="utf-8") as f:
             spec = json.load(f)
         summary = verify(saved_model_dir, spec)

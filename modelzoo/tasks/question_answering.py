@@ -11,8 +11,11 @@ from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
-from modelzoo.export.qa import RESERVED, QaProcessor, publish_qa, tokenize
+from modelzoo.export.qa import publish_qa
+from modelzoo.models import bert
 from modelzoo.squad_eval import squad_scores
+from modelzoo.text import wordpiece
+from modelzoo.text.qa_processor import QaProcessor
 
 DATASETS = ("squad",)
 
@@ -93,21 +96,18 @@ def keep_located(examples):
 
 
 def learn_vocabulary(examples, vocab_size):
-    """The `vocab_size` most frequent tokens of the questions and contexts.
+    """A WordPiece vocabulary learned from the questions and contexts.
 
-    Each distinct context counts once. Ties are broken by the token bytes,
+    Each distinct context counts once. TF Text's learner is deterministic,
     so the vocabulary is the same on every run.
 
     Returns:
-        A list of str: `RESERVED`, then the words.
+        A list of str: `wordpiece.RESERVED`, then the pieces.
     """
     texts = list(dict.fromkeys(examples["context"].tolist())) + examples["question"].tolist()
-    counts = collections.Counter()
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(texts, dtype=object)).batch(512)
-    for tokens in ds.map(lambda t: tokenize(t)[0].flat_values).as_numpy_iterator():
-        counts.update(tokens.tolist())
-    words = sorted(counts, key=lambda w: (-counts[w], w))[: vocab_size - len(RESERVED)]
-    return RESERVED + [w.decode("utf-8") for w in words]
+    return wordpiece.learn_vocabulary(
+        tf.data.Dataset.from_tensor_slices(np.asarray(texts, dtype=object)), vocab_size
+    )
 
 
 def windows_dataset(processor, examples, batch_size, training, seed=None):
@@ -128,26 +128,45 @@ def windows_dataset(processor, examples, batch_size, training, seed=None):
     return pipelines.finish(ds, batch_size, training, seed)
 
 
-def predict_answers(model, processor, questions, contexts, batch_size=64):
-    """The exported computation, run in process: answers as str."""
-    spec = tf.TensorSpec([None], tf.string)
-    answer = tf.function(lambda q, c: processor.answer(model, q, c)["answer"],
-                         input_signature=[spec, spec])
-    out = []
-    for i in range(0, len(questions), batch_size):
-        texts = answer(tf.constant(questions[i : i + batch_size]),
-                       tf.constant(contexts[i : i + batch_size]))
-        out += [t.decode("utf-8", "replace") for t in texts.numpy()]
-    return out
+def read_pretrained(flags_obj, model_kwargs):
+    """`(vocabulary, model_kwargs)` of --init_checkpoint, or None without one.
+
+    The encoder's sizes come from the checkpoint; --dropout stays a
+    fine-tuning choice.
+
+    Raises:
+        UsageError: the checkpoint is unreadable, or a size flag given on
+            the command line (or --sequence_length) differs from it.
+    """
+    if not flags_obj.init_checkpoint:
+        return None
+    try:
+        config, vocabulary = bert.read_checkpoint(flags_obj.init_checkpoint)
+    except ValueError as e:
+        raise UsageError(f"--init_checkpoint: {e}") from None
+    if config["sequence_length"] != flags_obj.sequence_length:
+        raise UsageError(
+            f"--sequence_length={flags_obj.sequence_length} differs from the checkpoint's "
+            f"{config['sequence_length']}; drop the flag or pre-train at that length"
+        )
+    kwargs = dict(model_kwargs)
+    for key in ("embed_dim", "num_heads", "ff_dim", "num_layers"):
+        if flags_obj[key].present and flags_obj[key].value != config[key]:
+            raise UsageError(
+                f"--{key}={flags_obj[key].value} differs from the checkpoint's {config[key]}; "
+                "the encoder's sizes come from --init_checkpoint, drop the flag"
+            )
+        kwargs[key] = config[key]
+    return vocabulary, kwargs
 
 
 def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):
-    """Learns a vocabulary, trains, evaluates (EM/F1), exports, and summarizes.
+    """Learns a vocabulary (or reads --init_checkpoint's), trains, evaluates (EM/F1), exports.
 
     Args:
         flags_obj: parsed flags; besides the common ones, `vocab_size`,
-            `sequence_length`, `max_question_tokens`, `doc_stride` and
-            `max_answer_tokens`.
+            `sequence_length`, `max_question_tokens`, `doc_stride`,
+            `max_answer_tokens` and `init_checkpoint`.
         model_name: str. A registered span model, e.g. `"qa"`.
         model_kwargs: dict of builder arguments from the recipe's own flags.
         datasets_override: `((train, validation), info)` as `load_splits`
@@ -158,8 +177,6 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         The summary dict the recipe prints as JSON.
     """
     start = time.time()
-    if flags_obj.vocab_size <= len(RESERVED):
-        raise UsageError(f"--vocab_size={flags_obj.vocab_size} must be an integer > 4")
     windowing = dict(
         sequence_length=flags_obj.sequence_length,
         max_question_tokens=flags_obj.max_question_tokens,
@@ -167,9 +184,14 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         max_answer_tokens=flags_obj.max_answer_tokens,
     )
     try:  # Checks the windowing flags before any data is read.
-        QaProcessor(RESERVED + ["a"], **windowing)
+        QaProcessor(wordpiece.RESERVED + ["a"], **windowing)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    pretrained = read_pretrained(flags_obj, model_kwargs)
+    if pretrained is None and flags_obj.vocab_size <= len(wordpiece.RESERVED):
+        raise UsageError(
+            f"--vocab_size={flags_obj.vocab_size} must be an integer > {len(wordpiece.RESERVED)}"
+        )
     name = flags_obj.name or f"squad_{model_name}"
     strategy = recipe.prepare(flags_obj, DATASETS, name, strategy_override)
     (train, test), _ = datasets_override or load_splits(
@@ -179,19 +201,30 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     )
     train_examples, skipped = keep_located(read_examples(train, flags_obj.max_train_examples))
     test_examples = read_examples(test, flags_obj.max_eval_examples)
-    processor = QaProcessor(learn_vocabulary(train_examples, flags_obj.vocab_size), **windowing)
+    if pretrained is None:
+        vocabulary = learn_vocabulary(train_examples, flags_obj.vocab_size)
+        initialize = None
+    else:
+        vocabulary, model_kwargs = pretrained
+
+        def initialize(model):
+            bert.load_checkpoint(model, flags_obj.init_checkpoint)
+
+    processor = QaProcessor(vocabulary, **windowing)
     train_ds = windows_dataset(processor, train_examples, flags_obj.batch_size, True, flags_obj.seed)
     test_ds = windows_dataset(processor, test_examples, flags_obj.batch_size, False)
     model = recipe.build_and_compile(
-        flags_obj, strategy, model_name, recipe.count(train_ds),
-        vocab_size=len(processor.vocabulary), sequence_length=flags_obj.sequence_length,
-        **model_kwargs,
+        flags_obj, strategy, model_name, recipe.count(train_ds), initialize=initialize,
+        **{**model_kwargs, "vocab_size": len(vocabulary),
+           "sequence_length": flags_obj.sequence_length},
     )
     metrics, throughput = recipe.fit_and_evaluate(
         model, train_ds, test_ds, flags_obj, strategy, len(train_examples["question"])
     )
     questions, contexts = test_examples["question"], test_examples["context"]
-    predictions = predict_answers(model, processor, questions, contexts)
+    predictions = [
+        a.decode("utf-8") for a in processor.predict(model, questions, contexts)["answer"]
+    ]
     metrics.update(squad_scores(predictions, test_examples["answers"]))
     example = [[t.decode("utf-8") for t in texts[:8]] for texts in (questions, contexts)]
     export_path = recipe._publish(
@@ -205,5 +238,5 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     return recipe.summarize(
         flags_obj, model_name, metrics, export_path, start, throughput,
         skipped_examples=skipped, vocab_size=len(processor.vocabulary),
-        export_metrics=export_metrics,
+        init_checkpoint=flags_obj.init_checkpoint, export_metrics=export_metrics,
     )

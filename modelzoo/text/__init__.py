@@ -1,0 +1,1 @@
+"""Text preprocessing that training and serving share (one tokenizer, one place)."""

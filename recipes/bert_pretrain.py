@@ -1,0 +1,48 @@
+"""Pre-train the QA encoder with BERT's masked-language objective on unlabelled text.
+
+    python recipes/bert_pretrain.py --output_dir=checkpoints/bert
+    python recipes/squad_qa.py --init_checkpoint=checkpoints/bert
+
+Reads the IMDB reviews (labels unused) and the SQuAD train contexts, learns
+a WordPiece vocabulary from them, pre-trains `build_bert_backbone` and
+writes its weights, sizes and vocabulary to --output_dir.
+"""
+
+from absl import flags
+
+from modelzoo import recipe
+from modelzoo.tasks import masked_lm
+
+
+def define_flags(flag_values=flags.FLAGS):
+    fv = dict(flag_values=flag_values)
+    recipe.define_common_flags(
+        dataset="imdb_reviews,squad",
+        datasets=masked_lm.DATASETS,
+        epochs=4,
+        batch_size=64,
+        learning_rate=1e-3,
+        flag_values=flag_values,
+        steps_per_execution=10,
+    )
+    recipe.define_optimizer_flags(
+        warmup_steps=200, weight_decay=0.01, beta_2=0.98, clipnorm=1.0, flag_values=flag_values
+    )
+    flags.DEFINE_string(
+        "output_dir", "checkpoints/bert_pretrain",
+        "Checkpoint folder to write (a new one: it is never overwritten).", **fv)
+    flags.DEFINE_integer("vocab_size", 8000, "WordPiece vocabulary size, learned from the text.", **fv)
+    flags.DEFINE_integer("sequence_length", 256, "WordPiece pieces per row.", **fv)
+    flags.DEFINE_float("mask_selection_rate", 0.15, "Fraction of pieces predicted (BERT: 0.15).", **fv)
+    flags.DEFINE_float("validation_fraction", 0.01, "Rows held out to score the masked LM.", **fv)
+    recipe.define_transformer_size_flags(128, 4, 256, 2, flag_values=flag_values)
+
+
+def run(flags_obj, datasets_override=None, strategy_override=None):
+    """Pre-trains and writes the checkpoint; returns the summary dict."""
+    return masked_lm.run(flags_obj, datasets_override, strategy_override)
+
+
+if __name__ == "__main__":
+    define_flags()
+    recipe.app_run(run)
