@@ -19,7 +19,7 @@ def define_flags(flag_values=flags.FLAGS):
     recipe.define_common_flags(
         dataset="imdb_reviews,squad",
         datasets=masked_lm.DATASETS,
-        epochs=4,
+        epochs=3,
         batch_size=64,
         learning_rate=1e-3,
         flag_values=flag_values,
@@ -35,7 +35,7 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_integer("sequence_length", 256, "WordPiece pieces per row.", **fv)
     flags.DEFINE_float("mask_selection_rate", 0.15, "Fraction of pieces predicted (BERT: 0.15).", **fv)
     flags.DEFINE_float("validation_fraction", 0.01, "Rows held out to score the masked LM.", **fv)
-    recipe.define_transformer_size_flags(128, 4, 256, 2, flag_values=flag_values)
+    recipe.define_transformer_size_flags(128, 4, 512, 4, flag_values=flag_values)
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):

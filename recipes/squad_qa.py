@@ -36,7 +36,7 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_integer("max_question_tokens", 32, "Question tokens kept.", **fv)
     flags.DEFINE_integer("doc_stride", 128, "Context tokens between window starts.", **fv)
     flags.DEFINE_integer("max_answer_tokens", 30, "Longest answer span, in tokens.", **fv)
-    recipe.define_transformer_size_flags(128, 4, 256, 2, flag_values=flag_values)
+    recipe.define_transformer_size_flags(128, 4, 512, 4, flag_values=flag_values)
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):

@@ -33,6 +33,11 @@ TINY = {
         "--max_question_tokens=8", "--doc_stride=8", "--max_answer_tokens=5",
         "--embed_dim=8", "--num_heads=2", "--ff_dim=16", "--num_layers=1",
     ],
+    "bert_pretrain": [
+        "--epochs=2", "--batch_size=8", "--vocab_size=200", "--sequence_length=32",
+        "--embed_dim=8", "--num_heads=2", "--ff_dim=16", "--num_layers=1",
+        "--validation_fraction=0.2", "--warmup_steps=2",
+    ],
     "flowers_resnet50": [
         "--epochs=1", "--batch_size=4", "--image_size=32", "--weights=none",
     ],

@@ -81,12 +81,15 @@ def test_question_answering(root):
     model_dir = version_one(root, "qa", lambda p: export.export_qa(model, processor, p))
     questions, contexts = test_qa.QUESTIONS[:3], test_qa.CONTEXTS[:3]
     out = predict(model_dir, question=questions, context=contexts)
-    want = test_qa.reference_answers(model, processor, questions, contexts)
+    want = processor.predict(model, questions, contexts)
     assert [r["answer"].encode() for r in out["predictions"]] == want["answer"].tolist()
     np.testing.assert_allclose([r["score"] for r in out["predictions"]], want["score"],
                                rtol=1e-3, atol=1e-4)
     with pytest.raises(UsageError, match="one --context per --question; got 2 questions and 1"):
         predict(model_dir, question=questions[:2], context=contexts[:1])
+    with pytest.raises(UsageError, match="^the model refused the request: every context must be "
+                                         "non-empty$"):
+        predict(model_dir, question=["who?"], context=[""])
 
 
 def test_unknown_signature_is_a_data_error(root):

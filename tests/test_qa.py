@@ -1,4 +1,4 @@
-"""Extractive QA: builder, in-graph tokenizer and windows, export, recipe end to end."""
+"""Extractive QA: builder, WordPiece windows, export, pre-trained init, recipe end to end."""
 
 import json
 import os
@@ -9,30 +9,21 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import modelzoo
 from modelzoo.errors import UsageError
-from modelzoo.export.qa import (
-    CLS,
-    RESERVED,
-    SEP,
-    QaProcessor,
-    export_qa,
-    publish_qa,
-    reference_answers,
-    reference_tokenize,
-    tokenize,
-)
+from modelzoo.export.qa import export_qa, publish_qa
+from modelzoo.models import bert
 from modelzoo.tasks import question_answering as qa
+from modelzoo.text.qa_processor import QaProcessor
+from modelzoo.text.wordpiece import CLS, RESERVED, SEP
 from modelzoo.testing import run_model_test
 from modelzoo.training import compile_model
 from tests.recipe_helpers import run_recipe
 from tests.test_serving_assets import check_serving_assets
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-WORDS = "who won the super bowl denver broncos in 2016 what is it , . ? 's".split()
+WORDS = "who won the super bowl denver broncos in 2016 what is it , . ? ' s".split()
 VOCAB = RESERVED + WORDS
 LENGTH = 24
 
@@ -55,15 +46,9 @@ def tiny_qa():
     return model
 
 
-def strings(values):
-    array = np.empty(len(values), dtype=object)
-    array[:] = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values]
-    return array
-
-
 LONG = " ".join(f"{w} the {WORDS[i % len(WORDS)]}" for i, w in enumerate(WORDS * 3)) + "."
-QUESTIONS = ["Who won the Super Bowl?", "What is it?", "", "who", "In 2016?", "Who?"]
-CONTEXTS = ["The Denver Broncos won Super Bowl 50 in 2016.", LONG, "Denver won.", "",
+QUESTIONS = ["Who won the Super Bowl?", "What is it?", "?", "who", "In 2016?", "Who?"]
+CONTEXTS = ["The Denver Broncos won Super Bowl 50 in 2016.", LONG, "Denver won.", " \t ",
             "It is what it is, in 2016's bowl.", "broncos " * 200]
 
 
@@ -85,7 +70,7 @@ def test_padding_is_masked_and_does_not_leak():
     before = np.asarray(model(x))
     np.testing.assert_array_equal(before[0, :, 7:], -1e9)
     assert np.all(before[0, :, :7] > -1e3)
-    table = model.get_layer("embedding").token_embedding.embeddings
+    table = bert.backbone_of(model).embedding.token_embedding.embeddings
     table.assign(np.concatenate([np.full((1, 16), 7.0), table.numpy()[1:]]))
     np.testing.assert_allclose(np.asarray(model(x))[0, :, :7], before[0, :, :7], atol=1e-5)
 
@@ -106,32 +91,7 @@ def test_bad_arguments_name_the_argument(kwargs, arg):
         modelzoo.build_qa(**kwargs)
 
 
-# --- tokenizer, windows, labels -------------------------------------------------------
-
-ALPHABET = st.sampled_from(list("abcXYZ019 ,.?!'\"()-\t\nÉéüß—“”…中文\u00a0\u3000"))
-
-
-@settings(max_examples=60, deadline=None)
-@given(texts=st.lists(st.text(ALPHABET, max_size=30), max_size=4))
-def test_graph_tokenizer_matches_the_python_one(texts):
-    tokens, starts, ends = tokenize(tf.constant(strings(texts), tf.string))
-    for i, text in enumerate(texts):
-        got = list(zip([t.decode() for t in tokens[i].numpy()], starts[i].numpy().tolist(),
-                       ends[i].numpy().tolist()))
-        assert got == reference_tokenize(text)
-
-
-def test_tokens_keep_their_bytes_and_invalid_utf8_is_read():
-    text = "Denver's “Broncos”—won, 2016."
-    tokens = reference_tokenize(text)
-    assert [t for t, _, _ in tokens] == [
-        "denver", "'", "s", "“", "broncos", "”", "—", "won", ",", "2016", "."
-    ]
-    raw = text.encode()
-    assert all(raw[s:e].decode().lower() == t for t, s, e in tokens)
-    bad, starts, ends = tokenize(tf.constant([b"\xff\xfeab c\xc3", b""]))
-    assert bad.to_list() == [["\ufffd\ufffdab".encode(), "c\ufffd".encode()], []]
-    assert starts.to_list() == [[0, 5], []] and ends.to_list() == [[4, 7], []]
+# --- windows, labels ------------------------------------------------------------------
 
 
 def test_windows_cover_the_context_with_a_stride():
@@ -139,24 +99,23 @@ def test_windows_cover_the_context_with_a_stride():
     encoded = p.encode(tf.constant(["who won", "what"]), tf.constant([LONG, "it is"]))
     ids = encoded["token_ids"].numpy()
     example = encoded["example"].numpy()
-    context_ids = p.lookup(tokenize(tf.constant([LONG]))[0]).numpy()[0]
+    context_ids = p.tokenizer.tokenize(tf.constant([LONG])).numpy()[0]
     room = LENGTH - 3 - 2
     windows = ids[example == 0]
     assert len(windows) == 1 + -(-(len(context_ids) - room) // 6)
     for j, window in enumerate(windows):
-        assert window[:4].tolist() == [CLS, 4, 5, SEP]
+        assert window[:4].tolist() == [CLS, 5, 6, SEP]
         part = context_ids[6 * j : 6 * j + room]
         assert window[4 : 4 + len(part)].tolist() == part.tolist()
         assert window[4 + len(part)] == SEP and not window[5 + len(part):].any()
-    assert ids[example == 1].tolist() == [[CLS, 13, SEP, 15, 14, SEP] + [0] * (LENGTH - 6)]
+    assert ids[example == 1].tolist() == [[CLS, 14, SEP, 16, 15, SEP] + [0] * (LENGTH - 6)]
 
 
-def test_max_windows_and_byte_caps_bound_the_work():
-    p = processor(max_windows=3, max_context_bytes=1000, max_question_bytes=3)
+def test_max_windows_bounds_the_work():
+    p = processor(max_windows=3)
     encoded = p.encode(tf.constant(["who won"]), tf.constant(["word " * 100000]))
     assert encoded["token_ids"].shape[0] == 3
-    assert int(encoded["starts"].row_lengths()[0]) == 200
-    assert encoded["offset"].numpy().tolist() == [3] * 3
+    assert encoded["offset"].numpy().tolist() == [4] * 3
 
 
 def test_labels_point_at_the_answer_or_cls():
@@ -220,22 +179,28 @@ def served(tmp_path_factory):
     return model, p, tf.saved_model.load(path).signatures["serving_default"]
 
 
-def test_export_matches_the_python_reference(served):
+def test_reloaded_export_answers_as_the_model_in_process(served):
     model, p, fn = served
     out = fn(question=tf.constant(QUESTIONS), context=tf.constant(CONTEXTS))
-    want = reference_answers(model, p, QUESTIONS, CONTEXTS)
+    want = p.predict(model, QUESTIONS, CONTEXTS)
     assert out["answer"].numpy().tolist() == want["answer"].tolist()
     np.testing.assert_allclose(out["score"].numpy(), want["score"], rtol=1e-4, atol=1e-7)
     answers = [a.decode() for a in out["answer"].numpy()]
     assert all(a in c for a, c in zip(answers, CONTEXTS))
+    # A context of spaces has no piece, so no span.
     assert answers[3] == "" and out["score"].numpy()[3] == 0.0
     assert all(0 < s <= 1 for i, s in enumerate(out["score"].numpy()) if i != 3)
-    # The long context spans several windows, and a window other than the
-    # first can win: the reference sees the same windows.
+    # Answers are cut from the context at the pieces' byte offsets.
+    _, starts, ends = p.tokenizer.tokenize_with_offsets(tf.constant(CONTEXTS))
+    for i, answer in enumerate(answers[:3]):
+        raw = CONTEXTS[i].encode()
+        cuts = {raw[a:b] for a in starts[i].numpy() for b in ends[i].numpy() if b > a}
+        assert answer.encode() in cuts
+    # The long context spans several windows.
     assert p.encode(tf.constant(["x"]), tf.constant([LONG]))["token_ids"].shape[0] > 3
 
 
-def test_export_is_batch_independent_and_handles_edge_inputs(served):
+def test_export_is_batch_independent(served):
     _, _, fn = served
     batched = fn(question=tf.constant(QUESTIONS), context=tf.constant(CONTEXTS))
     for i in (0, 1, 5):
@@ -243,12 +208,25 @@ def test_export_is_batch_independent_and_handles_edge_inputs(served):
         assert single["answer"].numpy()[0] == batched["answer"].numpy()[i]
     empty = fn(question=tf.zeros([0], tf.string), context=tf.zeros([0], tf.string))
     assert empty["answer"].shape == (0,) and empty["score"].shape == (0,)
-    odd = fn(question=tf.constant([b"\xff who?", ""]), context=tf.constant([b"won \xc3\xff it", "   "]))
-    assert odd["answer"].numpy()[1] == b""
-    # Invalid bytes come back as U+FFFD, so every answer is UTF-8.
-    assert odd["answer"].numpy()[0].decode("utf-8") in b"won \xc3\xff it".decode("utf-8", "replace")
-    with pytest.raises(tf.errors.InvalidArgumentError, match="one value per question"):
-        fn(question=tf.constant(["a", "b"]), context=tf.constant(["a"]))
+
+
+@pytest.mark.parametrize("question, context, message", [
+    (["who?", ""], ["Bob won.", "Bob won."], "every question must be non-empty"),
+    (["who?"], [""], "every context must be non-empty"),
+    (["who?"], [b"Bob \xff won."], "every context must be valid UTF-8"),
+    ([b"\xc3who?"], ["Bob won."], "every question must be valid UTF-8"),
+    (["who?"], ["word " * 210_000], "a context may have at most 65536 bytes"),
+    (["who?" * 2000], ["Bob won."], "a question may have at most 4096 bytes"),
+    (["who?", "what?"], ["Bob won."], "send one context per question"),
+])
+def test_bad_requests_are_refused_by_name_and_the_export_still_answers(
+    served, question, context, message
+):
+    _, _, fn = served
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        fn(question=tf.constant(question), context=tf.constant(context))
+    out = fn(question=tf.constant(["who won?"]), context=tf.constant(["Denver won."]))
+    assert out["answer"].numpy()[0].decode() in "Denver won."
 
 
 def test_export_arguments_are_checked(tmp_path):
@@ -287,23 +265,24 @@ def test_a_tiny_model_learns_to_find_spans_across_windows():
         return out
 
     train, test = make(300), make(40)
-    p = QaProcessor(qa.learn_vocabulary(train, 100), 32, 8, 8, 5)
+    p = QaProcessor(qa.learn_vocabulary(train, 200), 32, 8, 8, 5)
     keras.utils.set_random_seed(0)
     model = modelzoo.build_qa(len(p.vocabulary), 32, embed_dim=32, num_heads=2, ff_dim=64,
                               num_layers=2, dropout=0.0)
     compile_model(model, 3e-3)
     model.fit(qa.windows_dataset(p, train, 32, True, 0), epochs=8, verbose=0)
-    predictions = qa.predict_answers(model, p, test["question"], test["context"])
+    predictions = [a.decode() for a in p.predict(model, test["question"], test["context"])["answer"]]
     assert qa.squad_scores(predictions, test["answers"])["exact_match"] >= 0.9
 
 
 SERVE = """
 import json, sys
 import tensorflow as tf
+import tensorflow_text  # the TF Text ops TF Serving links
 fn = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
 args = json.loads(sys.argv[2])
 out = fn(question=tf.constant(args["question"]), context=tf.constant(args["context"]))
-assert not any(m.split(".")[0] in ("modelzoo", "tensorflow_text") for m in sys.modules)
+assert not any(m.split(".")[0] == "modelzoo" for m in sys.modules)
 print(json.dumps({"answer": [a.decode("utf-8") for a in out["answer"].numpy()],
                   "score": out["score"].numpy().tolist()}))
 """
@@ -327,7 +306,7 @@ def test_published_qa_serves_in_a_tensorflow_only_process(tmp_path):
     assert path == str(tmp_path / "qa" / "1")
     assert sorted(check_serving_assets(path, "qa")["warmup"]) == ["context", "question"]
     out = serve(path, QUESTIONS, CONTEXTS)
-    want = reference_answers(model, p, QUESTIONS, CONTEXTS)
+    want = p.predict(model, QUESTIONS, CONTEXTS)
     assert out["answer"] == [a.decode() for a in want["answer"]]
     np.testing.assert_allclose(out["score"], want["score"], rtol=1e-4, atol=1e-7)
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
@@ -346,7 +325,7 @@ def test_qa_recipe_trains_exports_and_serves(tmp_path):
     summary = run_recipe("squad_qa", f"--export_dir={tmp_path}")
     assert summary["export_path"] == str(tmp_path / "squad_qa" / "1")
     assert {"loss", "accuracy", "exact_match", "f1"} <= set(summary["metrics"])
-    out = serve(summary["export_path"], ["what is it?", "who?"], ["it is a bcd efg", ""])
+    out = serve(summary["export_path"], ["what is it?", "who?"], ["it is a bcd efg", "  "])
     assert out["answer"][0] in "it is a bcd efg" and out["answer"][1] == ""
     assert 0 <= out["score"][0] <= 1 and out["score"][1] == 0
 
@@ -356,5 +335,79 @@ def test_qa_recipe_bad_window_flags_are_usage_errors(tmp_path):
     # UsageError: one line on stderr and exit code 2 from the command.
     with pytest.raises(UsageError, match="`doc_stride` must be at most"):
         run_recipe("squad_qa", f"--export_dir={tmp_path}", "--doc_stride=64")
-    with pytest.raises(UsageError, match="--vocab_size=4 must be an integer > 4"):
-        run_recipe("squad_qa", f"--export_dir={tmp_path}", "--vocab_size=4")
+    with pytest.raises(UsageError, match="--vocab_size=5 must be an integer > 5"):
+        run_recipe("squad_qa", f"--export_dir={tmp_path}", "--vocab_size=5")
+
+
+def test_a_checkpoint_loads_into_the_qa_model_and_is_never_overwritten(tmp_path):
+    keras.utils.set_random_seed(0)
+    backbone = bert.build_bert_backbone(len(VOCAB), LENGTH, embed_dim=16, num_heads=2, ff_dim=16,
+                                        num_layers=1)
+    path = bert.save_checkpoint(backbone, VOCAB, str(tmp_path / "ckpt"))
+    config, vocabulary = bert.read_checkpoint(path)
+    assert vocabulary == VOCAB and config["embed_dim"] == 16 and config["num_layers"] == 1
+    model = tiny_qa()
+    bert.load_checkpoint(model, path)
+    for got, want in zip(bert.backbone_of(model).get_weights(), backbone.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(FileExistsError):
+        bert.save_checkpoint(backbone, VOCAB, path)
+    os.remove(os.path.join(path, "vocab.txt"))
+    with pytest.raises(ValueError, match="vocab.txt is missing"):
+        bert.read_checkpoint(path)
+
+
+@pytest.mark.slow
+def test_pretrain_then_fine_tune_from_the_checkpoint(tmp_path):
+    sizes = ["--sequence_length=32", "--embed_dim=8", "--num_heads=2", "--ff_dim=16",
+             "--num_layers=1"]
+    pretrained = run_recipe("bert_pretrain", f"--output_dir={tmp_path / 'ckpt'}", "--seed=0",
+                            *sizes)
+    assert pretrained["checkpoint"] == str(tmp_path / "ckpt")
+    summary = run_recipe("squad_qa", f"--export_dir={tmp_path}",
+                         f"--init_checkpoint={tmp_path / 'ckpt'}")
+    # The fine-tuned model reads the checkpoint's vocabulary, not a new one.
+    assert summary["vocab_size"] == pretrained["vocab_size"]
+    assert summary["init_checkpoint"] == str(tmp_path / "ckpt")
+    assert summary["export_metrics"] == pytest.approx(
+        {k: summary["metrics"][k] for k in ("exact_match", "f1")}, abs=0.002)
+    with pytest.raises(UsageError, match="--num_layers=2 differs from the checkpoint's 1"):
+        run_recipe("squad_qa", f"--export_dir={tmp_path}",
+                   f"--init_checkpoint={tmp_path / 'ckpt'}", "--num_layers=2")
+    with pytest.raises(UsageError, match="--sequence_length=64 differs"):
+        run_recipe("squad_qa", f"--export_dir={tmp_path}",
+                   f"--init_checkpoint={tmp_path / 'ckpt'}", "--sequence_length=64")
+    with pytest.raises(UsageError, match="is not a pre-training checkpoint"):
+        run_recipe("squad_qa", f"--export_dir={tmp_path}", f"--init_checkpoint={tmp_path}")
+
+
+CORE_OPS = """
+from tensorflow.core.framework import op_def_pb2
+from tensorflow.python.client import pywrap_tf_session as session
+ops = op_def_pb2.OpList()
+ops.ParseFromString(session.TF_GetBuffer(session.TF_GetAllOpList()))
+print(" ".join(op.name for op in ops.op))
+"""
+
+
+def test_the_export_needs_only_tf_text_ops_that_tf_text_2_12_has(served, tmp_path):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    model, p, _ = served
+    path = export_qa(model, p, str(tmp_path / "export"))
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    graph = saved.meta_graphs[0].graph_def
+    used = {node.op for node in graph.node}
+    used |= {node.op for function in graph.library.function for node in function.node_def}
+    core = subprocess.run([sys.executable, "-c", CORE_OPS], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert core.returncode == 0, core.stderr[-2000:]
+    not_core = used - set(core.stdout.split())
+    with open(os.path.join(os.path.dirname(__file__), "data", "tf_text_2.12.1_ops.txt")) as f:
+        tf_text_2_12 = {line.strip() for line in f if line.strip() and not line.startswith("#")}
+    assert "FastWordpieceTokenizeWithOffsets" in tf_text_2_12
+    # The README lists these two as the export's TF Text ops.
+    assert not_core == {"FastBertNormalize", "FastWordpieceTokenizeWithOffsets"}
+    assert not_core <= tf_text_2_12
