@@ -145,3 +145,31 @@ def test_squad_dev_articles_train_a_reader_and_the_export_scores_alike(data_dir,
     for metric in ("exact_match", "f1"):
         assert_export_scores_as_trained(summary, metric)
     assert summary["skipped_examples"] < 40  # real answers are found in their contexts
+
+
+@needs_shared
+@pytest.mark.slow
+def test_pretraining_on_real_text_then_fine_tuning_on_squad(data_dir, tmp_path):
+    for command in (("import-imdb", SHARED / "imdb_reviews" / "aclImdb_labelled.tar.gz"),
+                    ("import-squad", MANUAL / "dev-v1.1.json")):
+        summary_of(modelzoo("data", command[0], "--src", str(command[1]),
+                            "--data_dir", str(data_dir)))
+    checkpoint = tmp_path / "bert"
+    pretrained = summary_of(run_script(
+        "bert_pretrain", f"--data_dir={data_dir}", "--download=false", "--seed=0",
+        "--max_train_examples=300", "--vocab_size=2000", "--learning_rate=5e-3",
+        "--validation_fraction=0.05", f"--output_dir={checkpoint}", mock=False,
+    ))
+    # 300 reviews, then the distinct contexts of 300 questions (267).
+    assert pretrained["documents"] == 567
+    # Real text has structure to learn: the masked-LM loss falls well below
+    # its start (about ln(vocabulary size)).
+    assert pretrained["metrics"]["loss"] < pretrained["initial_metrics"]["loss"] - 1.0
+    summary = summary_of(run_script(
+        "squad_qa", f"--data_dir={data_dir}", "--download=false", "--seed=0",
+        f"--init_checkpoint={checkpoint}", "--max_train_examples=300",
+        "--max_eval_examples=100", f"--export_dir={tmp_path}", mock=False,
+    ))
+    assert summary["vocab_size"] == pretrained["vocab_size"]
+    for metric in ("exact_match", "f1"):
+        assert_export_scores_as_trained(summary, metric)
