@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -26,8 +27,12 @@ if ROOT not in sys.path:
 
 from benchmarks import common  # noqa: E402 - needs ROOT on sys.path
 
-# One row per recipe run: the flags beyond --data_dir/--seed, the summary
-# metric, the published reference and whether higher is better.
+SQUAD = "squad (dev articles, i % 5 == 4)"
+
+# One row per run: the flags beyond --data_dir/--seed, the summary metric
+# (and a second one shown beside it), the published reference, whether
+# higher is better, and a floor (a number, or the metric of an earlier run).
+# squad_sliding_window is benchmarks/squad_baseline.py, not a recipe.
 RUNS = (
     dict(run="mnist_mlp", recipe="mnist_mlp", dataset="mnist", split="test (10,000)",
          flags=["--manual_dir={manual}"], metric="accuracy", floor=0.980,
@@ -52,10 +57,24 @@ RUNS = (
          split="test (55,770 chars)", flags=["--manual_dir={manual}"], metric="loss",
          lower_is_better=True, export_metric="next_char_accuracy",
          reference="reported beside the GPT's", source="-"),
-    dict(run="squad_qa", recipe="squad_qa", dataset="squad (dev articles, i % 5 == 4)",
-         split="validation (1,975)", flags=[], metric="f1", floor="sliding_window",
-         reference="sliding window + distance (Rajpurkar et al. 2016, Table 5: F1 20.2 on the "
-         "official dev), on this split", source="benchmarks/squad_baseline.py"),
+    dict(run="squad_sliding_window", recipe=None, dataset=SQUAD, split="validation (1,975)",
+         metric="f1", also="exact_match",
+         reference="sliding window + distance: EM 13.2, F1 20.2 on the official dev "
+         "(Rajpurkar et al. 2016, Table 5), here on this split",
+         source="benchmarks/squad_baseline.py"),
+    dict(run="bert_pretrain", recipe="bert_pretrain",
+         dataset="imdb_reviews train + squad train contexts",
+         split="1 % of the rows held out", flags=["--output_dir={checkpoint}"],
+         metric="loss", lower_is_better=True,
+         reference="masked-LM loss; BERT's objective (Devlin et al. 2019)",
+         source="recipes/bert_pretrain.py"),
+    dict(run="squad_qa", recipe="squad_qa", dataset=SQUAD, split="validation (1,975)",
+         flags=[], metric="f1", also="exact_match", floor_from="squad_sliding_window",
+         reference="from scratch; floor: the sliding-window F1", source="recipes/squad_qa.py"),
+    dict(run="squad_qa_pretrained", recipe="squad_qa", dataset=SQUAD, split="validation (1,975)",
+         flags=["--init_checkpoint={checkpoint}"], metric="f1", also="exact_match",
+         floor_from="squad_qa", reference="pre-trained by bert_pretrain, then fine-tuned; "
+         "floor: the from-scratch F1; aim F1 ≥ 0.40", source="recipes/squad_qa.py"),
 )
 
 
@@ -71,18 +90,26 @@ def parse_args(argv=None):
                         help="output folder (default: %(default)s)")
     parser.add_argument("--only", default=None, help="comma-separated run names")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", default=None,
+                        help="bert_pretrain's output folder: a new one under checkpoints/ "
+                        "when bert_pretrain runs; squad_qa_pretrained run alone needs it")
     args = parser.parse_args(argv)
     known = [r["run"] for r in RUNS]
     args.runs = args.only.split(",") if args.only else known
     unknown = sorted(set(args.runs) - set(known))
     if unknown:
         parser.error(f"--only: unknown run(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    if args.checkpoint is None and "squad_qa_pretrained" in args.runs:
+        if "bert_pretrain" not in args.runs:
+            parser.error("--only=squad_qa_pretrained without bert_pretrain needs --checkpoint=DIR")
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        args.checkpoint = os.path.join(ROOT, "checkpoints", f"bert_pretrain-{stamp}")
     return args
 
 
 def run_recipe(spec, args):
     """Runs one recipe command; returns its JSON summary (or an error dict)."""
-    flags = [f.format(manual=args.manual_dir) for f in spec["flags"]]
+    flags = [f.format(manual=args.manual_dir, checkpoint=args.checkpoint) for f in spec["flags"]]
     command = [sys.executable, os.path.join(ROOT, "recipes", f"{spec['recipe']}.py"),
                f"--data_dir={args.data_dir}", "--download=false", f"--seed={args.seed}",
                f"--export_dir={args.export_dir}", *flags]
@@ -94,22 +121,33 @@ def run_recipe(spec, args):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def row(spec, summary, baseline=None):
-    """One table row from a recipe's summary."""
+def run_baseline(args):
+    """The sliding-window baseline's summary, shaped as a recipe's."""
+    from benchmarks import squad_baseline
+
+    start = time.time()
+    scores = squad_baseline.baseline_scores(
+        squad_baseline.load_examples(args.data_dir, "validation"))
+    return {"metrics": scores, "wall_time_s": round(time.time() - start, 1)}
+
+
+def row(spec, summary, earlier):
+    """One table row from a run's summary; `earlier` maps run names to rows."""
     metric = spec["metric"]
     ours = summary.get("metrics", {}).get(metric)
     export_metric = spec.get("export_metric", metric)
     exported = (summary.get("export_metrics") or {}).get(export_metric)
     trained = summary.get("metrics", {}).get(export_metric)
     floor = spec.get("floor")
-    if floor == "sliding_window":
-        floor = baseline and baseline[metric]
+    if spec.get("floor_from"):
+        floor = (earlier.get(spec["floor_from"]) or {}).get("ours")
     met = None
     if ours is not None and floor is not None:
         met = ours <= floor if spec.get("lower_is_better") else ours >= floor
     return dict(
         run=spec["run"], dataset=spec["dataset"], split=spec["split"], metric=metric,
-        ours=ours, export_metric=export_metric, export_value=exported, trained_value=trained,
+        ours=ours, also=spec.get("also"),
+        also_value=summary.get("metrics", {}).get(spec.get("also")), export_metric=export_metric, export_value=exported, trained_value=trained,
         export_gap=None if exported is None or trained is None else round(abs(exported - trained), 6),
         train_time_s=summary.get("train_time_s"), wall_time_s=summary.get("wall_time_s"),
         epochs=summary.get("epochs_run"), floor=floor, met=met,
@@ -143,6 +181,8 @@ def markdown(rows, machine):
             f"{'≤' if r['metric'] == 'loss' else '≥'} {r['floor']:.4g}")
         met = "—" if r["met"] is None else ("yes" if r["met"] else "**no**")
         ours = "—" if r["ours"] is None else f"{r['ours']:.4f}"
+        if r.get("also_value") is not None:
+            ours += f" ({r['also']} {r['also_value']:.4f})"
         lines.append(f"| {r['run']} | {r['dataset']}, {r['split']} | {r['metric']} | {ours} | "
                      f"{export} | {time_s} | {r['reference']} ({r['source']}) | {floor} | {met} |")
     lines.append("| flowers_resnet50 | tf_flowers | accuracy | not measurable offline: no "
@@ -166,16 +206,13 @@ def main(argv=None):
     for spec in RUNS:
         if spec["run"] not in args.runs:
             continue
-        summary = run_recipe(spec, args)
-        baseline = None
-        if spec["run"] == "squad_qa":
-            from benchmarks import squad_baseline
-
-            baseline = squad_baseline.baseline_scores(
-                squad_baseline.load_examples(args.data_dir, "validation"))
-            summary["sliding_window"] = baseline
+        summary = run_recipe(spec, args) if spec["recipe"] else run_baseline(args)
         failed |= "error" in summary
-        rows.append(dict(row(spec, summary, baseline), date=machine_info()["date"],
+        earlier = {r["run"]: r for r in rows}
+        if args.only and os.path.exists(os.path.join(args.out, "reproduce.json")):
+            with open(os.path.join(args.out, "reproduce.json")) as f:
+                earlier = {**{r["run"]: r for r in json.load(f)["rows"]}, **earlier}
+        rows.append(dict(row(spec, summary, earlier), date=machine_info()["date"],
                          load_after=load_average()))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "summary"}), flush=True)
     os.makedirs(args.out, exist_ok=True)

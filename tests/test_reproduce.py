@@ -1,0 +1,38 @@
+"""benchmarks/reproduce.py: the QA rows, their floors from earlier runs, the table."""
+
+import pytest
+
+from benchmarks import reproduce
+
+SPECS = {spec["run"]: spec for spec in reproduce.RUNS}
+
+
+def qa_summary(f1, em):
+    return {"metrics": {"f1": f1, "exact_match": em},
+            "export_metrics": {"f1": f1 + 0.001, "exact_match": em},
+            "train_time_s": 100.0, "epochs_run": 3}
+
+
+def test_each_qa_row_must_beat_the_one_before_it():
+    rows = {}
+    for run, summary in [("squad_sliding_window", {"metrics": {"f1": 0.17, "exact_match": 0.04}}),
+                         ("squad_qa", qa_summary(0.20, 0.10)),
+                         ("squad_qa_pretrained", qa_summary(0.19, 0.09))]:
+        rows[run] = reproduce.row(SPECS[run], summary, rows)
+    assert rows["squad_sliding_window"]["met"] is None
+    assert rows["squad_qa"]["floor"] == 0.17 and rows["squad_qa"]["met"] is True
+    assert rows["squad_qa_pretrained"]["floor"] == 0.20
+    assert rows["squad_qa_pretrained"]["met"] is False
+    table = reproduce.markdown(list(rows.values()), dict(date="d", cores=2, cpu="x"))
+    assert "| squad_qa | squad (dev articles, i % 5 == 4), validation (1,975) | f1 | " \
+           "0.2000 (exact_match 0.1000) | f1 0.2010 (0.2000) |" in table
+    assert "| squad_qa_pretrained |" in table and "| **no** |" in table
+
+
+def test_the_pretrained_row_alone_needs_a_checkpoint(tmp_path):
+    with pytest.raises(SystemExit):
+        reproduce.parse_args(["--only=squad_qa_pretrained"])
+    args = reproduce.parse_args(["--only=squad_qa_pretrained", f"--checkpoint={tmp_path}"])
+    assert args.checkpoint == str(tmp_path)
+    args = reproduce.parse_args(["--only=bert_pretrain,squad_qa_pretrained"])
+    assert "checkpoints/bert_pretrain-" in args.checkpoint
