@@ -33,7 +33,7 @@ class MaskedLMHead(keras.layers.Layer):
 
     Example:
     >>> head = MaskedLMHead(vocabulary_size=50)
-    >>> head(np.zeros((2, 10, 8)), mask_positions=np.array([[1, 4], [0, 9]])).shape
+    >>> tuple(head(np.zeros((2, 10, 8)), mask_positions=np.array([[1, 4], [0, 9]])).shape)
     (2, 2, 50)
     """
 

@@ -60,7 +60,7 @@ def build_bert_backbone(
 
     Example:
     >>> backbone = build_bert_backbone(100, 16, embed_dim=8, num_heads=2, ff_dim=16)
-    >>> backbone(np.array([[2, 9, 3, 7, 3] + [0] * 11])).shape
+    >>> tuple(backbone(np.array([[2, 9, 3, 7, 3] + [0] * 11])).shape)
     (1, 16, 8)
     """
     return BertBackbone(
@@ -194,8 +194,8 @@ def build_masked_lm(backbone, mask_selection_length, dtype=None):
     Example:
     >>> backbone = build_bert_backbone(100, 16, embed_dim=8, num_heads=2, ff_dim=16)
     >>> mlm = build_masked_lm(backbone, 3)
-    >>> mlm({"token_ids": np.ones((1, 16), "int32"),
-    ...      "mask_positions": np.array([[1, 2, 0]])}).shape
+    >>> tuple(mlm({"token_ids": np.ones((1, 16), "int32"),
+    ...            "mask_positions": np.array([[1, 2, 0]])}).shape)
     (1, 3, 100)
     """
     checks.positive_int("mask_selection_length", mask_selection_length)

@@ -54,7 +54,7 @@ def build_qa(
 
     Example:
     >>> model = build_qa(1000, 32, embed_dim=16, num_heads=2, ff_dim=32)
-    >>> model(np.array([[2, 9, 3, 7, 8, 3] + [0] * 26])).shape
+    >>> tuple(model(np.array([[2, 9, 3, 7, 8, 3] + [0] * 26])).shape)
     (1, 2, 32)
     """
     backbone = build_bert_backbone(

@@ -37,7 +37,7 @@ def learn_vocabulary(texts, vocab_size):
     Example:
     >>> texts = tf.data.Dataset.from_tensor_slices(["the cat sat", "the cats sat"])
     >>> learn_vocabulary(texts, 40)[:6]
-    ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '!']
+    ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a']
     """
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or (
         vocab_size <= len(RESERVED)
