@@ -2,7 +2,7 @@
 
 `export_*` write one SavedModel; `publish_*` export into a temporary sibling
 of `<export_dir>/<name>/<version>`, verify it in a process that imports only
-TensorFlow, and rename it into place. `publish` is the generic step they use.
+TensorFlow and TF Text (whose ops TF Serving links), and rename it into place. `publish` is the generic step they use.
 """
 
 from modelzoo.export.generator import (

@@ -3,7 +3,7 @@
 Layout: `<export_dir>/<name>/<version>/` with integer versions, as TF Serving
 expects. A new version is written into a hidden sibling `.tmp-<version>-*`
 (TF Serving ignores names that are not integers), verified in a fresh Python
-process that imports only TensorFlow, then renamed into place. Nothing is
+process that imports only TensorFlow and TF Text's ops, then renamed into place. Nothing is
 ever written into, or renamed over, an existing version.
 
 The steps are the module functions `write_step`, `assets_step`,
