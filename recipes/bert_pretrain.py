@@ -36,6 +36,9 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_float("mask_selection_rate", 0.15, "Fraction of pieces predicted (BERT: 0.15).", **fv)
     flags.DEFINE_float("validation_fraction", 0.01, "Rows held out to score the masked LM.", **fv)
     recipe.define_transformer_size_flags(128, 4, 512, 4, flag_values=flag_values)
+    flags.DEFINE_boolean(
+        "token_match", False, "Give the encoder DrQA's exact-match feature (whether each "
+        "token also occurs in the other segment), as squad_qa.py --token_match.", **fv)
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):

@@ -37,12 +37,18 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_integer("doc_stride", 128, "Context tokens between window starts.", **fv)
     flags.DEFINE_integer("max_answer_tokens", 30, "Longest answer span, in tokens.", **fv)
     recipe.define_transformer_size_flags(128, 4, 512, 4, flag_values=flag_values)
+    recipe.define_optimizer_flags(flag_values=flag_values)
+    flags.DEFINE_boolean(
+        "token_match", False, "Give the encoder DrQA's exact-match feature: whether each "
+        "token also occurs in the other segment (from the checkpoint with --init_checkpoint).",
+        **fv)
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
     """Trains, evaluates and exports; returns the summary dict."""
     model_kwargs = dict(
         **recipe.transformer_size(flags_obj),
+        token_match=flags_obj.token_match,
     )
     return question_answering.run(
         flags_obj, "qa", model_kwargs, datasets_override, strategy_override

@@ -14,6 +14,7 @@ MODULES = [
     "modelzoo.models.bert",
     "modelzoo.models.qa",
     "modelzoo.layers.masked_lm_head",
+    "modelzoo.layers.token_match_embedding",
 ]
 
 

@@ -6,6 +6,7 @@ from modelzoo.layers.image_net_preprocessing import ImageNetPreprocessing
 from modelzoo.layers.masked_lm_head import MaskedLMHead
 from modelzoo.layers.segment_embedding import SegmentEmbedding
 from modelzoo.layers.span_head import SpanHead
+from modelzoo.layers.token_match_embedding import TokenMatchEmbedding
 from modelzoo.layers.transformer_decoder import TransformerDecoder
 from modelzoo.layers.transformer_encoder import TransformerEncoder
 
@@ -16,6 +17,7 @@ __all__ = [
     "SegmentEmbedding",
     "SpanHead",
     "TokenAndPositionEmbedding",
+    "TokenMatchEmbedding",
     "TransformerDecoder",
     "TransformerEncoder",
 ]

@@ -12,6 +12,7 @@ from modelzoo.layers import (
     MaskedLMHead,
     SegmentEmbedding,
     TokenAndPositionEmbedding,
+    TokenMatchEmbedding,
     TransformerEncoder,
 )
 from modelzoo.text import wordpiece
@@ -29,6 +30,7 @@ def build_bert_backbone(
     num_layers=2,
     dropout=0.1,
     separator_id=wordpiece.SEP,
+    token_match=False,
     name="backbone",
     dtype=None,
 ):
@@ -51,6 +53,9 @@ def build_bert_backbone(
             to `0.1`.
         separator_id: int. The `[SEP]` id. Defaults to
             `modelzoo.text.wordpiece.SEP`.
+        token_match: bool. Also add a `TokenMatchEmbedding` (does the token
+            occur in the other segment; DrQA's exact-match feature).
+            Defaults to `False`, as in BERT.
         name: str. Defaults to `"backbone"`.
         dtype: dtype or policy of the layers.
 
@@ -65,8 +70,8 @@ def build_bert_backbone(
     """
     return BertBackbone(
         vocab_size, sequence_length, embed_dim=embed_dim, num_heads=num_heads, ff_dim=ff_dim,
-        num_layers=num_layers, dropout=dropout, separator_id=separator_id, name=name,
-        dtype=dtype,
+        num_layers=num_layers, dropout=dropout, separator_id=separator_id,
+        token_match=token_match, name=name, dtype=dtype,
     )
 
 
@@ -88,6 +93,7 @@ class BertBackbone(keras.Model):
         num_layers=2,
         dropout=0.1,
         separator_id=wordpiece.SEP,
+        token_match=False,
         dtype=None,
         **kwargs,
     ):
@@ -106,6 +112,8 @@ class BertBackbone(keras.Model):
                 f"`separator_id` must be an id in [1, vocab_size). Received: "
                 f"separator_id={separator_id!r}, vocab_size={vocab_size}"
             )
+        if not isinstance(token_match, bool):
+            raise ValueError(f"`token_match` must be a bool. Received: token_match={token_match!r}")
 
         # === Layers ===
         self.embedding = TokenAndPositionEmbedding(
@@ -117,9 +125,13 @@ class BertBackbone(keras.Model):
 
         # === Functional Model ===
         token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
-        x = keras.layers.Add(dtype=dtype, name="add_segments")(
-            [self.embedding(token_ids), segment_embedding(token_ids)]
-        )
+        embedded = [self.embedding(token_ids), segment_embedding(token_ids)]
+        if token_match:
+            embedded.append(
+                TokenMatchEmbedding(separator_id, embed_dim, first_word_id=len(wordpiece.RESERVED),
+                                    dtype=dtype, name="token_match_embedding")(token_ids)
+            )
+        x = keras.layers.Add(dtype=dtype, name="add_segments")(embedded)
         x = keras.layers.LayerNormalization(epsilon=1e-5, dtype=dtype, name="embedding_norm")(x)
         x = keras.layers.Dropout(dropout, dtype=dtype, name="embedding_dropout")(x)
         for i in range(num_layers):
@@ -143,6 +155,7 @@ class BertBackbone(keras.Model):
         self.num_layers = num_layers
         self.dropout = dropout
         self.separator_id = separator_id
+        self.token_match = token_match
 
     def get_config(self):
         return {
@@ -154,6 +167,7 @@ class BertBackbone(keras.Model):
             "num_layers": self.num_layers,
             "dropout": self.dropout,
             "separator_id": self.separator_id,
+            "token_match": self.token_match,
             "name": self.name,
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),

@@ -18,6 +18,7 @@ def build_qa(
     num_layers=2,
     dropout=0.1,
     separator_id=wordpiece.SEP,
+    token_match=False,
     name="qa",
     dtype=None,
 ):
@@ -43,6 +44,8 @@ def build_qa(
             `0.1`.
         separator_id: int. The `[SEP]` token id. Defaults to
             `modelzoo.text.wordpiece.SEP`.
+        token_match: bool. Give the encoder DrQA's exact-match feature (see
+            `build_bert_backbone`). Defaults to `False`.
         name: str. Model name. Defaults to `"qa"`.
         dtype: dtype or policy for the hidden layers; the logits stay float32.
 
@@ -59,7 +62,8 @@ def build_qa(
     """
     backbone = build_bert_backbone(
         vocab_size, sequence_length, embed_dim=embed_dim, num_heads=num_heads, ff_dim=ff_dim,
-        num_layers=num_layers, dropout=dropout, separator_id=separator_id, dtype=dtype,
+        num_layers=num_layers, dropout=dropout, separator_id=separator_id,
+        token_match=token_match, dtype=dtype,
     )
     token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
     padding_mask = keras.ops.not_equal(token_ids, wordpiece.PAD)

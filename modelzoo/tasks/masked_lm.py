@@ -178,7 +178,8 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     with strategy.scope():
         try:
             backbone = bert.build_bert_backbone(
-                len(vocabulary), flags_obj.sequence_length, **recipe.transformer_size(flags_obj)
+                len(vocabulary), flags_obj.sequence_length, token_match=flags_obj.token_match,
+                **recipe.transformer_size(flags_obj),
             )
         except ValueError as e:
             raise UsageError(str(e)) from None

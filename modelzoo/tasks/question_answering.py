@@ -150,13 +150,13 @@ def read_pretrained(flags_obj, model_kwargs):
             f"{config['sequence_length']}; drop the flag or pre-train at that length"
         )
     kwargs = dict(model_kwargs)
-    for key in ("embed_dim", "num_heads", "ff_dim", "num_layers"):
-        if flags_obj[key].present and flags_obj[key].value != config[key]:
+    for key in ("embed_dim", "num_heads", "ff_dim", "num_layers", "token_match"):
+        if flags_obj[key].present and flags_obj[key].value != config.get(key, False):
             raise UsageError(
-                f"--{key}={flags_obj[key].value} differs from the checkpoint's {config[key]}; "
+                f"--{key}={flags_obj[key].value} differs from the checkpoint's {config.get(key)}; "
                 "the encoder's sizes come from --init_checkpoint, drop the flag"
             )
-        kwargs[key] = config[key]
+        kwargs[key] = config.get(key, False)
     return vocabulary, kwargs
 
 
