@@ -20,7 +20,7 @@ def define_flags(flag_values=flags.FLAGS):
         dataset="imdb_reviews,squad",
         datasets=masked_lm.DATASETS,
         epochs=3,
-        batch_size=64,
+        batch_size=32,
         learning_rate=1e-3,
         flag_values=flag_values,
         steps_per_execution=10,
@@ -37,8 +37,8 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_float("validation_fraction", 0.01, "Rows held out to score the masked LM.", **fv)
     recipe.define_transformer_size_flags(128, 4, 512, 4, flag_values=flag_values)
     flags.DEFINE_boolean(
-        "token_match", False, "Give the encoder DrQA's exact-match feature (whether each "
-        "token also occurs in the other segment), as squad_qa.py --token_match.", **fv)
+        "token_match", True, "Give the encoder DrQA's exact-match feature (whether each "
+        "token also occurs in the other segment), for squad_qa.py to fine-tune.", **fv)
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
