@@ -144,7 +144,10 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         raise UsageError(
             f"--validation_fraction={flags_obj.validation_fraction} must be in (0, 1)"
         )
-    strategy = recipe.prepare(flags_obj, DATASETS, os.path.basename(output_dir), strategy_override)
+    # No SavedModel is published, so there is no export target to check.
+    recipe.check_flags(flags_obj, DATASETS)
+    recipe.set_up(flags_obj)
+    strategy = recipe.make_strategy(flags_obj, strategy_override)
     texts = read_texts(flags_obj, datasets_override)
     vocab_start = time.time()
     vocabulary = wordpiece.learn_vocabulary(
