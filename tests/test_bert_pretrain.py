@@ -1,5 +1,6 @@
 """Masked-LM pre-training: packing, BERT's 80/10/10 masking, the recipe (loss falls)."""
 
+import json
 import os
 
 import numpy as np
@@ -10,7 +11,7 @@ from modelzoo.errors import UsageError
 from modelzoo.models import bert
 from modelzoo.tasks import masked_lm
 from modelzoo.text import wordpiece
-from tests.recipe_helpers import run_recipe
+from tests.recipe_helpers import run_recipe, run_script
 
 VOCAB = wordpiece.RESERVED + "the cat sat on mat a dog ran".split()
 
@@ -84,3 +85,20 @@ def test_bad_flags_are_usage_errors(tmp_path, flag, message):
     with pytest.raises(UsageError, match=message):
         run_recipe("bert_pretrain", f"--output_dir={tmp_path / 'ckpt'}", flag)
     assert not (tmp_path / "ckpt").exists()
+
+
+@pytest.mark.slow
+def test_seed_makes_pretraining_repeatable(tmp_path):
+    # Two commands, as a user reruns one.
+    first, second = (
+        json.loads(run_script("bert_pretrain", f"--output_dir={tmp_path / name}", "--seed=3")
+                   .stdout.strip().splitlines()[-1])
+        for name in ("a", "b")
+    )
+    # The same vocabulary, rows and masks give the same start and accuracy.
+    # The loss agrees to about 1e-4 only: some gradient sum in training is
+    # not bitwise repeatable on CPU even under op determinism (not yet found).
+    assert first["initial_metrics"] == second["initial_metrics"]
+    assert first["vocab_size"] == second["vocab_size"]
+    assert first["metrics"]["accuracy"] == second["metrics"]["accuracy"]
+    assert first["metrics"]["loss"] == pytest.approx(second["metrics"]["loss"], rel=1e-3)
