@@ -80,6 +80,7 @@ def test_pretraining_lowers_the_masked_lm_loss_and_writes_a_checkpoint(tmp_path)
     ("--validation_fraction=0", "--validation_fraction=0.0 must be in"),
     ("--vocab_size=3", "--vocab_size=3 must be an integer > 5"),
     ("--dataset=wikipedia", "--dataset='wikipedia' is not supported"),
+    ("--batch_size=4096", "fewer than one --batch_size=4096 batch to train on"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, flag, message):
     with pytest.raises(UsageError, match=message):

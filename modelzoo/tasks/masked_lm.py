@@ -158,10 +158,11 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     # Rows are shuffled once with the seed, so the held-out rows are a fair sample.
     rows = rows[np.random.default_rng(flags_obj.seed).permutation(len(rows))]
     held_out = max(1, int(len(rows) * flags_obj.validation_fraction))
-    if len(rows) <= held_out:
+    if len(rows) - held_out < flags_obj.batch_size:
         raise UsageError(
-            f"the text gives {len(rows)} rows of {flags_obj.sequence_length} pieces, too few "
-            "to train on; use more text (--max_train_examples) or a shorter --sequence_length"
+            f"the text gives {len(rows)} rows of {flags_obj.sequence_length} pieces, {held_out} "
+            f"of them held out: fewer than one --batch_size={flags_obj.batch_size} batch to "
+            "train on; use more text (--max_train_examples) or a shorter --sequence_length"
         )
     selection = math.ceil(flags_obj.sequence_length * flags_obj.mask_selection_rate) + 1
     mask = masker(len(vocabulary), selection, flags_obj.mask_selection_rate)
