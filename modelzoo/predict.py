@@ -146,8 +146,9 @@ def _refusal(error):
     # context must be non-empty] [Condition ...".
     text = error.message
     if "assertion failed: [" in text:
-        return text.split("assertion failed: [", 1)[1].split("]", 1)[0]
-    return text.strip().splitlines()[0]
+        text = text.split("assertion failed: [", 1)[1].split("]", 1)[0]
+    # tf.debugging's messages may end in ". " before their condition.
+    return text.strip().splitlines()[0].strip().rstrip(".")
 
 
 def _test_images(serve, dataset, data_dir, count):
