@@ -92,15 +92,27 @@ def masker(vocab_size, mask_selection_length, selection_rate=0.15):
         `mask_positions` `[batch, mask_selection_length]`; `labels` are the
         original ids there and `weights` 1 for a chosen position, 0 for padding.
     """
-    selector = tf_text.RandomItemSelector(
-        max_selections_per_batch=mask_selection_length,
-        selection_rate=selection_rate,
-        unselectable_ids=[wordpiece.PAD, wordpiece.CLS, wordpiece.SEP],
-    )
     chooser = tf_text.MaskValuesChooser(vocab_size, wordpiece.MASK, 0.8, 0.1)
     shape = [None, mask_selection_length]
 
     def mask(token_ids):
+        # TF Text shuffles each row inside a parallel `map_fn`; a stateful
+        # shuffle there draws in thread order, so a seed would not fix the
+        # masks. A stateless shuffle keyed by one draw per batch and by the
+        # row's first flat position (distinct per row) does.
+        batch_seed = tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64)
+
+        def shuffle(positions):
+            first = tf.concat([positions[:1], tf.zeros([1], positions.dtype)], 0)[0]
+            seed = tf.stack([batch_seed, tf.cast(first, tf.int64)])
+            return tf.random.experimental.stateless_shuffle(positions, seed)
+
+        selector = tf_text.RandomItemSelector(
+            max_selections_per_batch=mask_selection_length,
+            selection_rate=selection_rate,
+            unselectable_ids=[wordpiece.PAD, wordpiece.CLS, wordpiece.SEP],
+            shuffle_fn=shuffle,
+        )
         masked, positions, originals = tf_text.mask_language_model(
             tf.RaggedTensor.from_tensor(token_ids), selector, chooser
         )
