@@ -26,56 +26,35 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from benchmarks import common  # noqa: E402 - needs ROOT on sys.path
+from modelzoo.data import squad  # noqa: E402
 
-SQUAD = "squad (dev articles, i % 5 == 4)"
-
-# One row per run: the flags beyond --data_dir/--seed, the summary metric
-# (and a second one shown beside it), the published reference, whether
-# higher is better, and a floor (a number, or the metric of an earlier run).
-# squad_sliding_window is benchmarks/squad_baseline.py, not a recipe.
-RUNS = (
-    dict(run="mnist_mlp", recipe="mnist_mlp", dataset="mnist", split="test (10,000)",
-         flags=["--manual_dir={manual}"], metric="accuracy", floor=0.980,
-         reference="~0.98 in 5 epochs", source="TF quickstart (tensorflow.org/tutorials/quickstart/beginner)"),
-    dict(run="fashion_mnist_mlp", recipe="mnist_mlp", dataset="fashion_mnist",
-         split="test (10,000)", flags=["--dataset=fashion_mnist"], metric="accuracy",
-         reference="0.900 for a larger MLP (256-128-64)",
-         source="Zalando fashion-mnist benchmark table"),
-    dict(run="mnist_cnn", recipe="mnist_cnn", dataset="mnist", split="test (10,000)",
-         flags=["--manual_dir={manual}"], metric="accuracy", floor=0.992,
-         reference="0.9922 in 15 epochs", source="keras-io examples/vision/mnist_convnet"),
-    dict(run="imdb_transformer", recipe="imdb_transformer", dataset="imdb_reviews",
-         split="test (25,000)", flags=[], metric="accuracy", floor=0.875,
-         reference="0.8745 after 2 epochs",
-         source="keras-io examples/nlp/text_classification_with_transformer"),
-    dict(run="shakespeare_gpt", recipe="shakespeare_gpt", dataset="tiny_shakespeare",
-         split="test (55,770 chars)", flags=["--manual_dir={manual}"], metric="loss",
-         floor=1.88, lower_is_better=True, export_metric="next_char_accuracy",
-         reference="1.88 val loss in 2,000 steps (1.886 in 99 s here)",
-         source="nanoGPT train_shakespeare_char, CPU configuration"),
-    dict(run="shakespeare_lstm", recipe="shakespeare_lstm", dataset="tiny_shakespeare",
-         split="test (55,770 chars)", flags=["--manual_dir={manual}"], metric="loss",
-         lower_is_better=True, export_metric="next_char_accuracy",
-         reference="reported beside the GPT's", source="-"),
-    dict(run="squad_sliding_window", recipe=None, dataset=SQUAD, split="validation (1,975)",
-         metric="f1", also="exact_match",
-         reference="sliding window + distance: EM 13.2, F1 20.2 on the official dev "
-         "(Rajpurkar et al. 2016, Table 5), here on this split",
-         source="benchmarks/squad_baseline.py"),
-    dict(run="bert_pretrain", recipe="bert_pretrain",
-         dataset="imdb_reviews train + squad train contexts",
-         split="1 % of the rows held out", flags=["--output_dir={checkpoint}"],
-         metric="loss", lower_is_better=True,
-         reference="masked-LM loss; BERT's objective (Devlin et al. 2019)",
-         source="recipes/bert_pretrain.py"),
-    dict(run="squad_qa", recipe="squad_qa", dataset=SQUAD, split="validation (1,975)",
-         flags=[], metric="f1", also="exact_match", floor_from="squad_sliding_window",
-         reference="from scratch; floor: the sliding-window F1", source="recipes/squad_qa.py"),
-    dict(run="squad_qa_pretrained", recipe="squad_qa", dataset=SQUAD, split="validation (1,975)",
-         flags=["--init_checkpoint={checkpoint}"], metric="f1", also="exact_match",
-         floor_from="squad_qa", reference="pre-trained by bert_pretrain, then fine-tuned; "
-         "floor: the from-scratch F1; aim F1 ≥ 0.40", source="recipes/squad_qa.py"),
+# The runs in table order: the sliding-window baseline (benchmarks/squad_baseline.py,
+# not a recipe), then each recipe's `REPRODUCE` rows, recipes in name order.
+# A row holds the flags beyond --data_dir/--seed, the summary metric (and a
+# second one shown beside it), the published reference, whether higher is
+# better, and a floor (a number, or `floor_from`: an earlier row's metric).
+SLIDING_WINDOW = dict(
+    run="squad_sliding_window", recipe=None, dataset=squad.SPLIT_NAME, split="validation (1,975)",
+    metric="f1", also="exact_match",
+    reference="sliding window + distance: EM 13.2, F1 20.2 on the official dev "
+    "(Rajpurkar et al. 2016, Table 5), here on this split",
+    source="benchmarks/squad_baseline.py",
 )
+
+
+def recipe_runs():
+    """The baseline's row, then every recipe's `REPRODUCE` rows with the recipe named."""
+    runs = [SLIDING_WINDOW]
+    for name in sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "recipes")) if f.endswith(".py")):
+        runs += [dict(spec, recipe=name) for spec in getattr(common.load_recipe(name), "REPRODUCE", ())]
+    for i, spec in enumerate(runs):
+        if spec.get("floor_from") and spec["floor_from"] not in [r["run"] for r in runs[:i]]:
+            raise ValueError(f"reproduce row {spec['run']!r}: floor_from={spec['floor_from']!r} "
+                             "names no earlier row")
+    return tuple(runs)
+
+
+RUNS = recipe_runs()
 
 
 def parse_args(argv=None):

@@ -1,27 +1,12 @@
-"""modelzoo: Keras 3 models, training recipes and TF Serving exports."""
+"""modelzoo: Keras 3 models, training recipes and TF Serving exports.
 
-from modelzoo import layers
-from modelzoo.models import (
-    build_cnn,
-    build_gpt,
-    build_lstm_generator,
-    build_mlp,
-    build_qa,
-    build_transfer_classifier,
-    build_transformer,
-)
+Every `build_*` builder of `modelzoo.models` is importable from here
+(`from modelzoo import build_transformer`), as are the registry's
+`get_model`, `list_models` and `register_model`.
+"""
+
+from modelzoo import layers, models
+from modelzoo.models import *  # noqa: F401,F403 - each model module's __all__
 from modelzoo.registry import get_model, list_models, register_model
 
-__all__ = [
-    "build_cnn",
-    "build_gpt",
-    "build_lstm_generator",
-    "build_mlp",
-    "build_qa",
-    "build_transfer_classifier",
-    "build_transformer",
-    "get_model",
-    "layers",
-    "list_models",
-    "register_model",
-]
+__all__ = sorted(models.__all__ + ["get_model", "layers", "list_models", "register_model"])

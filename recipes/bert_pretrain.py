@@ -14,6 +14,17 @@ from modelzoo import recipe
 from modelzoo.tasks import masked_lm
 
 
+# Rows of `make reproduce` (benchmarks/reproduce.py): the flags beyond
+# --data_dir/--seed, the summary metric, the published reference and a floor.
+REPRODUCE = [
+    dict(run="bert_pretrain", dataset="imdb_reviews train + squad train contexts",
+         split="1 % of the rows held out", flags=["--output_dir={checkpoint}"],
+         metric="loss", lower_is_better=True,
+         reference="masked-LM loss; BERT's objective (Devlin et al. 2019)",
+         source="recipes/bert_pretrain.py"),
+]
+
+
 def define_flags(flag_values=flags.FLAGS):
     fv = dict(flag_values=flag_values)
     recipe.define_common_flags(

@@ -11,6 +11,15 @@ from modelzoo import recipe
 from modelzoo.tasks import text_classification
 
 
+# Rows of `make reproduce` (benchmarks/reproduce.py): the flags beyond
+# --data_dir/--seed, the summary metric, the published reference and a floor.
+REPRODUCE = [
+    dict(run="imdb_transformer", dataset="imdb_reviews", split="test (25,000)", flags=[],
+         metric="accuracy", floor=0.875, reference="0.8745 after 2 epochs",
+         source="keras-io examples/nlp/text_classification_with_transformer"),
+]
+
+
 def define_flags(flag_values=flags.FLAGS):
     fv = dict(flag_values=flag_values)
     recipe.define_common_flags(

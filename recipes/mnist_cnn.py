@@ -12,6 +12,15 @@ from modelzoo import recipe
 from modelzoo.tasks import image_classification
 
 
+# Rows of `make reproduce` (benchmarks/reproduce.py): the flags beyond
+# --data_dir/--seed, the summary metric, the published reference and a floor.
+REPRODUCE = [
+    dict(run="mnist_cnn", dataset="mnist", split="test (10,000)",
+         flags=["--manual_dir={manual}"], metric="accuracy", floor=0.992,
+         reference="0.9922 in 15 epochs", source="keras-io examples/vision/mnist_convnet"),
+]
+
+
 def define_flags(flag_values=flags.FLAGS):
     fv = dict(flag_values=flag_values)
     recipe.define_common_flags(

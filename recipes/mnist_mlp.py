@@ -10,6 +10,20 @@ from modelzoo import recipe
 from modelzoo.tasks import image_classification
 
 
+# Rows of `make reproduce` (benchmarks/reproduce.py): the flags beyond
+# --data_dir/--seed, the summary metric, the published reference and a floor.
+REPRODUCE = [
+    dict(run="mnist_mlp", dataset="mnist", split="test (10,000)",
+         flags=["--manual_dir={manual}"], metric="accuracy", floor=0.980,
+         reference="~0.98 in 5 epochs",
+         source="TF quickstart (tensorflow.org/tutorials/quickstart/beginner)"),
+    dict(run="fashion_mnist_mlp", dataset="fashion_mnist", split="test (10,000)",
+         flags=["--dataset=fashion_mnist"], metric="accuracy",
+         reference="0.900 for a larger MLP (256-128-64)",
+         source="Zalando fashion-mnist benchmark table"),
+]
+
+
 def define_flags(flag_values=flags.FLAGS):
     fv = dict(flag_values=flag_values)
     recipe.define_common_flags(

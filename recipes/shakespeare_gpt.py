@@ -13,6 +13,17 @@ from modelzoo import recipe
 from modelzoo.tasks import text_generation
 
 
+# Rows of `make reproduce` (benchmarks/reproduce.py): the flags beyond
+# --data_dir/--seed, the summary metric, the published reference and a floor.
+REPRODUCE = [
+    dict(run="shakespeare_gpt", dataset="tiny_shakespeare", split="test (55,770 chars)",
+         flags=["--manual_dir={manual}"], metric="loss", floor=1.88, lower_is_better=True,
+         export_metric="next_char_accuracy",
+         reference="1.88 val loss in 2,000 steps (1.886 in 99 s here)",
+         source="nanoGPT train_shakespeare_char, CPU configuration"),
+]
+
+
 def define_flags(flag_values=flags.FLAGS):
     fv = dict(flag_values=flag_values)
     recipe.define_common_flags(

@@ -11,6 +11,15 @@ from modelzoo import recipe
 from modelzoo.tasks import text_generation
 
 
+# Rows of `make reproduce` (benchmarks/reproduce.py): the flags beyond
+# --data_dir/--seed, the summary metric, the published reference and a floor.
+REPRODUCE = [
+    dict(run="shakespeare_lstm", dataset="tiny_shakespeare", split="test (55,770 chars)",
+         flags=["--manual_dir={manual}"], metric="loss", lower_is_better=True,
+         export_metric="next_char_accuracy", reference="reported beside the GPT's", source="-"),
+]
+
+
 def define_flags(flag_values=flags.FLAGS):
     fv = dict(flag_values=flag_values)
     recipe.define_common_flags(

@@ -10,7 +10,21 @@ contexts and picking the best answer span all happen in the graph.
 from absl import flags
 
 from modelzoo import recipe
+from modelzoo.data import squad
 from modelzoo.tasks import question_answering
+
+
+# Rows of `make reproduce` (benchmarks/reproduce.py): the flags beyond
+# --data_dir/--seed, the summary metric, the published reference and a floor.
+REPRODUCE = [
+    dict(run="squad_qa", dataset=squad.SPLIT_NAME, split="validation (1,975)", flags=[], metric="f1",
+         also="exact_match", floor_from="squad_sliding_window",
+         reference="from scratch; floor: the sliding-window F1", source="recipes/squad_qa.py"),
+    dict(run="squad_qa_pretrained", dataset=squad.SPLIT_NAME, split="validation (1,975)",
+         flags=["--init_checkpoint={checkpoint}"], metric="f1", also="exact_match",
+         floor_from="squad_qa", reference="pre-trained by bert_pretrain, then fine-tuned; "
+         "floor: the from-scratch F1; aim F1 ≥ 0.40", source="recipes/squad_qa.py"),
+]
 
 
 def define_flags(flag_values=flags.FLAGS):

@@ -18,6 +18,7 @@ from modelzoo.errors import DataError, UsageError
 
 NAME = "squad"
 VALIDATION_EVERY = 5  # Article i goes to validation if i % 5 == 4.
+SPLIT_NAME = f"squad (dev articles, i % {VALIDATION_EVERY} == {VALIDATION_EVERY - 1})"
 
 DEV_ONLY_NOTE = (
     "Imported by modelzoo from dev-v1.1.json alone (train-v1.1.json was not "

@@ -1,23 +1,18 @@
-"""Custom Keras layers, one per file, registered as serializable."""
+"""Custom Keras layers, one per file (its test beside it), registered as serializable.
 
-from modelzoo.layers.token_and_position_embedding import TokenAndPositionEmbedding
-from modelzoo.layers.cached_multi_head_attention import CachedMultiHeadAttention
-from modelzoo.layers.image_net_preprocessing import ImageNetPreprocessing
-from modelzoo.layers.masked_lm_head import MaskedLMHead
-from modelzoo.layers.segment_embedding import SegmentEmbedding
-from modelzoo.layers.span_head import SpanHead
-from modelzoo.layers.token_match_embedding import TokenMatchEmbedding
-from modelzoo.layers.transformer_decoder import TransformerDecoder
-from modelzoo.layers.transformer_encoder import TransformerEncoder
+Importing this package imports every layer module in it; the names in each
+module's `__all__` are re-exported here. A new layer is one new module.
+"""
 
-__all__ = [
-    "CachedMultiHeadAttention",
-    "ImageNetPreprocessing",
-    "MaskedLMHead",
-    "SegmentEmbedding",
-    "SpanHead",
-    "TokenAndPositionEmbedding",
-    "TokenMatchEmbedding",
-    "TransformerDecoder",
-    "TransformerEncoder",
-]
+import importlib
+import pkgutil
+
+__all__ = []
+for _info in pkgutil.iter_modules(__path__):
+    if _info.name.endswith("_test"):
+        continue
+    _module = importlib.import_module(f"{__name__}.{_info.name}")
+    for _name in _module.__all__:
+        globals()[_name] = getattr(_module, _name)
+    __all__ += _module.__all__
+__all__.sort()

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+__all__ = ["CachedMultiHeadAttention"]
+
 
 @keras.saving.register_keras_serializable(package="modelzoo")
 class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+__all__ = ["ImageNetPreprocessing"]
+
 # Per-channel statistics of ImageNet, as `keras.applications` uses them.
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 _TORCH_MEAN = (0.485, 0.456, 0.406)

@@ -5,6 +5,8 @@ from keras import ops
 
 from modelzoo import checks
 
+__all__ = ["SegmentEmbedding"]
+
 
 @keras.saving.register_keras_serializable(package="modelzoo")
 class SegmentEmbedding(keras.layers.Layer):

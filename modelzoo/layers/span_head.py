@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+__all__ = ["SpanHead"]
+
 
 @keras.saving.register_keras_serializable(package="modelzoo")
 class SpanHead(keras.layers.Layer):

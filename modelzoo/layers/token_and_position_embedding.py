@@ -5,6 +5,8 @@ from keras import ops
 
 from modelzoo import checks
 
+__all__ = ["TokenAndPositionEmbedding"]
+
 
 @keras.saving.register_keras_serializable(package="modelzoo")
 class TokenAndPositionEmbedding(keras.layers.Layer):

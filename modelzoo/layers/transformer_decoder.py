@@ -6,6 +6,8 @@ from keras import ops
 from modelzoo import checks
 from modelzoo.layers.cached_multi_head_attention import CachedMultiHeadAttention
 
+__all__ = ["TransformerDecoder"]
+
 
 @keras.saving.register_keras_serializable(package="modelzoo")
 class TransformerDecoder(keras.layers.Layer):

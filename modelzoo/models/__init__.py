@@ -1,22 +1,18 @@
-"""Model builders. Importing this package registers them."""
+"""Model builders, one module per model kind.
 
-from modelzoo.models.bert import build_bert_backbone, build_masked_lm
-from modelzoo.models.cnn import build_cnn
-from modelzoo.models.gpt import build_gpt
-from modelzoo.models.lstm_generator import build_lstm_generator
-from modelzoo.models.mlp import build_mlp
-from modelzoo.models.qa import build_qa
-from modelzoo.models.transfer import build_transfer_classifier
-from modelzoo.models.transformer import build_transformer
+Importing this package imports every module in it, which registers its
+builders with `register_model`; the names in each module's `__all__` are
+re-exported here and from `modelzoo`. A new model kind is one new module:
+nothing here lists it.
+"""
 
-__all__ = [
-    "build_bert_backbone",
-    "build_cnn",
-    "build_gpt",
-    "build_lstm_generator",
-    "build_masked_lm",
-    "build_mlp",
-    "build_qa",
-    "build_transfer_classifier",
-    "build_transformer",
-]
+import importlib
+import pkgutil
+
+__all__ = []
+for _info in pkgutil.iter_modules(__path__):
+    _module = importlib.import_module(f"{__name__}.{_info.name}")
+    for _name in _module.__all__:
+        globals()[_name] = getattr(_module, _name)
+    __all__ += _module.__all__
+__all__.sort()

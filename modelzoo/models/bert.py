@@ -17,6 +17,8 @@ from modelzoo.layers import (
 )
 from modelzoo.text import wordpiece
 
+__all__ = ["build_bert_backbone", "build_masked_lm"]
+
 WEIGHTS_FILE = "backbone.weights.h5"
 CONFIG_FILE = "backbone.json"
 

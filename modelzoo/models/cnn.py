@@ -5,6 +5,8 @@ import keras
 from modelzoo import checks
 from modelzoo.registry import register_model
 
+__all__ = ["build_cnn"]
+
 
 @register_model("cnn", input_shape=(28, 28, 1), num_classes=10, rescale=1 / 255)
 def build_cnn(

@@ -6,6 +6,8 @@ from modelzoo import checks
 from modelzoo.layers import TokenAndPositionEmbedding, TransformerDecoder
 from modelzoo.registry import register_model
 
+__all__ = ["build_gpt"]
+
 
 @register_model("gpt", vocab_size=66, sequence_length=128)
 def build_gpt(

@@ -5,6 +5,8 @@ import keras
 from modelzoo import checks
 from modelzoo.registry import register_model
 
+__all__ = ["build_lstm_generator"]
+
 
 @register_model("lstm_generator", vocab_size=66)
 def build_lstm_generator(

@@ -7,6 +7,8 @@ from modelzoo.models.bert import build_bert_backbone
 from modelzoo.registry import register_model
 from modelzoo.text import wordpiece
 
+__all__ = ["build_qa"]
+
 
 @register_model("qa", vocab_size=8000, sequence_length=256)
 def build_qa(

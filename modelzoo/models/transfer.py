@@ -10,6 +10,8 @@ from modelzoo import checks
 from modelzoo.layers import ImageNetPreprocessing
 from modelzoo.registry import register_model
 
+__all__ = ["build_transfer_classifier"]
+
 _WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 # name → (application, preprocessing mode, ImageNet "no top" weights file).

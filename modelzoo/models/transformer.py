@@ -6,6 +6,8 @@ from modelzoo import checks
 from modelzoo.layers import TokenAndPositionEmbedding, TransformerEncoder
 from modelzoo.registry import register_model
 
+__all__ = ["build_transformer"]
+
 
 @register_model("transformer", vocab_size=20000, sequence_length=200, num_classes=2)
 def build_transformer(
