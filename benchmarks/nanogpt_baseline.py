@@ -18,7 +18,7 @@ Tiny Shakespeare (`config/train_shakespeare_char.py` with the README's
 It runs in a worker process of its own (`run.py --worker=torch_gpt`) that
 never imports TensorFlow: the data come in as int arrays in an .npz written
 by the TF side (`train_ids`, and the held-out `heldout_x` / `heldout_y`
-windows), encoded with modelzoo's `char_vocabulary`.
+windows), encoded with modelzoo's `text.chars.char_vocabulary`.
 """
 
 import math

@@ -16,7 +16,7 @@ import os
 import tensorflow as tf
 from absl import logging
 
-from modelzoo.errors import ModelzooError, UsageError
+from modelzoo.errors import ModelzooError, UsageError, first_line
 
 STRATEGY_NAMES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 
@@ -108,7 +108,7 @@ def _multi_worker():
     except RuntimeError as e:
         # "Collective ops must be configured at program startup."
         raise ModelzooError(
-            f"multi_worker: {_first_line(e)}; create the strategy before any other "
+            f"multi_worker: {first_line(e, limit=200)}; create the strategy before any other "
             "TensorFlow work"
         ) from None
 
@@ -154,16 +154,9 @@ def _tpu(tpu):
         # fail with unrelated types (ValueError, URLError, NotFoundError,
         # UnimplementedError...), some with empty messages. All mean "no TPU
         # here", and the flag value is what the user can act on.
-        raise ModelzooError(f"no TPU available for tpu={tpu!r}: {_first_line(e)}") from None
-
-
-def _first_line(error, limit=200):
-    """The first line of `error`'s message, cut to `limit` characters."""
-    text = str(error).strip()
-    if isinstance(error, tf.errors.OpError) and error.message:
-        text = error.message.strip()
-    line = text.splitlines()[0] if text else type(error).__name__
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+        raise ModelzooError(
+            f"no TPU available for tpu={tpu!r}: {first_line(e, limit=200)}"
+        ) from None
 
 
 def shard_options(dataset):

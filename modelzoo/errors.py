@@ -40,6 +40,36 @@ def check_utf8(flag, value):
         ) from None
 
 
+def first_line(error, limit=None, empty=None):
+    """The first non-blank line of `error`'s message, stripped.
+
+    Library errors (TensorFlow's above all) can run to pages; the first line
+    names them. A TF `OpError`'s text starts with its message, before the
+    op's stack trace.
+
+    Args:
+        error: the exception (any object: its `str` is read).
+        limit: int or None. A longer line is cut to `limit` characters, the
+            last three being `...`.
+        empty: str or None. What a blank message gives; None gives the
+            error's type name.
+
+    Returns:
+        str, one line.
+
+    Example:
+    >>> first_line(ValueError("\\n  shape mismatch\\nmore detail"))
+    'shape mismatch'
+    >>> first_line(OSError(), empty="no message"), first_line("x" * 9, limit=6)
+    ('no message', 'xxx...')
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    line = lines[0] if lines else (type(error).__name__ if empty is None else empty)
+    if limit is not None and len(line) > limit:
+        line = line[: limit - 3] + "..."
+    return line
+
+
 def _interrupted(error):
     # Ctrl-C while Keras traces a layer reaches us wrapped in another error
     # ("Exception encountered when calling Flatten.call()").
@@ -79,9 +109,7 @@ def report(prog, error, verbose=False):
         # One line even if a message quotes a multi-line library error.
         message = " ".join(str(error).split()) or type(error).__name__
     else:
-        # Library errors (TF's above all) can run to pages; the first line names them.
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        message = f"{type(error).__name__}: {lines[0] if lines else 'no message'} " \
+        message = f"{type(error).__name__}: {first_line(error, empty='no message')} " \
             "(rerun with --verbose for details)"
     print(f"{prog}: error: {message}", file=sys.stderr)
     return getattr(error, "exit_code", 1)

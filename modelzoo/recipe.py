@@ -16,10 +16,9 @@ import keras
 import tensorflow as tf
 from absl import app, flags, logging
 
+from modelzoo import distribute
 from modelzoo.errors import UsageError, report
 from modelzoo.training import Throughput, compile_model, model_dir_callbacks
-
-STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")
 
 # Model → its registered name and builder arguments, for the model card.
 _BUILT = weakref.WeakKeyDictionary()
@@ -51,7 +50,9 @@ def define_common_flags(
     flags.DEFINE_float("learning_rate", learning_rate, "Peak Adam learning rate (cosine decay).", **fv)
     flags.DEFINE_integer("steps_per_execution", steps_per_execution, "Batches per graph call.", **fv)
     flags.DEFINE_integer("seed", None, "Random seed; set it to make a run repeatable.", **fv)
-    flags.DEFINE_string("strategy", "default", f"Distribution strategy: {', '.join(STRATEGIES)}.", **fv)
+    flags.DEFINE_string(
+        "strategy", "default",
+        f"Distribution strategy: {', '.join(distribute.STRATEGY_NAMES)}.", **fv)
     flags.DEFINE_integer("cpu_replicas", None, "mirrored on a CPU-only machine: logical CPUs.", **fv)
     flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu.", **fv)
     flags.DEFINE_boolean("mixed_precision", False, "bfloat16 on CPU/TPU, float16 on GPU.", **fv)
@@ -71,9 +72,10 @@ def check_flags(flags_obj, datasets):
         raise UsageError(
             f"--dataset={flags_obj.dataset!r} is not supported; use one of: {', '.join(datasets)}"
         )
-    if flags_obj.strategy not in STRATEGIES:
+    if flags_obj.strategy not in distribute.STRATEGY_NAMES:
         raise UsageError(
-            f"--strategy={flags_obj.strategy!r} is unknown; use one of: {', '.join(STRATEGIES)}"
+            f"--strategy={flags_obj.strategy!r} is unknown; "
+            f"use one of: {', '.join(distribute.STRATEGY_NAMES)}"
         )
     for name in ("epochs", "batch_size", "steps_per_execution"):
         if getattr(flags_obj, name) <= 0:
@@ -185,8 +187,6 @@ def make_strategy(flags_obj, strategy_override=None):
     """The strategy named by --strategy, unless a test injects one."""
     if strategy_override is not None:
         return strategy_override
-    from modelzoo import distribute
-
     strategy = distribute.get_distribution_strategy(
         flags_obj.strategy, cpu_replicas=flags_obj.cpu_replicas, tpu=flags_obj.tpu
     )
@@ -273,8 +273,6 @@ def fit_and_evaluate(
         verbose=2,
     )
     if flags_obj.model_dir:
-        from modelzoo import distribute
-
         out_dir = distribute.worker_dir(flags_obj.model_dir, strategy)
         distribute.remove_worker_dir(out_dir, flags_obj.model_dir)
     metrics = model.evaluate(test_ds, return_dict=True, verbose=0)
@@ -288,11 +286,25 @@ def check_export_target(flags_obj, name):
     export.check_target(flags_obj.export_dir, name, flags_obj.version)
 
 
-def _publish(flags_obj, strategy, publish_fn, *args, **kwargs):
-    # Under multi_worker every worker runs the export (the variables are read
-    # collectively), but only the chief's lands in --export_dir.
-    from modelzoo import distribute
+def publish(flags_obj, strategy, publish_fn, *args, **kwargs):
+    """Runs an `export.publish_*` function into --export_dir at --version.
 
+    The step every recipe publishes with; the `publish_*` functions below
+    wrap it for their export kinds. Under multi_worker every worker runs the
+    export (the variables are read collectively), but only the chief's lands
+    in --export_dir; the others write to a hidden sibling folder
+    (`distribute.worker_dir`) that is removed afterwards.
+
+    Args:
+        flags_obj: parsed flags (`export_dir`, `version`).
+        strategy: the `tf.distribute.Strategy` trained under.
+        publish_fn: a function of `modelzoo.export` that takes
+            `export_dir=` and `version=`, e.g. `export.publish_qa`.
+        *args, **kwargs: its other arguments (model, name, example, card...).
+
+    Returns:
+        The published path on the chief, None on the other workers.
+    """
     export_dir = distribute.worker_dir(flags_obj.export_dir, strategy)
     try:
         path = publish_fn(*args, export_dir=export_dir, version=flags_obj.version, **kwargs)
@@ -305,7 +317,7 @@ def publish_image_classifier(flags_obj, name, model, class_names, images, strate
     """Publishes `<export_dir>/<name>/<version>`, checked on real `images`."""
     from modelzoo import export
 
-    return _publish(
+    return publish(
         flags_obj, strategy, export.publish_image_classifier,
         model, class_names, name=name, example=images.numpy(), card=card,
     )
@@ -317,7 +329,7 @@ def publish_text_classifier(
     """Publishes `<export_dir>/<name>/<version>`, checked on real `texts`."""
     from modelzoo import export
 
-    return _publish(
+    return publish(
         flags_obj, strategy, export.publish_text_classifier,
         model, vectorizer, class_names, name=name, example=texts.numpy(), card=card,
     )
@@ -334,7 +346,7 @@ def publish_text_generator(flags_obj, name, model, vocabulary, strategy, card=No
     # A GPT has its own generator (key/value cache, window, top_k).
     gpt = export.is_gpt(model)
     publish_fn = export.publish_gpt_generator if gpt else export.publish_text_generator
-    path = _publish(flags_obj, strategy, publish_fn, model, vocabulary, name=name, card=card)
+    path = publish(flags_obj, strategy, publish_fn, model, vocabulary, name=name, card=card)
     if path is None:
         return None, None
     serve = tf.saved_model.load(path).signatures["serving_default"]

@@ -2,7 +2,11 @@
 
 Each entry is a builder function plus the default arguments of its canonical
 configuration, so `get_model("mlp")` builds the MNIST MLP and
-`get_model("mlp", hidden_units=(256, 128))` overrides one field.
+`get_model("mlp", hidden_units=(256, 128))` overrides one field. Those
+defaults may differ from the builder's own (`rescale=1/255` for the MNIST
+models); and, as timm's `create_model(pretrained=False)`, a registered name
+never downloads weights unless asked: `transfer_classifier` registers
+`weights=None` while `build_transfer_classifier` defaults to `"imagenet"`.
 """
 
 import fnmatch
@@ -35,14 +39,9 @@ def list_models(pattern="*"):
     return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
 
 
-def model_defaults(name):
-    """Returns a copy of the default arguments registered for `name`."""
-    return dict(_lookup(name)[1])
-
-
 def builder_config(name, **overrides):
     """The arguments `get_model(name, **overrides)` passes to the builder."""
-    kwargs = model_defaults(name)
+    kwargs = dict(_lookup(name)[1])
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
     return kwargs
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 from absl import logging
 
 from modelzoo import multi_worker
-from modelzoo.errors import ModelzooError
+from modelzoo.errors import ModelzooError, first_line
 
 
 def compile_model(
@@ -125,7 +125,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         except Exception as e:  # noqa: BLE001 - h5py, OSError, JSON, shape errors
             raise ModelzooError(
                 f"the backup {self._broken_file()} cannot be restored "
-                f"({type(e).__name__}: {_first_line(e)}); "
+                f"({type(e).__name__}: {first_line(e, empty='no message')}); "
                 "rerun with --fresh_start to set it aside and train from epoch 1"
             ) from e
 
@@ -138,11 +138,6 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         except (OSError, ValueError, KeyError, TypeError):
             return self._training_metadata_path
         return self._weights_path
-
-
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else "no message"
 
 
 def set_aside(path, label="discarded"):

@@ -1,11 +1,10 @@
 """Loading TFDS datasets, with a clear error when they cannot be had offline."""
 
-import socket
-
 import tensorflow_datasets as tfds
 
 from modelzoo.data import default_data_dir
 from modelzoo.errors import DataError
+from modelzoo.network import network_reachable
 
 # How each dataset is brought onto a machine with no network.
 IMPORT_HINTS = {
@@ -18,17 +17,6 @@ IMPORT_HINTS = {
     "imdb_reviews": "modelzoo data import-imdb --src aclImdb_v1.tar.gz",
     "squad": "modelzoo data import-squad --src dev-v1.1.json [--src train-v1.1.json]",
 }
-
-
-def _network_reachable(host, timeout):
-    # TFDS retries a failed download for minutes; a failed name lookup tells
-    # us at once that there is no network to download from.
-    try:
-        socket.getaddrinfo(host, 443)
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 def load_splits(name, splits, data_dir=None, download=True, as_supervised=True, manual_dir=None):
@@ -73,9 +61,9 @@ def load_splits(name, splits, data_dir=None, download=True, as_supervised=True, 
         from modelzoo.data import manual
 
         manual.prepare(name, data_dir or default_data_dir(), manual_dir,
-                       download and _network_reachable("storage.googleapis.com", 5))
+                       download and network_reachable())
         return tfds.load(name, download=False, **kwargs)
-    if not download or not _network_reachable("storage.googleapis.com", 5):
+    if not download or not network_reachable():
         looked_in = tfds.builder(name, data_dir=data_dir).data_dir
         reason = "and --download=false" if not download else "and there is no network to download it"
         hint = IMPORT_HINTS.get(name, f"tfds build {name} on a machine with network")

@@ -7,15 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-
-def _distribute_by_data(ds):
-    # TFDS splits here are read from few files; sharding by file would leave
-    # workers idle, so multi-worker training shards by element instead.
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA
-    )
-    return ds.with_options(options)
+from modelzoo.distribute import shard_options
+from modelzoo.text import chars
 
 
 def finish(ds, batch_size, training, seed=None, shuffle_buffer=10000, cache=True):
@@ -38,7 +31,7 @@ def finish(ds, batch_size, training, seed=None, shuffle_buffer=10000, cache=True
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    return _distribute_by_data(ds)
+    return shard_options(ds)
 
 
 def as_arrays(ds, batch_size=4096):
@@ -113,7 +106,7 @@ def gathered_batches(images, labels, batch_size, seed=None):
     ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
     ds = ds.flat_map(epoch).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
-    return _distribute_by_data(ds.prefetch(tf.data.AUTOTUNE))
+    return shard_options(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def standardize_review(text):
@@ -180,27 +173,12 @@ def read_text(ds):
     return b"".join(ex["text"].numpy() for ex in ds).decode("utf-8")
 
 
-def char_vocabulary(text):
-    """Returns `["", *sorted characters of text]`; id 0 is the unknown char."""
-    return [""] + sorted(set(text))
-
-
-def char_lookup(vocabulary):
-    """A table from character to id; characters not in it map to 0."""
-    return tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(vocabulary[1:]), tf.range(1, len(vocabulary), dtype=tf.int32)
-        ),
-        default_value=0,
-    )
-
-
 def char_sequences(text, vocabulary, sequence_length, batch_size, training, seed=None, max_examples=None):
     """Cuts `text` into `(ids[:-1], ids[1:])` next-character examples.
 
     Args:
         text: str. The corpus.
-        vocabulary: list of str from `char_vocabulary`.
+        vocabulary: list of str from `text.chars.char_vocabulary`.
         sequence_length: int. Characters per example.
         batch_size: int. Global batch size.
         training: bool. Whether to shuffle.
@@ -210,7 +188,7 @@ def char_sequences(text, vocabulary, sequence_length, batch_size, training, seed
     Returns:
         A batched `tf.data.Dataset` of `(int32 [b, T], int32 [b, T])`.
     """
-    ids = char_lookup(vocabulary).lookup(tf.strings.unicode_split(text, "UTF-8"))
+    ids = tf.cast(chars.char_ids(chars.char_table(vocabulary), text), tf.int32)
     window = sequence_length + 1
     if training:
         # Each epoch cuts the windows at a new random offset, so the model sees

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from modelzoo.export.publish import publish
+from modelzoo.text import chars
 
 
 def check_char_vocabulary(vocabulary, vocab_size, embedding_size):
@@ -49,8 +50,8 @@ def plain_prompt_ids(vocabulary, prompt, max_prompt_chars):
     """The prompt's ids as the export reads them, for the plain greedy checks."""
     if isinstance(prompt, bytes):
         prompt = prompt.decode("utf-8", errors="replace")
-    index = {c: i for i, c in enumerate(vocabulary) if i > 0}
-    return [index.get(c, 0) for c in prompt[len(prompt) - max_prompt_chars :]] or [0]
+    ids = chars.char_ids(chars.char_table(vocabulary), prompt).numpy().tolist()
+    return ids[len(ids) - max_prompt_chars :] or [0]
 
 
 class CharSampler:
@@ -64,26 +65,19 @@ class CharSampler:
         self.max_prompt_chars = max_prompt_chars
         # Id 0 is never emitted; "" keeps the gather total.
         self.id_to_char = tf.constant([""] + vocabulary[1:], tf.string)
-        self.char_to_id = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(vocabulary[1:], tf.string),
-                tf.range(1, len(vocabulary), dtype=tf.int64),
-            ),
-            default_value=0,
-        )
+        self.char_to_id = chars.char_table(vocabulary)
         # Id 0 (unknown) is never generated: V - 1 candidates.
         self.candidates = len(vocabulary) - 1
 
     def prompt_ids(self, prompt):
         """Prompt ids `[batch, width]` (0-padded, width ≥ 1) and lengths ≥ 1."""
-        # Bad UTF-8 becomes U+FFFD, which is unknown (id 0) unless in the vocabulary.
-        chars = tf.strings.unicode_split(prompt, "UTF-8", errors="replace")
-        chars = chars[:, -self.max_prompt_chars :]
-        ids = self.char_to_id.lookup(chars).to_tensor(default_value=0)
+        ids = chars.char_ids(self.char_to_id, prompt)[:, -self.max_prompt_chars :]
+        lengths = ids.row_lengths()
+        ids = ids.to_tensor(default_value=0)
         # An empty prompt is read as the single unknown id 0; the extra
         # column makes that work even when every prompt is empty.
         ids = tf.pad(ids, [[0, 0], [0, 1]])
-        return ids, tf.maximum(chars.row_lengths(), 1)
+        return ids, tf.maximum(lengths, 1)
 
     def checked(self, prompt, **per_prompt):
         """The request's tensors, with one value per prompt and no NaN temperature.

@@ -12,6 +12,7 @@ from modelzoo.export.char_sampling import (
     publish_generator,
     write_generator_archive,
 )
+from modelzoo.models.lstm_generator import LstmGenerator
 
 GENERATOR_CONTRACT = {
     "inputs": {
@@ -27,40 +28,28 @@ def check_vocabulary(model, vocabulary):
     """Returns `vocabulary` as a list of str after checking it fits `model`.
 
     Args:
-        model: a `build_lstm_generator` model.
+        model: a `build_lstm_generator` model (an `LstmGenerator`).
         vocabulary: sequence of str; `vocabulary[0]` is the unknown id and
             every other entry is one character (one code point), all distinct.
 
     Raises:
-        ValueError: on a size mismatch, a duplicate or a multi-character entry.
+        ValueError: on a model of another kind, a size mismatch, a duplicate
+            or a multi-character entry.
     """
-    return check_char_vocabulary(
-        vocabulary, model.get_layer("logits").units, model.get_layer("embedding").input_dim
-    )
-
-
-def lstm_cells(model):
-    """Returns the cells of the layers `lstm_0`, `lstm_1`, ... in order."""
-    cells = []
-    names = {layer.name for layer in model.layers}
-    while f"lstm_{len(cells)}" in names:
-        layer = model.get_layer(f"lstm_{len(cells)}")
-        if layer.go_backwards or not layer.return_sequences:
-            raise ValueError(f"`{layer.name}` must run forwards and return sequences.")
-        cells.append(layer.cell)
-    if not cells:
-        raise ValueError("The model has no layer named `lstm_0`.")
-    return cells
+    if not isinstance(model, LstmGenerator):
+        raise ValueError(
+            "`model` must be a build_lstm_generator model (an LstmGenerator). "
+            f"Received: {type(model).__name__} {model.name!r}"
+        )
+    return check_char_vocabulary(vocabulary, model.vocab_size, model.vocab_size)
 
 
 class _Generator(CharSampler):
-    """The in-graph sampling loop over stepped LSTM cells."""
+    """The in-graph sampling loop over the model's `call_with_cache`."""
 
     def __init__(self, model, vocabulary, max_chars, max_prompt_chars):
         super().__init__(vocabulary, max_chars, max_prompt_chars)
-        self.embedding = model.get_layer("embedding")
-        self.cells = lstm_cells(model)
-        self.logits = model.get_layer("logits")
+        self.model = model
 
     def generate(self, prompt, num_chars, temperature):
         """See `export_text_generator`."""
@@ -71,21 +60,18 @@ class _Generator(CharSampler):
         first, count, steps = self.schedule(lengths, inputs["num_chars"])
         settings = self.sampling(inputs["temperature"])
 
-        def body(t, token, states, text):
+        def body(t, token, cache, text):
             prompt_token = tf.gather(ids, tf.minimum(t, width - 1), axis=1)
-            x = self.embedding(tf.where(t < lengths, prompt_token, token))
-            new_states = []
-            for cell, state in zip(self.cells, states):
-                x, state = cell(x, state, training=False)
-                new_states.append(state)
-            token = self.next_token(tf.cast(self.logits(x), tf.float32)[:, 1:], settings)
-            return t + 1, token, new_states, self.emit(text, t, first, count, token)
+            logits, cache = self.model.call_with_cache(
+                tf.where(t < lengths, prompt_token, token), cache
+            )
+            token = self.next_token(logits[:, 1:], settings)
+            return t + 1, token, cache, self.emit(text, t, first, count, token)
 
-        states = [cell.get_initial_state(batch) for cell in self.cells]
         start = (
             tf.constant(0, tf.int64),
             tf.zeros([batch], tf.int64),
-            states,
+            self.model.empty_cache(batch),
             tf.fill([batch], ""),
         )
         _, _, _, text = tf.while_loop(lambda t, *_: t < steps, body, start)
@@ -122,8 +108,7 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
     `{"instances": [{"prompt": "ROMEO:", "num_chars": 200, "temperature": 0.8}]}`.
 
     Args:
-        model: a built `build_lstm_generator` model (layers `embedding`,
-            `lstm_0`, `lstm_1`, ..., `logits`); dropout is skipped, as at
+        model: a `build_lstm_generator` model; dropout is skipped, as at
             inference.
         vocabulary: sequence of str; `vocabulary[i]` is the character of id
             `i`, `vocabulary[0]` the unknown id (its entry is ignored; "" by

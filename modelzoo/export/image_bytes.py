@@ -11,6 +11,7 @@ from modelzoo.export.classifier_head import (
     expected_classifier_outputs,
 )
 from modelzoo.export.publish import publish
+from modelzoo.pixels import resize
 
 
 def image_size(model):
@@ -28,8 +29,8 @@ def decode_and_resize(data, size):
 
     Decoding keeps 3 channels (gray is repeated, alpha dropped); the image
     is resized bilinearly (as `keras.utils.image_dataset_from_directory`)
-    and rounded to whole pixel values, which is also what the training
-    pipelines of `modelzoo.tasks.transfer_classification` feed.
+    and rounded to whole pixel values by `modelzoo.pixels.resize`, as the
+    training pipelines of `modelzoo.tasks.transfer_classification` are.
 
     Args:
         data: scalar string tensor.
@@ -39,12 +40,7 @@ def decode_and_resize(data, size):
         float32 `[height, width, 3]` in [0, 255].
     """
     image = tf.io.decode_image(data, channels=3, expand_animations=False)
-    return quantize(tf.image.resize(image, size))
-
-
-def quantize(pixels):
-    """Rounds resized float pixels to whole values in [0, 255], as float32."""
-    return tf.cast(tf.saturate_cast(tf.round(pixels), tf.uint8), tf.float32)
+    return resize(image, size)
 
 
 def bytes_contract(model):

@@ -42,7 +42,7 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
     >>> x = np.random.rand(1, 3, 8).astype("float32")
     >>> cache = layer.empty_cache(1, 5, dtype="float32")
     >>> outputs, cache = layer(x, x, cache=cache, cache_update_index=0)
-    >>> outputs.shape, cache[0].shape
+    >>> tuple(outputs.shape), tuple(cache[0].shape)
     ((1, 3, 8), (1, 5, 8))
     """
 

@@ -32,7 +32,7 @@ class ImageNetPreprocessing(keras.layers.Layer):
 
     Example:
     >>> layer = ImageNetPreprocessing("tf")
-    >>> layer(np.full((1, 2, 2, 3), 255.0))[0, 0, 0]
+    >>> layer(np.full((1, 2, 2, 3), 255.0))[0, 0, 0].numpy().tolist()
     [1.0, 1.0, 1.0]
     """
 

@@ -34,7 +34,7 @@ class SegmentEmbedding(keras.layers.Layer):
 
     Example:
     >>> layer = SegmentEmbedding(separator_id=3, embedding_dim=4)
-    >>> layer(np.array([[2, 7, 3, 9, 9, 3, 0]])).shape
+    >>> tuple(layer(np.array([[2, 7, 3, 9, 9, 3, 0]])).shape)
     (1, 7, 4)
     """
 

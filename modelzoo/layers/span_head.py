@@ -31,7 +31,7 @@ class SpanHead(keras.layers.Layer):
 
     Example:
     >>> head = SpanHead()
-    >>> head(np.zeros((1, 5, 8)), padding_mask=np.array([[1, 1, 1, 0, 0]])).shape
+    >>> tuple(head(np.zeros((1, 5, 8)), padding_mask=np.array([[1, 1, 1, 0, 0]])).shape)
     (1, 2, 5)
     """
 

@@ -35,7 +35,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     Example:
     >>> layer = TokenAndPositionEmbedding(100, 8, 4)
-    >>> layer(np.array([[5, 7, 0]])).shape
+    >>> tuple(layer(np.array([[5, 7, 0]])).shape)
     (1, 3, 4)
     """
 

@@ -50,7 +50,7 @@ class TransformerDecoder(keras.layers.Layer):
 
     Example:
     >>> block = TransformerDecoder(intermediate_dim=16, num_heads=2)
-    >>> block(np.zeros((1, 3, 8))).shape
+    >>> tuple(block(np.zeros((1, 3, 8))).shape)
     (1, 3, 8)
 
     References:

@@ -39,7 +39,7 @@ class TransformerEncoder(keras.layers.Layer):
 
     Example:
     >>> block = TransformerEncoder(intermediate_dim=16, num_heads=2)
-    >>> block(np.zeros((1, 3, 8))).shape
+    >>> tuple(block(np.zeros((1, 3, 8))).shape)
     (1, 3, 8)
 
     References:

@@ -57,7 +57,7 @@ def build_gpt(
 
     Example:
     >>> model = build_gpt(65, 32, embed_dim=16, num_heads=2, ff_dim=32, num_layers=1)
-    >>> model(np.ones((2, 7), "int32")).shape
+    >>> tuple(model(np.ones((2, 7), "int32")).shape)
     (2, 7, 65)
     """
     return GPT(

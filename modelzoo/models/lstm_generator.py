@@ -19,8 +19,8 @@ def build_lstm_generator(
 ):
     """Builds Embedding → LSTM × N → Dense(vocab_size) next-token logits.
 
-    The LSTM layers are named `lstm_0`, `lstm_1`, ... and their cells are what
-    the in-graph generator of `modelzoo.export` steps one token at a time.
+    The model's `call_with_cache` steps the same layers one token at a time;
+    the in-graph generator of `modelzoo.export` calls it.
 
     Args:
         vocab_size: int. Number of token ids.
@@ -37,18 +37,102 @@ def build_lstm_generator(
 
     Example:
     >>> model = build_lstm_generator(65)
-    >>> model(np.ones((2, 7), "int32")).shape
+    >>> tuple(model(np.ones((2, 7), "int32")).shape)
     (2, 7, 65)
     """
-    checks.positive_int("vocab_size", vocab_size)
-    checks.positive_int("embed_dim", embed_dim)
-    lstm_units = checks.positive_ints("lstm_units", lstm_units)
-    checks.rate("dropout", dropout)
+    return LstmGenerator(
+        vocab_size, embed_dim=embed_dim, lstm_units=lstm_units, dropout=dropout, name=name,
+        dtype=dtype,
+    )
 
-    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = keras.layers.Embedding(vocab_size, embed_dim, dtype=dtype, name="embedding")(token_ids)
-    for i, units in enumerate(lstm_units):
-        x = keras.layers.LSTM(units, return_sequences=True, dtype=dtype, name=f"lstm_{i}")(x)
-        x = keras.layers.Dropout(dropout, dtype=dtype, name=f"dropout_{i}")(x)
-    logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)
-    return keras.Model(token_ids, logits, name=name)
+
+@keras.saving.register_keras_serializable(package="modelzoo")
+class LstmGenerator(keras.Model):
+    """The model `build_lstm_generator` returns: a functional LM with a cached step.
+
+    Besides the plain call (ids → logits for every position, used by
+    training), it owns `call_with_cache`, one token per row through the same
+    layers' cells with the LSTM states as the cache, which the exported
+    generator's in-graph sampler calls. Its config holds the builder's
+    arguments. Arguments: see `build_lstm_generator`.
+    """
+
+    def __init__(self, vocab_size, embed_dim=64, lstm_units=(256,), dropout=0.0, dtype=None,
+                 **kwargs):
+        checks.positive_int("vocab_size", vocab_size)
+        checks.positive_int("embed_dim", embed_dim)
+        lstm_units = checks.positive_ints("lstm_units", lstm_units)
+        checks.rate("dropout", dropout)
+
+        # === Layers ===
+        self.embedding = keras.layers.Embedding(
+            vocab_size, embed_dim, dtype=dtype, name="embedding"
+        )
+        self.lstms = [
+            keras.layers.LSTM(units, return_sequences=True, dtype=dtype, name=f"lstm_{i}")
+            for i, units in enumerate(lstm_units)
+        ]
+        self.dropouts = [
+            keras.layers.Dropout(dropout, dtype=dtype, name=f"dropout_{i}")
+            for i in range(len(lstm_units))
+        ]
+        # The logits stay float32 under a mixed-precision policy.
+        self.head = keras.layers.Dense(vocab_size, dtype="float32", name="logits")
+
+        # === Functional Model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        x = self.embedding(token_ids)
+        for lstm, drop in zip(self.lstms, self.dropouts):
+            x = drop(lstm(x))
+        super().__init__(token_ids, self.head(x), dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.vocab_size = vocab_size
+        self.embed_dim = embed_dim
+        self.lstm_units = lstm_units
+        self.dropout = dropout
+
+    def empty_cache(self, batch_size):
+        """The zero states for `call_with_cache`: `[h, c]` per LSTM."""
+        return [lstm.cell.get_initial_state(batch_size) for lstm in self.lstms]
+
+    def call_with_cache(self, token_ids, cache):
+        """Logits of the next token after `token_ids` `[batch]`, one step.
+
+        The plain call's layers, a step at a time: each LSTM's cell advances
+        its state in `cache`. Fed a sequence token by token from
+        `empty_cache`, it gives the plain call's logits at each position (up
+        to float rounding). Inference only (no dropout).
+
+        Args:
+            token_ids: int tensor `[batch]`.
+            cache: the list `empty_cache` or a previous call returned.
+
+        Returns:
+            `(logits, cache)`: float32 logits `[batch, vocab_size]` and the
+            updated cache.
+        """
+        x = self.embedding(token_ids)
+        new_cache = []
+        for lstm, state in zip(self.lstms, cache):
+            x, state = lstm.cell(x, state, training=False)
+            new_cache.append(state)
+        return self.head(x), new_cache
+
+    def get_config(self):
+        return {
+            "vocab_size": self.vocab_size,
+            "embed_dim": self.embed_dim,
+            "lstm_units": list(self.lstm_units),
+            "dropout": self.dropout,
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)

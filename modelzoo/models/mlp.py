@@ -45,7 +45,7 @@ def build_mlp(
 
     Example:
     >>> model = build_mlp((28, 28, 1), 10)
-    >>> model(np.zeros((2, 28, 28, 1))).shape
+    >>> tuple(model(np.zeros((2, 28, 28, 1))).shape)
     (2, 10)
     """
     input_shape = checks.positive_ints("input_shape", input_shape)

@@ -2,12 +2,13 @@
 
 import hashlib
 import os
-import socket
 
 import keras
 
 from modelzoo import checks
+from modelzoo.errors import first_line
 from modelzoo.layers import ImageNetPreprocessing
+from modelzoo.network import network_reachable
 from modelzoo.registry import register_model
 
 __all__ = ["build_transfer_classifier"]
@@ -36,19 +37,6 @@ def file_sha256(path):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _network_reachable(host="storage.googleapis.com", timeout=5):
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def _first_line(exc):
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def make_backbone(backbone, input_shape, weights="imagenet", weights_sha256=None):
@@ -82,13 +70,13 @@ def make_backbone(backbone, input_shape, weights="imagenet", weights_sha256=None
             f"download {url} on a machine with network and pass weights='/path/to/"
             f"{os.path.basename(url)}' (a local file), or weights=None to train from scratch"
         )
-        if not os.path.exists(cached) and not _network_reachable():
+        if not os.path.exists(cached) and not network_reachable():
             raise ValueError(f"weights='imagenet' needs a download and there is no network; {hint}")
         try:
             return application(weights="imagenet", **kwargs)
         except Exception as e:  # noqa: BLE001 - any download failure is one line.
             raise ValueError(
-                f"weights='imagenet' could not be loaded ({_first_line(e)}); {hint}"
+                f"weights='imagenet' could not be loaded ({first_line(e)}); {hint}"
             ) from None
     if not isinstance(weights, (str, os.PathLike)):
         raise ValueError(
@@ -110,11 +98,15 @@ def make_backbone(backbone, input_shape, weights="imagenet", weights_sha256=None
         model.load_weights(path)
     except Exception as e:  # noqa: BLE001 - h5py, shape and format errors
         raise ValueError(
-            f"`weights` file {path} does not fit a headless {backbone}: {_first_line(e)}"
+            f"`weights` file {path} does not fit a headless {backbone}: {first_line(e)}"
         ) from None
     return model
 
 
+# `weights=None` on purpose, against the builder's "imagenet": a registered
+# name builds offline, with no download, as timm's `create_model` does
+# (`pretrained=False`); `get_model(..., weights="imagenet")` asks for them.
+# (`get_model` drops None overrides, so only the entry can say None.)
 @register_model("transfer_classifier", num_classes=5, input_shape=(64, 64, 3), weights=None)
 def build_transfer_classifier(
     num_classes,
@@ -163,7 +155,7 @@ def build_transfer_classifier(
 
     Example:
     >>> model = build_transfer_classifier(5, input_shape=(64, 64, 3), weights=None)
-    >>> model(np.zeros((2, 64, 64, 3))).shape
+    >>> tuple(model(np.zeros((2, 64, 64, 3))).shape)
     (2, 5)
     """
     checks.positive_int("num_classes", num_classes)

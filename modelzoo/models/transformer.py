@@ -53,7 +53,7 @@ def build_transformer(
 
     Example:
     >>> model = build_transformer(1000, 32, 2)
-    >>> model(np.ones((2, 32), "int32")).shape
+    >>> tuple(model(np.ones((2, 32), "int32")).shape)
     (2, 2)
     """
     checks.positive_int("vocab_size", vocab_size)

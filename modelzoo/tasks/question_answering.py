@@ -227,7 +227,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
     ]
     metrics.update(squad_scores(predictions, test_examples["answers"]))
     example = [[t.decode("utf-8") for t in texts[:8]] for texts in (questions, contexts)]
-    export_path = recipe._publish(
+    export_path = recipe.publish(
         flags_obj, strategy, publish_qa, model, processor, name=name, example=example,
         card=recipe.card_facts(flags_obj, model, metrics, ["train", "validation"]),
     )

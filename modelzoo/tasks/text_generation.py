@@ -10,6 +10,7 @@ from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import DataError, UsageError, check_utf8
+from modelzoo.text import chars
 
 DATASETS = ("tiny_shakespeare",)
 
@@ -20,7 +21,7 @@ def greedy_next_char_accuracy(model, vocabulary, prompts, next_chars, batch_size
     What the export's greedy generator returns as its first character, from
     the in-memory model; prompts all have the same length.
     """
-    ids = pipelines.char_lookup(vocabulary).lookup(tf.strings.unicode_split(prompts, "UTF-8"))
+    ids = chars.char_ids(chars.char_table(vocabulary), prompts)
     logits = model.predict(ids.to_tensor(), batch_size=batch_size, verbose=0)
     predicted = [vocabulary[i] for i in np.argmax(logits[:, -1], axis=-1)]
     return float(np.mean([p == c for p, c in zip(predicted, next_chars)]))
@@ -76,7 +77,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
                 f"the {flags_obj.dataset} {split} split has {len(text)} characters; "
                 f"it needs more than --sequence_length={flags_obj.sequence_length}"
             )
-    vocabulary = pipelines.char_vocabulary(train_text)
+    vocabulary = chars.char_vocabulary(train_text)
     sequences = dict(vocabulary=vocabulary, sequence_length=flags_obj.sequence_length,
                      batch_size=flags_obj.batch_size)
     train_ds = pipelines.char_sequences(

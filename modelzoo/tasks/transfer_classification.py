@@ -7,11 +7,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from modelzoo import recipe
+from modelzoo import pixels, recipe
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import DataError, UsageError
-from modelzoo.export.image_bytes import publish_image_bytes_classifier, quantize
+from modelzoo.export.image_bytes import publish_image_bytes_classifier
 from modelzoo.models.transfer import BACKBONES, unfreeze_top_layers
 from modelzoo.training import Throughput, compile_model, model_dir_callbacks
 
@@ -75,7 +75,7 @@ def load_images(flags_obj, datasets_override=None):
             raise DataError(f"--image_dir={flags_obj.image_dir} needs at least 2 class subfolders")
         example = [tf.io.read_file(p).numpy() for p in test.file_paths[:4]]
         class_names = train.class_names
-        train, test = (ds.map(lambda x, y: (quantize(x), y)) for ds in (train, test))
+        train, test = (ds.map(lambda x, y: (pixels.quantize(x), y)) for ds in (train, test))
         return train, test, class_names, example
     (train, test), info = datasets_override or load_splits(
         flags_obj.dataset, split_specs(flags_obj),
@@ -85,7 +85,7 @@ def load_images(flags_obj, datasets_override=None):
     example = [tf.io.encode_jpeg(image).numpy() for image, _ in test.take(4)]
 
     def resize(image, label):
-        return quantize(tf.image.resize(image, size)), label
+        return pixels.resize(image, size), label
 
     return train.map(resize), test.map(resize), info.features["label"].names, example
 
@@ -143,7 +143,7 @@ def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_ov
         callbacks = [throughput, *model_dir_callbacks(model_dir, strategy, flags_obj.fresh_start)]
         model.fit(train_ds, epochs=flags_obj.fine_tune_epochs, callbacks=callbacks, verbose=2)
         metrics = model.evaluate(test_ds, return_dict=True, verbose=0)
-    export_path = recipe._publish(
+    export_path = recipe.publish(
         flags_obj, strategy, publish_image_bytes_classifier, model, class_names,
         name=name, example=np.asarray(example, dtype=object) if example else None,
         card=recipe.card_facts(flags_obj, model, metrics, split_specs(flags_obj)),

@@ -1,0 +1,177 @@
+"""The ViT classifier: builder, serialization, bad arguments, recipe, real MNIST."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from absl import flags
+
+from modelzoo.export import model_card
+from modelzoo.layers.patch_embedding import PatchEmbedding
+from modelzoo.models.vit import build_vit
+from modelzoo.registry import builder_config, get_model, list_models
+from modelzoo.testing import run_model_test
+from tests.recipe_helpers import ROOT, load_recipe
+
+RNG = np.random.default_rng(0)
+SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+TINY_ARGS = dict(patch_size=4, hidden_dim=8, num_layers=2, num_heads=2, mlp_dim=16)
+# The recipe's tiny sizes, so it trains in seconds on mock data.
+TINY_FLAGS = [
+    "--epochs=1", "--batch_size=8", "--patch_size=7", "--hidden_dim=8", "--num_layers=1",
+    "--num_heads=2", "--mlp_dim=16", "--warmup_steps=2",
+]
+
+
+def tiny_vit(**kwargs):
+    return build_vit((8, 8, 1), 3, rescale=1 / 255, **dict(TINY_ARGS, **kwargs))
+
+
+def test_vit_shapes_saving_and_training():
+    keras.utils.set_random_seed(0)
+    model = tiny_vit()
+    assert model.get_layer("patch_embedding").num_tokens == 4
+    assert model.output_shape == (None, 3)
+    x = RNG.integers(0, 256, (4, 8, 8, 1)).astype("float32")
+    run_model_test(model, x, np.int32(2), SCE)
+
+
+def test_vit_serializes_and_deserializes_with_the_same_outputs():
+    model = tiny_vit(dropout=0.1)
+    config = keras.saving.serialize_keras_object(model)
+    json.dumps(config)  # plain JSON, as a .keras file stores it
+    # No custom_objects: the registered classes alone rebuild it.
+    clone = keras.saving.deserialize_keras_object(config)
+    clone.set_weights(model.get_weights())
+    x = RNG.integers(0, 256, (3, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(
+        np.asarray(clone(x, training=False)), np.asarray(model(x, training=False)), atol=1e-6
+    )
+    assert isinstance(clone.get_layer("patch_embedding"), PatchEmbedding)
+    assert clone.get_layer("encoder_0").dropout == 0.1
+
+
+def test_vit_takes_raw_pixels_and_keeps_float32_logits_under_mixed_precision():
+    model = tiny_vit(dtype="mixed_bfloat16")
+    assert [l.name for l in model.layers[:3]] == ["inputs", "rescale", "patch_embedding"]
+    out = model(RNG.integers(0, 256, (2, 8, 8, 1)).astype("float32"))
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    assert np.all(np.isfinite(np.asarray(out)))
+
+
+def test_registered_vit_is_the_mnist_model():
+    assert "vit" in list_models()
+    assert builder_config("vit") == dict(input_shape=(28, 28, 1), num_classes=10, rescale=1 / 255)
+    model = get_model("vit")
+    assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
+    assert model.get_layer("patch_embedding").num_tokens == 16  # 7x7 patches
+    assert len([l for l in model.layers if l.name.startswith("encoder_")]) == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [
+        (dict(input_shape=(28, 28)), "input_shape"),
+        (dict(input_shape=(28, 0, 1)), "input_shape"),
+        (dict(input_shape=(28, 28, 1), patch_size=5), "input_shape"),
+        (dict(num_classes=0), "num_classes"),
+        (dict(patch_size=0), "patch_size"),
+        (dict(hidden_dim=-8), "hidden_dim"),
+        (dict(hidden_dim=30, num_heads=4), "hidden_dim"),
+        (dict(num_layers=0), "num_layers"),
+        (dict(num_heads=0), "num_heads"),
+        (dict(mlp_dim=1.5), "mlp_dim"),
+        (dict(dropout=1.0), "dropout"),
+    ],
+)
+def test_bad_arguments_name_the_argument(kwargs, arg):
+    kwargs = dict(dict(input_shape=(28, 28, 1), num_classes=10), **kwargs)
+    with pytest.raises(ValueError, match=f"`{arg}`"):
+        build_vit(**kwargs)
+
+
+def test_recipe_reproduce_rows_have_the_benchmark_keys():
+    from benchmarks.reproduce import RUNS
+
+    known = set().union(*RUNS)
+    rows = load_recipe("mnist_vit").REPRODUCE
+    assert [row["run"] for row in rows] == ["mnist_vit"]
+    for row in rows:
+        assert set(row) <= known, set(row) - known
+        assert row["floor"] == 0.97 and row["metric"] == "accuracy"
+
+
+def run_vit_recipe(*args, num_examples=48):
+    """`recipes/mnist_vit.py`'s `run` with tiny sizes on mock TFDS data."""
+    module = load_recipe("mnist_vit")
+    flag_values = flags.FlagValues()
+    module.define_flags(flag_values)
+    flag_values(["mnist_vit", *TINY_FLAGS, *args])
+    with tfds.testing.mock_data(num_examples=num_examples):
+        return module.run(flag_values)
+
+
+@pytest.mark.slow
+def test_recipe_trains_exports_and_the_export_serves(tmp_path):
+    import tensorflow as tf
+
+    summary = run_vit_recipe(f"--export_dir={tmp_path}", "--seed=0")
+    assert summary["model"] == "vit" and summary["dataset"] == "mnist"
+    assert summary["export_path"] == str(tmp_path / "mnist_vit" / "1")
+    assert 0.0 <= summary["metrics"]["accuracy"] <= 1.0
+    assert summary["export_metrics"]["accuracy"] == pytest.approx(
+        summary["metrics"]["accuracy"], abs=1e-6)
+    serve = tf.saved_model.load(summary["export_path"]).signatures["serving_default"]
+    out = serve(images=tf.constant(RNG.integers(0, 256, (3, 28, 28, 1)).astype("uint8")))
+    probabilities = out["probabilities"].numpy()
+    assert probabilities.shape == (3, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    card = model_card.read_card(summary["export_path"])
+    assert card["model"]["name"] == "vit"
+    assert card["model"]["builder_config"]["hidden_dim"] == 8
+
+
+def test_recipe_refuses_a_patch_size_that_does_not_divide_the_image(tmp_path):
+    from modelzoo.errors import UsageError
+
+    with pytest.raises(UsageError, match="patch_size"):
+        run_vit_recipe(f"--export_dir={tmp_path}", "--patch_size=5")
+
+
+# === Real MNIST ===
+
+REAL_DATA = os.path.join(ROOT, "data", "real")
+MANUAL = os.path.join(os.path.dirname(ROOT), "shared", "data", "tfds_manual")
+IN_CI = bool(os.environ.get("CI"))
+
+
+def real_mnist_flags(tmp_path):
+    """Flags that read real MNIST: prepared in data/real, else from the originals."""
+    if os.path.isdir(os.path.join(REAL_DATA, "mnist")):
+        return [f"--data_dir={REAL_DATA}", "--download=false"]
+    if os.path.isdir(MANUAL) or IN_CI:
+        return [f"--manual_dir={MANUAL}", f"--data_dir={tmp_path / 'tfds'}", "--download=false"]
+    pytest.skip("no real MNIST: data/real/mnist and ../shared/data are absent (CI has them)")
+
+
+@pytest.mark.slow
+def test_real_mnist_two_epochs_reach_95_percent_and_the_export_agrees(tmp_path):
+    # Two of the default four epochs (110 s here, on 2 shared cores); a run
+    # of three reached 0.970 after its second.
+    data = real_mnist_flags(tmp_path)
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "recipes", "mnist_vit.py"), *data, "--seed=0",
+         "--epochs=2", f"--export_dir={tmp_path / 'exports'}"],
+        capture_output=True, text=True, timeout=900,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["metrics"]["accuracy"] >= 0.95
+    exported = summary["export_metrics"]["accuracy"]
+    assert abs(summary["metrics"]["accuracy"] - exported) <= 0.002
