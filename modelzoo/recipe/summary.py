@@ -58,8 +58,12 @@ def _dataset_facts(flags_obj, splits):
     }
 
 
-def summarize(flags_obj, model_name, metrics, export_path, start, throughput=None, **extra):
-    """The recipe's one-line JSON summary, as a dict."""
+def summarize(flags_obj, model_name, metrics, export_path, start, throughput=None,
+              unit="examples", **extra):
+    """The recipe's one-line JSON summary, as a dict.
+
+    `unit` names what the throughput counts: `train_<unit>_per_s`.
+    """
     summary = {
         "model": model_name,
         "dataset": flags_obj.dataset,
@@ -71,6 +75,6 @@ def summarize(flags_obj, model_name, metrics, export_path, start, throughput=Non
         summary["epochs_run"] = len(throughput.epoch_seconds)
         summary["train_time_s"] = round(sum(throughput.epoch_seconds), 2)
     if throughput is not None and throughput.examples_per_second():
-        summary["train_examples_per_s"] = round(throughput.examples_per_second(), 1)
+        summary[f"train_{unit}_per_s"] = round(throughput.examples_per_second(), 1)
     summary.update(extra)
     return summary
