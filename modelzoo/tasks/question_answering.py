@@ -1,7 +1,7 @@
 """Extractive question answering on SQuAD with a Transformer encoder."""
 
 import collections
-import time
+import functools
 
 import numpy as np
 import tensorflow as tf
@@ -14,6 +14,7 @@ from modelzoo.errors import UsageError
 from modelzoo.export.qa import publish_qa
 from modelzoo.models import bert
 from modelzoo.squad_eval import squad_scores
+from modelzoo.tasks.base import Data, Task, run_task
 from modelzoo.text import wordpiece
 from modelzoo.text.qa_processor import QaProcessor
 
@@ -128,8 +129,8 @@ def windows_dataset(processor, examples, batch_size, training, seed=None):
     return pipelines.finish(ds, batch_size, training, seed)
 
 
-def read_pretrained(flags_obj, model_kwargs):
-    """`(vocabulary, model_kwargs)` of --init_checkpoint, or None without one.
+def read_pretrained(flags_obj):
+    """`(vocabulary, encoder sizes)` of --init_checkpoint, or None without one.
 
     The encoder's sizes come from the checkpoint; --dropout stays a
     fine-tuning choice.
@@ -149,94 +150,108 @@ def read_pretrained(flags_obj, model_kwargs):
             f"--sequence_length={flags_obj.sequence_length} differs from the checkpoint's "
             f"{config['sequence_length']}; drop the flag or pre-train at that length"
         )
-    kwargs = dict(model_kwargs)
+    sizes = {}
     for key in ("embed_dim", "num_heads", "ff_dim", "num_layers", "token_match"):
         if flags_obj[key].present and flags_obj[key].value != config.get(key, False):
             raise UsageError(
                 f"--{key}={flags_obj[key].value} differs from the checkpoint's {config.get(key)}; "
                 "the encoder's sizes come from --init_checkpoint, drop the flag"
             )
-        kwargs[key] = config.get(key, False)
-    return vocabulary, kwargs
+        sizes[key] = config.get(key, False)
+    return vocabulary, sizes
+
+
+class QuestionAnswering(Task):
+    """Question and context in, answer span out; tokenizing and windowing are in the export.
+
+    The vocabulary is learned from the train contexts and questions, or read
+    from --init_checkpoint with the encoder's sizes and weights.
+    """
+
+    datasets = DATASETS
+
+    def check_flags(self, flags_obj):
+        self.windowing = dict(
+            sequence_length=flags_obj.sequence_length,
+            max_question_tokens=flags_obj.max_question_tokens,
+            doc_stride=flags_obj.doc_stride,
+            max_answer_tokens=flags_obj.max_answer_tokens,
+        )
+        try:  # Checks the windowing flags before any data is read.
+            QaProcessor(wordpiece.RESERVED + ["a"], **self.windowing)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        self.pretrained = read_pretrained(flags_obj)
+        if self.pretrained is None and flags_obj.vocab_size <= len(wordpiece.RESERVED):
+            raise UsageError(
+                f"--vocab_size={flags_obj.vocab_size} must be an integer > {len(wordpiece.RESERVED)}"
+            )
+
+    def export_name(self, flags_obj, model_name):
+        return f"squad_{model_name}"
+
+    def splits(self, flags_obj):
+        return ["train", "validation"]
+
+    def load(self, flags_obj, datasets_override):
+        """`datasets_override`: `((train, validation), info)` as `load_splits`
+        returns with `as_supervised=False`."""
+        (train, test), _ = datasets_override or load_splits(
+            flags_obj.dataset, ["train", "validation"], flags_obj.data_dir, flags_obj.download,
+            manual_dir=flags_obj.manual_dir,
+            as_supervised=False,
+        )
+        train_examples, skipped = keep_located(read_examples(train, flags_obj.max_train_examples))
+        test_examples = read_examples(test, flags_obj.max_eval_examples)
+        model_kwargs, initialize = {}, None
+        if self.pretrained is None:
+            vocabulary = learn_vocabulary(train_examples, flags_obj.vocab_size)
+        else:
+            vocabulary, model_kwargs = self.pretrained
+            initialize = functools.partial(
+                bert.load_checkpoint, directory=flags_obj.init_checkpoint)
+
+        processor = QaProcessor(vocabulary, **self.windowing)
+        return Data(
+            train=windows_dataset(
+                processor, train_examples, flags_obj.batch_size, True, flags_obj.seed),
+            test=windows_dataset(processor, test_examples, flags_obj.batch_size, False),
+            examples=len(train_examples["question"]),
+            model_kwargs=dict(model_kwargs, vocab_size=len(vocabulary),
+                              sequence_length=flags_obj.sequence_length),
+            initialize=initialize,
+            state=dict(processor=processor, test=test_examples, skipped=skipped),
+        )
+
+    def evaluate(self, model, data, metrics):
+        """The official SQuAD v1.1 EM and F1 of the in-memory model's answers."""
+        test = data.state["test"]
+        answers = data.state["processor"].predict(model, test["question"], test["context"])
+        predictions = [a.decode("utf-8") for a in answers["answer"]]
+        return {**metrics, **squad_scores(predictions, test["answers"])}
+
+    def publish(self, flags_obj, strategy, name, model, data, card):
+        test = data.state["test"]
+        example = [[t.decode("utf-8") for t in texts[:8]]
+                   for texts in (test["question"], test["context"])]
+        return recipe.publish(flags_obj, strategy, publish_qa, model, data.state["processor"],
+                              name=name, example=example, card=card)
+
+    def report(self, path, data, flags_obj):
+        test = data.state["test"]
+        export_metrics = None
+        if path:
+            answers = scoring.qa_answers(path, test["question"], test["context"])
+            export_metrics = squad_scores(answers, test["answers"])
+        return dict(
+            skipped_examples=data.state["skipped"],
+            vocab_size=len(data.state["processor"].vocabulary),
+            init_checkpoint=flags_obj.init_checkpoint, export_metrics=export_metrics,
+        )
 
 
 def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):
-    """Learns a vocabulary (or reads --init_checkpoint's), trains, evaluates (EM/F1), exports.
-
-    Args:
-        flags_obj: parsed flags; besides the common ones, `vocab_size`,
-            `sequence_length`, `max_question_tokens`, `doc_stride`,
-            `max_answer_tokens` and `init_checkpoint`.
-        model_name: str. A registered span model, e.g. `"qa"`.
-        model_kwargs: dict of builder arguments from the recipe's own flags.
-        datasets_override: `((train, validation), info)` as `load_splits`
-            returns with `as_supervised=False`.
-        strategy_override: a `tf.distribute.Strategy` instead of --strategy.
-
-    Returns:
-        The summary dict the recipe prints as JSON.
-    """
-    start = time.time()
-    windowing = dict(
-        sequence_length=flags_obj.sequence_length,
-        max_question_tokens=flags_obj.max_question_tokens,
-        doc_stride=flags_obj.doc_stride,
-        max_answer_tokens=flags_obj.max_answer_tokens,
-    )
-    try:  # Checks the windowing flags before any data is read.
-        QaProcessor(wordpiece.RESERVED + ["a"], **windowing)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    pretrained = read_pretrained(flags_obj, model_kwargs)
-    if pretrained is None and flags_obj.vocab_size <= len(wordpiece.RESERVED):
-        raise UsageError(
-            f"--vocab_size={flags_obj.vocab_size} must be an integer > {len(wordpiece.RESERVED)}"
-        )
-    name = flags_obj.name or f"squad_{model_name}"
-    strategy = recipe.prepare(flags_obj, DATASETS, name, strategy_override)
-    (train, test), _ = datasets_override or load_splits(
-        flags_obj.dataset, ["train", "validation"], flags_obj.data_dir, flags_obj.download,
-        manual_dir=flags_obj.manual_dir,
-        as_supervised=False,
-    )
-    train_examples, skipped = keep_located(read_examples(train, flags_obj.max_train_examples))
-    test_examples = read_examples(test, flags_obj.max_eval_examples)
-    if pretrained is None:
-        vocabulary = learn_vocabulary(train_examples, flags_obj.vocab_size)
-        initialize = None
-    else:
-        vocabulary, model_kwargs = pretrained
-
-        def initialize(model):
-            bert.load_checkpoint(model, flags_obj.init_checkpoint)
-
-    processor = QaProcessor(vocabulary, **windowing)
-    train_ds = windows_dataset(processor, train_examples, flags_obj.batch_size, True, flags_obj.seed)
-    test_ds = windows_dataset(processor, test_examples, flags_obj.batch_size, False)
-    model = recipe.build_and_compile(
-        flags_obj, strategy, model_name, recipe.count(train_ds), initialize=initialize,
-        **{**model_kwargs, "vocab_size": len(vocabulary),
-           "sequence_length": flags_obj.sequence_length},
-    )
-    metrics, throughput = recipe.fit_and_evaluate(
-        model, train_ds, test_ds, flags_obj, strategy, len(train_examples["question"])
-    )
-    questions, contexts = test_examples["question"], test_examples["context"]
-    predictions = [
-        a.decode("utf-8") for a in processor.predict(model, questions, contexts)["answer"]
-    ]
-    metrics.update(squad_scores(predictions, test_examples["answers"]))
-    example = [[t.decode("utf-8") for t in texts[:8]] for texts in (questions, contexts)]
-    export_path = recipe.publish(
-        flags_obj, strategy, publish_qa, model, processor, name=name, example=example,
-        card=recipe.card_facts(flags_obj, model, metrics, ["train", "validation"]),
-    )
-    export_metrics = None
-    if export_path:
-        answers = scoring.qa_answers(export_path, questions, contexts)
-        export_metrics = squad_scores(answers, test_examples["answers"])
-    return recipe.summarize(
-        flags_obj, model_name, metrics, export_path, start, throughput,
-        skipped_examples=skipped, vocab_size=len(processor.vocabulary),
-        init_checkpoint=flags_obj.init_checkpoint, export_metrics=export_metrics,
-    )
+    """Learns a vocabulary (or reads --init_checkpoint's), trains `model_name`
+    (e.g. `"qa"`), evaluates (EM/F1), exports; see `run_task`."""
+    return run_task(QuestionAnswering(), flags_obj, model_name, model_kwargs,
+                    datasets_override, strategy_override)
