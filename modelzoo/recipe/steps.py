@@ -1,5 +1,6 @@
 """The shared training flow: seed, strategy, build and compile in scope, fit."""
 
+import os
 import weakref
 
 import keras
@@ -102,28 +103,37 @@ def compile_args(flags_obj, train_steps):
 
 
 def fit_and_evaluate(
-    model, train_ds, test_ds, flags_obj, strategy, examples_per_epoch=None, callbacks=()
+    model, train_ds, test_ds, flags_obj, strategy, examples_per_epoch=None, callbacks=(),
+    epochs=None, model_subdir=None,
 ):
     """Trains for --epochs with the --model_dir callbacks, then evaluates.
+
+    Args:
+        epochs: int or None for --epochs.
+        model_subdir: str or None. For a later training stage (fine-tuning),
+            the folder under --model_dir that holds its backups.
 
     Returns:
         `(metrics, throughput)`: the test metrics dict and the `Throughput`
         callback that timed the epochs.
     """
+    model_dir = flags_obj.model_dir
+    if model_dir and model_subdir:
+        model_dir = os.path.join(model_dir, model_subdir)
     throughput = Throughput(examples_per_epoch)
     model.fit(
         train_ds,
-        epochs=flags_obj.epochs,
+        epochs=epochs or flags_obj.epochs,
         callbacks=[
             throughput,
-            *model_dir_callbacks(flags_obj.model_dir, strategy, flags_obj.fresh_start),
+            *model_dir_callbacks(model_dir, strategy, flags_obj.fresh_start),
             *callbacks,
         ],
         verbose=2,
     )
-    if flags_obj.model_dir:
-        out_dir = distribute.worker_dir(flags_obj.model_dir, strategy)
-        distribute.remove_worker_dir(out_dir, flags_obj.model_dir)
+    if model_dir:
+        out_dir = distribute.worker_dir(model_dir, strategy)
+        distribute.remove_worker_dir(out_dir, model_dir)
     metrics = model.evaluate(test_ds, return_dict=True, verbose=0)
     return metrics, throughput
 

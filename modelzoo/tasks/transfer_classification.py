@@ -1,7 +1,6 @@
 """Transfer learning on flowers or any folder of images: head, then fine-tuning."""
 
 import os
-import time
 
 import keras
 import numpy as np
@@ -13,7 +12,8 @@ from modelzoo.data.loading import load_splits
 from modelzoo.errors import DataError, UsageError
 from modelzoo.export.image_bytes import publish_image_bytes_classifier
 from modelzoo.models.transfer import BACKBONES, unfreeze_top_layers
-from modelzoo.training import Throughput, compile_model, model_dir_callbacks
+from modelzoo.tasks.base import Data, Task, run_task
+from modelzoo.training import compile_model
 
 DATASETS = ("tf_flowers",)
 
@@ -97,59 +97,70 @@ def batches(ds, flags_obj, training, max_examples):
     return ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
 
 
+class TransferClassification(Task):
+    """Encoded image bytes in, class probabilities out: train the head, then
+    optionally fine-tune the backbone's top layers (--fine_tune_layers)."""
+
+    datasets = DATASETS
+
+    def check_flags(self, flags_obj):
+        check_task_flags(flags_obj)
+
+    def export_name(self, flags_obj, model_name):
+        source = "images" if flags_obj.image_dir else "flowers"
+        return f"{source}_{flags_obj.backbone}"
+
+    def splits(self, flags_obj):
+        return split_specs(flags_obj)
+
+    def load(self, flags_obj, datasets_override):
+        """`datasets_override`: `((train, test), info)` as `load_splits` returns."""
+        train, test, class_names, example = load_images(flags_obj, datasets_override)
+        size = flags_obj.image_size
+        return Data(
+            train=batches(train, flags_obj, True, flags_obj.max_train_examples),
+            test=batches(test, flags_obj, False, flags_obj.max_eval_examples),
+            examples=recipe.count(pipelines.take(train, flags_obj.max_train_examples).batch(1)),
+            model_kwargs=dict(num_classes=len(class_names), input_shape=(size, size, 3)),
+            state=dict(class_names=class_names, example=example),
+        )
+
+    def fit(self, model, data, flags_obj, strategy):
+        metrics, throughput, extras = super().fit(model, data, flags_obj, strategy)
+        extras["head_metrics"] = {k: round(float(v), 6) for k, v in metrics.items()}
+        if flags_obj.fine_tune_layers:
+            train_steps = recipe.count(data.train)
+            with strategy.scope():
+                extras["fine_tuned_weights"] = unfreeze_top_layers(
+                    model, flags_obj.fine_tune_layers)
+                compile_model(
+                    model, flags_obj.fine_tune_learning_rate,
+                    decay_steps=train_steps and train_steps * flags_obj.fine_tune_epochs,
+                    steps_per_execution=flags_obj.steps_per_execution,
+                )
+            metrics, throughput = recipe.fit_and_evaluate(
+                model, data.train, data.test, flags_obj, strategy, data.examples,
+                epochs=flags_obj.fine_tune_epochs, model_subdir="fine_tune",
+            )
+        return metrics, throughput, extras
+
+    def publish(self, flags_obj, strategy, name, model, data, card):
+        example = data.state["example"]
+        return recipe.publish(
+            flags_obj, strategy, publish_image_bytes_classifier, model,
+            data.state["class_names"], name=name,
+            example=np.asarray(example, dtype=object) if example else None, card=card,
+        )
+
+    def report(self, path, data, flags_obj):
+        return {"classes": len(data.state["class_names"])}
+
+
 def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):
-    """Trains the head, optionally fine-tunes the backbone's top, exports.
-
-    Args:
-        flags_obj: parsed flags; besides the common ones, `image_dir`,
-            `image_size`, `validation_fraction`, `weights`, `weights_sha256`,
-            `fine_tune_layers`, `fine_tune_epochs`, `fine_tune_learning_rate`.
-        model_name: str. A registered transfer model, e.g.
-            `"transfer_classifier"`.
-        model_kwargs: dict of builder arguments from the recipe's own flags.
-        datasets_override: `((train, test), info)` as `load_splits` returns.
-        strategy_override: a `tf.distribute.Strategy` instead of --strategy.
-
-    Returns:
-        The summary dict the recipe prints as JSON.
-    """
-    start = time.time()
-    check_task_flags(flags_obj)
-    source = "images" if flags_obj.image_dir else "flowers"
-    name = flags_obj.name or f"{source}_{model_kwargs.get('backbone', 'resnet50')}"
-    strategy = recipe.prepare(flags_obj, DATASETS, name, strategy_override)
-    train, test, class_names, example = load_images(flags_obj, datasets_override)
-    train_ds = batches(train, flags_obj, True, flags_obj.max_train_examples)
-    test_ds = batches(test, flags_obj, False, flags_obj.max_eval_examples)
-    train_steps = recipe.count(train_ds)
-    size = flags_obj.image_size
-    model = recipe.build_and_compile(
-        flags_obj, strategy, model_name, train_steps,
-        num_classes=len(class_names), input_shape=(size, size, 3), **model_kwargs,
-    )
-    examples = recipe.count(pipelines.take(train, flags_obj.max_train_examples).batch(1))
-    metrics, throughput = recipe.fit_and_evaluate(
-        model, train_ds, test_ds, flags_obj, strategy, examples
-    )
-    extra = {"head_metrics": {k: round(float(v), 6) for k, v in metrics.items()}}
-    if flags_obj.fine_tune_layers:
-        with strategy.scope():
-            extra["fine_tuned_weights"] = unfreeze_top_layers(model, flags_obj.fine_tune_layers)
-            compile_model(model, flags_obj.fine_tune_learning_rate,
-                          decay_steps=train_steps and train_steps * flags_obj.fine_tune_epochs,
-                          steps_per_execution=flags_obj.steps_per_execution)
-        model_dir = flags_obj.model_dir and os.path.join(flags_obj.model_dir, "fine_tune")
-        throughput = Throughput(examples)
-        callbacks = [throughput, *model_dir_callbacks(model_dir, strategy, flags_obj.fresh_start)]
-        model.fit(train_ds, epochs=flags_obj.fine_tune_epochs, callbacks=callbacks, verbose=2)
-        metrics = model.evaluate(test_ds, return_dict=True, verbose=0)
-    export_path = recipe.publish(
-        flags_obj, strategy, publish_image_bytes_classifier, model, class_names,
-        name=name, example=np.asarray(example, dtype=object) if example else None,
-        card=recipe.card_facts(flags_obj, model, metrics, split_specs(flags_obj)),
-    )
-    summary = recipe.summarize(flags_obj, model_name, metrics, export_path, start, throughput,
-                               classes=len(class_names), **extra)
+    """Trains the head of `model_name` (e.g. `"transfer_classifier"`), optionally
+    fine-tunes, exports; see `run_task`."""
+    summary = run_task(TransferClassification(), flags_obj, model_name, model_kwargs,
+                       datasets_override, strategy_override)
     if flags_obj.image_dir:
         summary["dataset"] = flags_obj.image_dir
     return summary
