@@ -1,14 +1,45 @@
+import contextlib
 import os
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def pytest_terminal_summary(terminalreporter):
-    from tests import test_reliability
+class ReliabilityTally:
+    """What `test_reliability.py` tried: inputs, clean handlings, bytes lost."""
 
-    results = test_reliability.RESULTS
-    if results["tried"]:
+    def __init__(self):
+        self.tried = 0
+        self.clean = 0
+        self.bytes_lost = None  # None until some work was compared before and after.
+
+    @contextlib.contextmanager
+    def case(self):
+        """Counts one input tried; it was handled cleanly if the block raises nothing."""
+        self.tried += 1
+        yield
+        self.clean += 1
+
+    def lost(self, count):
+        """Adds `count` bytes of earlier work that did not survive."""
+        self.bytes_lost = (self.bytes_lost or 0) + count
+
+
+RELIABILITY = pytest.StashKey[ReliabilityTally]()
+
+
+@pytest.fixture(scope="session")
+def reliability(pytestconfig):
+    """The session's `ReliabilityTally`, kept on the config for the terminal summary."""
+    return pytestconfig.stash.setdefault(RELIABILITY, ReliabilityTally())
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    tally = config.stash.get(RELIABILITY, None)
+    if tally is not None and tally.tried:
+        bytes_lost = "unknown" if tally.bytes_lost is None else tally.bytes_lost
         terminalreporter.write_line(
-            f"reliability: {results['tried']} inputs tried, {results['clean']} handled "
-            f"cleanly, {results.get('bytes_lost', 'unknown')} bytes lost"
+            f"reliability: {tally.tried} inputs tried, {tally.clean} handled "
+            f"cleanly, {bytes_lost} bytes lost"
         )

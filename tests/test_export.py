@@ -6,10 +6,8 @@ export once per module, in process, and fuzz the serving signatures.
 """
 
 import ast
-import base64
 import hashlib
 import importlib
-import json
 import math
 import os
 import re
@@ -39,6 +37,8 @@ from modelzoo.export import (
     publish_text_classifier,
     publish_text_generator,
 )
+from tests.serving_helpers import serve_many
+from tests.serving_helpers import texts as served_texts
 from tests.test_serving_assets import check_serving_assets
 
 # The package re-exports the function `publish`, which hides the submodule
@@ -468,93 +468,33 @@ def published(tmp_path_factory, image_model, text_parts, generator_model):
     }
 
 
-# Runs in a fresh interpreter: TensorFlow only, no Keras model, no modelzoo.
-SERVE_SCRIPT = r"""
-import base64, json, sys
-import tensorflow as tf
-
-def decode(v):
-    if v["dtype"] == "string":
-        return tf.constant([base64.b64decode(s) for s in v["data"]], tf.string)
-    return tf.reshape(tf.constant(v["data"], v["dtype"]), v["shape"])
-
-def encode(t):
-    a = t.numpy()
-    if t.dtype == tf.string:
-        return [base64.b64encode(s).decode() for s in a.reshape(-1).tolist()]
-    return a.tolist()
-
-requests = json.load(open(sys.argv[1]))
-results = []
-for request in requests:
-    fn = tf.saved_model.load(request["dir"]).signatures["serving_default"]
-    outputs = fn(**{k: decode(v) for k, v in request["inputs"].items()})
-    results.append({k: encode(v) for k, v in outputs.items()})
-assert not any(m.startswith("modelzoo") for m in sys.modules)
-json.dump(results, open(sys.argv[2], "w"))
-"""
-
-
-def encode_input(value, dtype):
-    if dtype == "string":
-        return {"dtype": dtype, "data": [base64.b64encode(s).decode() for s in strings(value)]}
-    array = np.asarray(value, dtype)
-    return {"dtype": dtype, "shape": list(array.shape), "data": array.tolist()}
-
-
-def serve_in_subprocess(tmp_path, requests):
-    script, request_file, result_file = (tmp_path / n for n in ("serve.py", "in.json", "out.json"))
-    script.write_text(SERVE_SCRIPT)
-    request_file.write_text(json.dumps(requests))
-    subprocess.run(
-        [sys.executable, "-P", str(script), str(request_file), str(result_file)],
-        check=True,
-        timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    return json.loads(result_file.read_text())
-
-
-def decode_strings(values):
-    return [base64.b64decode(v).decode("utf-8") for v in values]
-
-
 @pytest.mark.slow
 def test_published_exports_serve_in_a_tensorflow_only_process(
-    tmp_path, published, image_model, text_parts, generator_model
+    published, image_model, text_parts, generator_model
 ):
     images = image_batch(4, seed=7)
     texts = ["a good movie", "", b"\xff bad", "fun " * 25000]
     prompts = ["", "abc", "hgfedcba..abc", "xyz"]
-    image_out, text_out, gen_out = serve_in_subprocess(
-        tmp_path,
-        [
-            {"dir": published["image"], "inputs": {"images": encode_input(images, "uint8")}},
-            {"dir": published["text"], "inputs": {"text": encode_input(texts, "string")}},
-            {
-                "dir": published["gen"],
-                "inputs": {
-                    "prompt": encode_input(prompts, "string"),
-                    "num_chars": encode_input([15, 20, 5, 0], "int32"),
-                    "temperature": encode_input([0, 0, 0, 0], "float32"),
-                },
-            },
-        ],
-    )
+    image_out, text_out, gen_out = serve_many([
+        (published["image"], {"images": images}),
+        (published["text"], {"text": texts}),
+        (published["gen"], {"prompt": prompts, "num_chars": [15, 20, 5, 0],
+                            "temperature": [0.0] * 4}),
+    ])
     probs, ids = keras_image_outputs(image_model, images)
     np.testing.assert_allclose(image_out["probabilities"], probs, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(image_out["class_ids"], ids)
-    assert decode_strings(image_out["labels"]) == [CLASS_NAMES[i] for i in ids]
+    assert served_texts(image_out["labels"]) == [CLASS_NAMES[i] for i in ids]
 
     probs, ids = keras_text_outputs(*text_parts, texts)
     np.testing.assert_allclose(text_out["probabilities"], probs, rtol=1e-5, atol=1e-6)
-    assert decode_strings(text_out["labels"]) == [REVIEW_CLASSES[i] for i in ids]
+    assert served_texts(text_out["labels"]) == [REVIEW_CLASSES[i] for i in ids]
 
     want = [
         greedy_generate(generator_model, VOCAB, p, n, MAX_CHARS, MAX_PROMPT)
         for p, n in zip(prompts, [15, 20, 5, 0])
     ]
-    assert decode_strings(gen_out["text"]) == want
+    assert served_texts(gen_out["text"]) == want
 
 
 CLI_CONTRACT = {

@@ -1,6 +1,5 @@
 """The GPT: builder, cached in-graph generator, export, recipe end to end."""
 
-import json
 import math
 import os
 import subprocess
@@ -24,6 +23,8 @@ from modelzoo.export import (
 from modelzoo.export.gpt_generator import window_starts
 from modelzoo.testing import run_model_test
 from tests.recipe_helpers import run_recipe
+from tests.serving_helpers import serve
+from tests.serving_helpers import texts as served_texts
 from tests.test_serving_assets import check_serving_assets
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -252,28 +253,11 @@ def test_export_arguments_are_checked(tmp_path):
 
 # --- slow: publishing, a TensorFlow-only process, the recipe --------------------------
 
-# Runs in a fresh interpreter: TensorFlow only, no Keras model, no modelzoo.
-SERVE = """
-import json, sys
-import tensorflow as tf
-fn = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-args = json.loads(sys.argv[2])
-out = fn(prompt=tf.constant(args["prompt"]), num_chars=tf.constant(args["num_chars"]),
-         temperature=tf.constant(args["temperature"], tf.float32),
-         top_k=tf.constant(args["top_k"]))
-assert not any(m.split(".")[0] in ("modelzoo", "tensorflow_text") for m in sys.modules)
-print(json.dumps([t.decode("utf-8") for t in out["text"].numpy()]))
-"""
 
-
-def serve(path, **args):
-    result = subprocess.run(
-        [sys.executable, "-P", "-c", SERVE, path, json.dumps(args)],
-        capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def serve_gpt(path, **inputs):
+    # A fresh TensorFlow-only process: the GPT export needs neither modelzoo nor TF Text.
+    out = serve(path, inputs, forbidden=("modelzoo", "tensorflow_text"))
+    return served_texts(out["text"])
 
 
 @pytest.mark.slow
@@ -286,7 +270,8 @@ def test_published_gpt_serves_in_a_tensorflow_only_process(tmp_path):
     batch = check_serving_assets(path, "gpt")["warmup"]
     assert sorted(batch) == ["num_chars", "prompt", "temperature", "top_k"]
     prompts, counts = ["", "abc", "hgfedcba..abc", "xyz"], [15, 20, 5, 0]
-    got = serve(path, prompt=prompts, num_chars=counts, temperature=[0.0] * 4, top_k=[0, 3, 0, 0])
+    got = serve_gpt(path, prompt=prompts, num_chars=counts, temperature=[0.0] * 4,
+                    top_k=[0, 3, 0, 0])
     assert got == [
         greedy_generate_gpt(model, VOCAB, p, n, MAX_CHARS, MAX_PROMPT)
         for p, n in zip(prompts, counts)
@@ -310,8 +295,8 @@ def test_gpt_recipe_trains_exports_and_serves(tmp_path):
     assert summary["export_path"] == str(tmp_path / "shakespeare_gpt" / "1")
     assert summary["sample"].startswith("ab") and len(summary["sample"]) == 12
     assert summary["metrics"]["loss"] > 0
-    first, second = serve(summary["export_path"], prompt=["ab", ""], num_chars=[5, 3],
-                          temperature=[0.8, 0.0], top_k=[3, 0])
+    first, second = serve_gpt(summary["export_path"], prompt=["ab", ""], num_chars=[5, 3],
+                              temperature=[0.8, 0.0], top_k=[3, 0])
     assert len(first) == 5 and len(second) == 3
 
 

@@ -1,6 +1,5 @@
 """Extractive QA: builder, WordPiece windows, export, pre-trained init, recipe end to end."""
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from modelzoo.text.wordpiece import CLS, RESERVED, SEP
 from modelzoo.testing import run_model_test
 from modelzoo.training import compile_model
 from tests.recipe_helpers import run_recipe
+from tests.serving_helpers import serve
+from tests.serving_helpers import texts as served_texts
 from tests.test_serving_assets import check_serving_assets
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -275,28 +276,10 @@ def test_a_tiny_model_learns_to_find_spans_across_windows():
     assert qa.squad_scores(predictions, test["answers"])["exact_match"] >= 0.9
 
 
-SERVE = """
-import json, sys
-import tensorflow as tf
-import tensorflow_text  # the TF Text ops TF Serving links
-fn = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-args = json.loads(sys.argv[2])
-out = fn(question=tf.constant(args["question"]), context=tf.constant(args["context"]))
-assert not any(m.split(".")[0] == "modelzoo" for m in sys.modules)
-print(json.dumps({"answer": [a.decode("utf-8") for a in out["answer"].numpy()],
-                  "score": out["score"].numpy().tolist()}))
-"""
-
-
-def serve(path, questions, contexts):
-    result = subprocess.run(
-        [sys.executable, "-P", "-c", SERVE, path,
-         json.dumps({"question": questions, "context": contexts})],
-        capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def serve_qa(path, questions, contexts):
+    # A fresh TensorFlow-only process with TF Text's ops, which TF Serving links.
+    out = serve(path, {"question": questions, "context": contexts}, tf_text=True)
+    return {"answer": served_texts(out["answer"]), "score": out["score"]}
 
 
 @pytest.mark.slow
@@ -305,7 +288,7 @@ def test_published_qa_serves_in_a_tensorflow_only_process(tmp_path):
     path = publish_qa(model, p, str(tmp_path), "qa")
     assert path == str(tmp_path / "qa" / "1")
     assert sorted(check_serving_assets(path, "qa")["warmup"]) == ["context", "question"]
-    out = serve(path, QUESTIONS, CONTEXTS)
+    out = serve_qa(path, QUESTIONS, CONTEXTS)
     want = p.predict(model, QUESTIONS, CONTEXTS)
     assert out["answer"] == [a.decode() for a in want["answer"]]
     np.testing.assert_allclose(out["score"], want["score"], rtol=1e-4, atol=1e-7)
@@ -325,7 +308,7 @@ def test_qa_recipe_trains_exports_and_serves(tmp_path):
     summary = run_recipe("squad_qa", f"--export_dir={tmp_path}")
     assert summary["export_path"] == str(tmp_path / "squad_qa" / "1")
     assert {"loss", "accuracy", "exact_match", "f1"} <= set(summary["metrics"])
-    out = serve(summary["export_path"], ["what is it?", "who?"], ["it is a bcd efg", "  "])
+    out = serve_qa(summary["export_path"], ["what is it?", "who?"], ["it is a bcd efg", "  "])
     assert out["answer"][0] in "it is a bcd efg" and out["answer"][1] == ""
     assert 0 <= out["score"][0] <= 1 and out["score"][1] == 0
 

@@ -7,59 +7,52 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 
 from modelzoo.errors import UsageError
 from tests.recipe_helpers import run_recipe, run_script
+from tests.serving_helpers import serve
+from tests.serving_helpers import texts as served_texts
 from tests.test_serving_assets import check_serving_assets
 
 pytestmark = pytest.mark.slow
 
-# Loads an export with TensorFlow alone and calls serving_default.
-SERVE = """
-import json, sys
-import numpy as np
-import tensorflow as tf
-# TensorFlow imports parts of keras itself; modelzoo and TF Text must not be needed.
-assert "modelzoo" not in sys.modules and "tensorflow_text" not in sys.modules
-fn = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-kind = sys.argv[2]
-if kind == "image":
-    out = fn(images=tf.constant(np.zeros((3, 28, 28, 1), np.uint8)))
-elif kind == "text":
-    out = fn(text=tf.constant(["a fine film", "", "x" * 100000]))
-else:
-    out = fn(prompt=tf.constant(["ab", ""]), num_chars=tf.constant([5, 3]),
-             temperature=tf.constant([0.0, 0.0]))
-print(json.dumps({k: v.numpy().tolist() if v.dtype != tf.string else
-                  [s.decode("utf-8", "replace") for s in v.numpy().tolist()]
-                  for k, v in out.items()}))
-assert "modelzoo" not in sys.modules and "tensorflow_text" not in sys.modules
-"""
+# Serving needs TensorFlow alone (it imports parts of keras itself): not
+# modelzoo, not TF Text.
+TF_ONLY = ("modelzoo", "tensorflow_text")
+FASHION_MNIST = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
-def serve(path, kind):
-    result = subprocess.run(
-        [sys.executable, "-c", SERVE, path, kind],
-        capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+MOCK_EXAMPLES = 48
+
+
+def mock_test_split(name):
+    """The test split `run_recipe(..., num_examples=MOCK_EXAMPLES)` evaluates on.
+
+    TFDS's mock data is seeded, so loading it again gives the same examples.
+    """
+    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
+        test = tfds.load(name, split="test", as_supervised=True, shuffle_files=False)
+        images, labels = zip(*tfds.as_numpy(test))
+    return np.stack(images), np.array(labels)
 
 
 @pytest.mark.parametrize("recipe", ["mnist_mlp", "mnist_cnn"])
 def test_image_recipes_train_export_and_serve_labels(recipe, tmp_path):
-    summary = run_recipe(recipe, f"--export_dir={tmp_path}", "--dataset=fashion_mnist")
+    summary = run_recipe(recipe, f"--export_dir={tmp_path}", "--dataset=fashion_mnist",
+                         num_examples=MOCK_EXAMPLES)
     assert summary["export_path"] == str(tmp_path / f"fashion_mnist_{recipe[6:]}" / "1")
-    assert 0.0 <= summary["metrics"]["accuracy"] <= 1.0
-    out = serve(summary["export_path"], "image")
-    probabilities = np.array(out["probabilities"])
-    assert probabilities.shape == (3, 10)
+    images, labels = mock_test_split("fashion_mnist")
+    out = serve(summary["export_path"], {"images": images}, forbidden=TF_ONLY)
+    probabilities = out["probabilities"]
+    assert probabilities.shape == (len(images), 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    assert out["class_ids"] == probabilities.argmax(axis=1).tolist()
-    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-    assert out["labels"] == [names[i] for i in out["class_ids"]]
+    np.testing.assert_array_equal(out["class_ids"], probabilities.argmax(axis=1))
+    assert served_texts(out["labels"]) == [FASHION_MNIST[i] for i in out["class_ids"]]
+    # The reported test accuracy, recomputed from the export's own predictions.
+    assert summary["metrics"]["accuracy"] == pytest.approx(
+        np.mean(out["class_ids"] == labels), abs=1e-6)
 
 
 def test_recipe_exports_carry_the_runs_model_card(tmp_path):
@@ -78,16 +71,18 @@ def test_recipe_exports_carry_the_runs_model_card(tmp_path):
 
 def test_transformer_recipe_serves_raw_text(tmp_path):
     summary = run_recipe("imdb_transformer", f"--export_dir={tmp_path}")
-    out = serve(summary["export_path"], "text")
-    assert np.array(out["probabilities"]).shape == (3, 2)
-    assert set(out["labels"]) <= {"neg", "pos"}
+    out = serve(summary["export_path"], {"text": ["a fine film", "", "x" * 100000]},
+                forbidden=TF_ONLY)
+    assert out["probabilities"].shape == (3, 2)
+    assert set(served_texts(out["labels"])) <= {"neg", "pos"}
 
 
 def test_lstm_recipe_generates_in_graph(tmp_path):
     summary = run_recipe("shakespeare_lstm", f"--export_dir={tmp_path}", "--sample_prompt=ab")
     assert summary["sample"].startswith("ab") and len(summary["sample"]) > 2
-    out = serve(summary["export_path"], "generator")
-    first, second = out["text"]
+    out = serve(summary["export_path"], {"prompt": ["ab", ""], "num_chars": [5, 3],
+                                         "temperature": [0.0, 0.0]}, forbidden=TF_ONLY)
+    first, second = served_texts(out["text"])
     # Greedy decoding: num_chars new characters each (mock text is ASCII).
     assert len(first) == 5 and len(second) == 3
 
@@ -141,9 +136,11 @@ def test_mixed_precision_keeps_the_serving_dtypes(tmp_path):
         assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    out = serve(summary["export_path"], "image")
-    probabilities = np.array(out["probabilities"])
-    assert probabilities.dtype == np.float64 and probabilities.shape == (3, 10)  # JSON floats
+    out = serve(summary["export_path"], {"images": np.zeros((3, 28, 28, 1), np.uint8)},
+                forbidden=TF_ONLY)
+    probabilities = out["probabilities"]
+    # The served dtype itself (the worker keeps it): float32, not the bfloat16 compute dtype.
+    assert probabilities.dtype == np.float32 and probabilities.shape == (3, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-3)
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     shown = subprocess.run(

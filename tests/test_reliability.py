@@ -1,7 +1,8 @@
 """Every bad input at every entry point: one clear line, the right exit code,
 no traceback, and nothing already written is lost.
 
-The module counts the cases and the terminal summary prints
+The tests count the cases in the session's `reliability` tally (see
+`tests/conftest.py`), and the terminal summary prints
 "reliability: N inputs tried, M handled cleanly, B bytes lost".
 """
 
@@ -14,13 +15,12 @@ import sys
 
 import pytest
 
+import modelzoo
 from modelzoo import errors
 from modelzoo.errors import DataError
 from tests.recipe_helpers import ROOT, TINY, run_recipe, signal_when
 
 pytestmark = pytest.mark.slow
-
-RESULTS = {"tried": 0, "clean": 0}
 
 MOCK = (
     "import runpy, sys; import tensorflow_datasets as tfds\n"
@@ -31,7 +31,7 @@ MOCK = (
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, reliability):
     """An export root and a data dir holding work that must survive."""
     root = tmp_path_factory.mktemp("world")
     version = root / "exports" / "mnist_mlp" / "1"
@@ -52,17 +52,17 @@ def world(tmp_path_factory):
     (root / "run" / "checkpoints" / "epoch-001.weights.h5").write_bytes(os.urandom(2048))
     before = snapshot(root)
     yield root
-    assert count_lost(before, snapshot(root)) == 0
+    assert count_lost(reliability, before, snapshot(root)) == 0
 
 
-def count_lost(before, after):
-    """Bytes of `before` whose content is nowhere in `after`; adds them to the tally.
+def count_lost(tally, before, after):
+    """Bytes of `before` whose content is nowhere in `after`; adds them to `tally`.
 
     By content, not path: a file set aside under a new name is not lost.
     """
     kept = {digest for digest, _ in after.values()}
     lost = sum(size for digest, size in before.values() if digest not in kept)
-    RESULTS["bytes_lost"] = RESULTS.get("bytes_lost", 0) + lost
+    tally.lost(lost)
     return lost
 
 
@@ -76,17 +76,26 @@ def snapshot(root):
     return out
 
 
-def check(command, code, needle, env=None, **kwargs):
-    RESULTS["tried"] += 1
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {})), **kwargs,
-    )
-    last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
-    assert result.returncode == code, (result.returncode, result.stderr[-1500:])
-    assert "Traceback" not in result.stderr, result.stderr[-1500:]
-    assert needle in last, last
-    RESULTS["clean"] += 1
+@pytest.fixture
+def check(reliability):
+    """`check(command, code, needle)`: runs `command`, one counted input.
+
+    It must exit with `code`, print no traceback, and end stderr with a line
+    holding `needle`.
+    """
+
+    def run(command, code, needle, env=None, **kwargs):
+        with reliability.case():
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=300,
+                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {})), **kwargs,
+            )
+            last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+            assert result.returncode == code, (result.returncode, result.stderr[-1500:])
+            assert "Traceback" not in result.stderr, result.stderr[-1500:]
+            assert needle in last, last
+
+    return run
 
 
 def recipe(world, *args, name="mnist_mlp"):
@@ -118,20 +127,20 @@ RECIPE_CASES = [
 
 
 @pytest.mark.parametrize("args, code, needle", RECIPE_CASES)
-def test_recipe_flags(world, args, code, needle):
+def test_recipe_flags(world, args, code, needle, check):
     check(recipe(world, *args), code, needle)
 
 
-def test_export_dir_that_is_a_file(world):
+def test_export_dir_that_is_a_file(world, check):
     check(recipe(world, f"--export_dir={world / 'exports' / 'a_file'}"), 2, "is a file")
 
 
-def test_unwritable_export_dir(world):
+def test_unwritable_export_dir(world, check):
     # Root ignores file modes, so use a directory no one can create files in.
     check(recipe(world, "--export_dir=/proc/modelzoo_exports"), 1, "/proc/modelzoo_exports")
 
 
-def test_full_export_dir(world, tmp_path):
+def test_full_export_dir(world, tmp_path, check):
     # A 256 KiB tmpfs holds an existing version but not the new export.
     full = tmp_path / "full"
     full.mkdir()
@@ -151,14 +160,14 @@ def test_full_export_dir(world, tmp_path):
         subprocess.run(["umount", str(full)], check=True)
 
 
-def test_dataset_not_prepared_offline(world):
+def test_dataset_not_prepared_offline(world, check):
     command = [sys.executable, os.path.join(ROOT, "recipes", "mnist_cnn.py"),
                f"--data_dir={world / 'nothing'}", "--download=false",
                f"--export_dir={world / 'exports'}"]
     check(command, 1, "modelzoo data import-idx --name mnist")
 
 
-def test_text_recipe_offline(world):
+def test_text_recipe_offline(world, check):
     command = [sys.executable, os.path.join(ROOT, "recipes", "shakespeare_lstm.py"),
                f"--data_dir={world / 'nothing'}", "--download=false"]
     check(command, 1, "modelzoo data import-text --name tiny_shakespeare")
@@ -212,21 +221,32 @@ CLI_CASES = [
 
 
 @pytest.mark.parametrize("args, code, needle", CLI_CASES)
-def test_modelzoo_command(world, args, code, needle):
+def test_modelzoo_command(world, args, code, needle, check):
     check(modelzoo_cli(*[a.format(w=world) for a in args]), code, needle.format(w=world))
 
 
-def test_no_lambda_layers_or_pickle_in_the_package():
-    RESULTS["tried"] += 1
-    offenders = []
-    for folder, _, files in os.walk(os.path.join(ROOT, "modelzoo")):
-        for name in files:
-            if name.endswith(".py") and not name.endswith("_test.py"):
-                text = open(os.path.join(folder, name)).read()
-                if "layers.Lambda" in text or "import pickle" in text or "safe_mode=False" in text:
-                    offenders.append(name)
-    assert offenders == []
-    RESULTS["clean"] += 1
+@pytest.mark.parametrize("name", modelzoo.list_models())
+def test_every_registered_model_reloads_in_safe_mode(name, tmp_path, reliability):
+    # A Lambda layer, an unregistered custom object or anything else that
+    # needs arbitrary code to deserialize makes a safe-mode load fail.
+    import keras
+    import numpy as np
+
+    with reliability.case():
+        model = modelzoo.get_model(name)
+        rng = np.random.default_rng(0)
+        inputs = [
+            rng.integers(0, 2, (2,) + tuple(d or 5 for d in spec.shape[1:])).astype(spec.dtype)
+            for spec in model.inputs
+        ]
+        inputs = inputs[0] if len(inputs) == 1 else inputs
+        path = str(tmp_path / f"{name}.keras")
+        model.save(path)
+        restored = keras.saving.load_model(path, safe_mode=True)
+        for got, want in zip(keras.tree.flatten(restored(inputs, training=False)),
+                             keras.tree.flatten(model(inputs, training=False))):
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(got),
+                                       keras.ops.convert_to_numpy(want), atol=1e-6)
 
 
 # --- Round two (issue #16) ---------------------------------------------------------
@@ -247,8 +267,8 @@ GENERATOR_CASES = [
 
 
 @pytest.mark.parametrize("name, args, needle", GENERATOR_CASES)
-def test_sample_flags_fail_before_any_work(world, name, args, needle):
-    export_name = f"sample_flags_{RESULTS['tried']}"
+def test_sample_flags_fail_before_any_work(world, name, args, needle, check):
+    export_name = f"sample_flags_{GENERATOR_CASES.index((name, args, needle))}"
     check(recipe(world, f"--name={export_name}", *args, name=name), 2, needle)
     # Not even the model folder: the check ran before the export target's.
     assert not (world / "exports" / export_name).exists()
@@ -258,34 +278,32 @@ def test_sample_flags_fail_before_any_work(world, name, args, needle):
     (["--weights=/no/such/weights.h5"], "--weights=/no/such/weights.h5 is not a file"),
     (["--backbone=vgg"], "--backbone='vgg' is unknown"),
 ])
-def test_transfer_flags_fail_before_loading_images(world, args, needle):
+def test_transfer_flags_fail_before_loading_images(world, args, needle, check):
     # --image_dir keeps TFDS out: a failure after loading would name the folder.
     check(recipe(world, f"--image_dir={world / 'idx'}", *args, name="flowers_resnet50"), 2, needle)
 
 
-def test_sequence_length_is_checked_against_the_test_split(tmp_path):
+def test_sequence_length_is_checked_against_the_test_split(tmp_path, reliability):
     import tensorflow as tf
-
-    RESULTS["tried"] += 1
 
     def split(text):
         return tf.data.Dataset.from_tensor_slices({"text": [text]})
 
     data = ((split("abcdefgh " * 200), split("short test")), None)
-    with pytest.raises(DataError, match="test split has 10 characters; it needs more than "
-                                        "--sequence_length=50"):
-        run_recipe("shakespeare_lstm", f"--export_dir={tmp_path}", "--sequence_length=50",
-                   datasets_override=data)
-    assert versions(tmp_path, "shakespeare_lstm") == []
-    RESULTS["clean"] += 1
+    with reliability.case():
+        with pytest.raises(DataError, match="test split has 10 characters; it needs more than "
+                                            "--sequence_length=50"):
+            run_recipe("shakespeare_lstm", f"--export_dir={tmp_path}", "--sequence_length=50",
+                       datasets_override=data)
+        assert versions(tmp_path, "shakespeare_lstm") == []
 
 
-def test_model_dir_that_is_a_file(world):
+def test_model_dir_that_is_a_file(world, check):
     check(recipe(world, f"--model_dir={world / 'bad.txt'}"), 2,
           f"--model_dir={world / 'bad.txt'} is a file, not a directory")
 
 
-def test_backup_without_its_weights_is_named_not_restarted(world, tmp_path):
+def test_backup_without_its_weights_is_named_not_restarted(world, tmp_path, check, reliability):
     backup = tmp_path / "run" / "backup"
     backup.mkdir(parents=True)
     (backup / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
@@ -293,11 +311,11 @@ def test_backup_without_its_weights_is_named_not_restarted(world, tmp_path):
     check(recipe(world, f"--model_dir={tmp_path / 'run'}", "--epochs=3",
                  f"--export_dir={tmp_path / 'exports'}"),
           1, "has training_metadata.json but no latest.weights.h5")
-    assert count_lost(before, snapshot(tmp_path)) == 0
+    assert count_lost(reliability, before, snapshot(tmp_path)) == 0
     assert versions(tmp_path / "exports", "mnist_mlp") == []
 
 
-def test_reused_model_dir_keeps_the_earlier_checkpoints(world):
+def test_reused_model_dir_keeps_the_earlier_checkpoints(world, check):
     run = world / "run"
     old = (run / "checkpoints" / "epoch-001.weights.h5").read_bytes()
     check(recipe(world, f"--model_dir={run}", "--name=model_dir_reuse"), 0, "")
@@ -308,26 +326,26 @@ def test_reused_model_dir_keeps_the_earlier_checkpoints(world):
     assert (run / aside[0] / "epoch-001.weights.h5").read_bytes() == old
 
 
-def test_checkpoint_file_in_the_way_is_set_aside(tmp_path):
+def test_checkpoint_file_in_the_way_is_set_aside(tmp_path, reliability):
     import keras
     import numpy as np
 
     from modelzoo.training import ModelCheckpoint
 
-    RESULTS["tried"] += 1
-    path = tmp_path / "epoch-001.weights.h5"
-    path.write_bytes(b"an earlier checkpoint")
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(loss="mse")
-    model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0, callbacks=[
-        ModelCheckpoint(str(tmp_path / "epoch-{epoch:03d}.weights.h5"), save_weights_only=True)])
-    kept = [p for p in os.listdir(tmp_path) if p.startswith("epoch-001.weights.h5.previous-")]
-    assert len(kept) == 1 and (tmp_path / kept[0]).read_bytes() == b"an earlier checkpoint"
-    assert path.read_bytes() != b"an earlier checkpoint"
-    RESULTS["clean"] += 1
+    with reliability.case():
+        path = tmp_path / "epoch-001.weights.h5"
+        path.write_bytes(b"an earlier checkpoint")
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(loss="mse")
+        checkpoint = ModelCheckpoint(str(tmp_path / "epoch-{epoch:03d}.weights.h5"),
+                                     save_weights_only=True)
+        model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0, callbacks=[checkpoint])
+        kept = [p for p in os.listdir(tmp_path) if p.startswith("epoch-001.weights.h5.previous-")]
+        assert len(kept) == 1 and (tmp_path / kept[0]).read_bytes() == b"an earlier checkpoint"
+        assert path.read_bytes() != b"an earlier checkpoint"
 
 
-def test_import_with_a_missing_src_is_reported_although_imported(tmp_path):
+def test_import_with_a_missing_src_is_reported_although_imported(tmp_path, check):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("To be, or not to be: that is the question.\n" * 50)
     data_dir = tmp_path / "tfds"
@@ -338,7 +356,7 @@ def test_import_with_a_missing_src_is_reported_although_imported(tmp_path):
           1, f"--src {tmp_path / 'gone.txt'}: no such file or directory")
 
 
-def test_import_from_an_unreadable_src(tmp_path):
+def test_import_from_an_unreadable_src(tmp_path, check):
     src = tmp_path / "idx"
     src.mkdir(mode=0o000)
     command = modelzoo_cli("data", "import-idx", "--name", "mnist", "--src", str(src),
@@ -354,72 +372,75 @@ def test_import_from_an_unreadable_src(tmp_path):
         src.chmod(0o700)
 
 
-def test_image_bytes_export_answers_an_empty_batch(tmp_path):
+def test_image_bytes_export_answers_an_empty_batch(tmp_path, reliability):
     import tensorflow as tf
 
     import modelzoo
     from modelzoo.export import export_image_bytes_classifier
 
-    RESULTS["tried"] += 1
-    model = modelzoo.build_transfer_classifier(3, input_shape=(32, 32, 3), weights=None)
-    path = export_image_bytes_classifier(model, ["a", "b", "c"], str(tmp_path / "export"))
-    serve = tf.saved_model.load(path).signatures["serving_default"]
-    out = serve(images=tf.zeros([0], tf.string))
-    assert {k: tuple(v.shape) for k, v in out.items()} == {
-        "probabilities": (0, 3), "class_ids": (0,), "labels": (0,)}
-    RESULTS["clean"] += 1
+    with reliability.case():
+        model = modelzoo.build_transfer_classifier(3, input_shape=(32, 32, 3), weights=None)
+        path = export_image_bytes_classifier(model, ["a", "b", "c"], str(tmp_path / "export"))
+        serve = tf.saved_model.load(path).signatures["serving_default"]
+        out = serve(images=tf.zeros([0], tf.string))
+        assert {k: tuple(v.shape) for k, v in out.items()} == {
+            "probabilities": (0, 3), "class_ids": (0,), "labels": (0,)}
 
 
-def test_qa_export_refuses_invalid_utf8_by_name(tmp_path):
+def test_qa_export_refuses_invalid_utf8_by_name(tmp_path, reliability):
     import tensorflow as tf
 
     from modelzoo.export import export_qa
     from tests.test_qa import processor, tiny_qa
 
-    RESULTS["tried"] += 1
-    path = export_qa(tiny_qa(), processor(), str(tmp_path / "export"))
-    serve = tf.saved_model.load(path).signatures["serving_default"]
-    with pytest.raises(tf.errors.InvalidArgumentError, match="every context must be valid UTF-8"):
-        serve(question=tf.constant(["what?"]), context=tf.constant([b"\xff\xfe"]))
-    RESULTS["clean"] += 1
+    with reliability.case():
+        path = export_qa(tiny_qa(), processor(), str(tmp_path / "export"))
+        serve = tf.saved_model.load(path).signatures["serving_default"]
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match="every context must be valid UTF-8"):
+            serve(question=tf.constant(["what?"]), context=tf.constant([b"\xff\xfe"]))
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
-def test_mixed_precision_publishes_every_recipe(name, tmp_path):
+def test_mixed_precision_publishes_every_recipe(name, tmp_path, reliability):
     import keras
 
-    RESULTS["tried"] += 1
-    try:
-        extra = [f"--output_dir={tmp_path}/ckpt"] if name == "bert_pretrain" else []
-        summary = run_recipe(name, f"--export_dir={tmp_path}", "--mixed_precision", "--seed=0",
-                             *extra)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    if name == "bert_pretrain":  # writes a checkpoint, not a SavedModel
-        assert os.path.isfile(os.path.join(summary["checkpoint"], "backbone.weights.h5"))
-    else:
-        assert summary["export_path"] and os.path.isfile(
-            os.path.join(summary["export_path"], "saved_model.pb"))
-    RESULTS["clean"] += 1
+    with reliability.case():
+        try:
+            extra = [f"--output_dir={tmp_path}/ckpt"] if name == "bert_pretrain" else []
+            summary = run_recipe(name, f"--export_dir={tmp_path}", "--mixed_precision", "--seed=0",
+                                 *extra)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        if name == "bert_pretrain":  # writes a checkpoint, not a SavedModel
+            assert os.path.isfile(os.path.join(summary["checkpoint"], "backbone.weights.h5"))
+        else:
+            assert summary["export_path"] and os.path.isfile(
+                os.path.join(summary["export_path"], "saved_model.pb"))
 
 
-def interrupted(command, ready, after_signal=None):
-    """Starts `command`, sends SIGINT once `ready()` is true, checks the result.
+@pytest.fixture
+def interrupted(reliability):
+    """`interrupted(command, ready, after_signal=None)`: one counted input.
 
+    Starts `command`, sends SIGINT once `ready()` is true, checks the result.
     `after_signal()`, if given, runs right after the signal is sent.
     """
-    RESULTS["tried"] += 1
-    returncode, out, err = signal_when(command, ready, signal.SIGINT, "it was ready",
-                                       after_signal=after_signal)
-    last = err.strip().splitlines()[-1] if err.strip() else ""
-    assert returncode == 130, (returncode, err[-1500:])
-    assert "Traceback" not in err, err[-1500:]
-    assert last.endswith("interrupted; nothing published"), last
-    assert '"export_path"' not in out
-    RESULTS["clean"] += 1
+
+    def run(command, ready, after_signal=None):
+        with reliability.case():
+            returncode, out, err = signal_when(command, ready, signal.SIGINT, "it was ready",
+                                               after_signal=after_signal)
+            last = err.strip().splitlines()[-1] if err.strip() else ""
+            assert returncode == 130, (returncode, err[-1500:])
+            assert "Traceback" not in err, err[-1500:]
+            assert last.endswith("interrupted; nothing published"), last
+            assert '"export_path"' not in out
+
+    return run
 
 
-def test_ctrl_c_in_a_recipe(tmp_path):
+def test_ctrl_c_in_a_recipe(tmp_path, interrupted):
     script = os.path.join(ROOT, "recipes", "mnist_cnn.py")
     mock = MOCK.replace("num_examples=16", "num_examples=3000")
     interrupted(
@@ -431,7 +452,7 @@ def test_ctrl_c_in_a_recipe(tmp_path):
     assert versions(tmp_path / "exports", "mnist_cnn") == []
 
 
-def test_ctrl_c_in_an_import(tmp_path):
+def test_ctrl_c_in_an_import(tmp_path, interrupted):
     # A FIFO nobody writes to: the import blocks reading it until interrupted.
     fifo = tmp_path / "corpus.txt"
     os.mkfifo(fifo)
@@ -460,40 +481,38 @@ def test_ctrl_c_in_an_import(tmp_path):
     assert not (tmp_path / "tfds" / "tiny_shakespeare").exists()
 
 
-def test_killed_publish_leaves_nothing_for_the_next_one(tmp_path):
-    RESULTS["tried"] += 1
-    models = tmp_path / "exports" / "mnist_mlp"
-    command = recipe(tmp_path, f"--export_dir={tmp_path / 'exports'}")
-    signal_when(command, lambda: models.is_dir() and any(
-        n.startswith(".tmp-") for n in os.listdir(models)), signal.SIGKILL, "publishing",
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert any(n.startswith(".tmp-") for n in os.listdir(models))
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert result.returncode == 0, result.stderr[-1500:]
-    assert sorted(os.listdir(models)) == ["1"]
-    RESULTS["clean"] += 1
+def test_killed_publish_leaves_nothing_for_the_next_one(tmp_path, reliability):
+    with reliability.case():
+        models = tmp_path / "exports" / "mnist_mlp"
+        command = recipe(tmp_path, f"--export_dir={tmp_path / 'exports'}")
+        signal_when(command, lambda: models.is_dir() and any(
+            n.startswith(".tmp-") for n in os.listdir(models)), signal.SIGKILL, "publishing",
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert any(n.startswith(".tmp-") for n in os.listdir(models))
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        assert result.returncode == 0, result.stderr[-1500:]
+        assert sorted(os.listdir(models)) == ["1"]
 
 
-def test_a_live_publishers_temp_folder_is_kept(tmp_path):
+def test_a_live_publishers_temp_folder_is_kept(tmp_path, reliability):
     import fcntl
 
     from modelzoo.export.publish import remove_stale_temp_dirs
 
-    RESULTS["tried"] += 1
-    live, dead = tmp_path / ".tmp-1-aaaaaaaa", tmp_path / ".tmp-2-bbbbbbbb"
-    for folder in (live, dead):
-        folder.mkdir()
-        (folder / "saved_model.pb").write_bytes(b"partial")
-        os.utime(folder, (0, 0))
-    fd = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        assert remove_stale_temp_dirs(str(tmp_path)) == [str(dead)]
-    finally:
-        os.close(fd)
-    assert live.exists() and not dead.exists()
-    RESULTS["clean"] += 1
+    with reliability.case():
+        live, dead = tmp_path / ".tmp-1-aaaaaaaa", tmp_path / ".tmp-2-bbbbbbbb"
+        for folder in (live, dead):
+            folder.mkdir()
+            (folder / "saved_model.pb").write_bytes(b"partial")
+            os.utime(folder, (0, 0))
+        fd = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            assert remove_stale_temp_dirs(str(tmp_path)) == [str(dead)]
+        finally:
+            os.close(fd)
+        assert live.exists() and not dead.exists()
 
 
 def test_ctrl_c_wrapped_by_keras_tracing_is_still_an_interrupt(capsys):

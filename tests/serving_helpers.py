@@ -1,0 +1,93 @@
+"""Serving exports in a fresh TensorFlow-only process, for every test that needs it.
+
+`serve` and `serve_many` run `tests/serve_worker.py` with `python -P`, pass it
+the requests in `modelzoo.export.verify`'s array encoding and return the
+outputs as numpy arrays (strings as object arrays of `bytes`), with the
+dtypes the signatures returned. They fail the test if the process fails or
+imported one of the `forbidden` top-level modules.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from modelzoo.export import verify
+
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "serve_worker.py")
+
+
+def strings(values):
+    """A 1-D object array of `bytes`; str values are UTF-8 encoded.
+
+    numpy's own `S` dtype would drop trailing NUL bytes.
+    """
+    array = np.empty(len(values), dtype=object)
+    array[:] = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values]
+    return array
+
+
+def texts(array):
+    """Decodes a served string output (an array of `bytes`) as a list of str."""
+    return [value.decode("utf-8") for value in np.asarray(array).reshape(-1).tolist()]
+
+
+def _as_array(value):
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (str, bytes)):
+        return strings(value)
+    return np.asarray(value)
+
+
+def serve_many(requests, forbidden=("modelzoo",), tf_text=False, timeout=300):
+    """Calls each request's signature in one fresh process with TensorFlow only.
+
+    Args:
+        requests: list of `(saved_model_dir, inputs)` or
+            `(saved_model_dir, inputs, signature)`; `inputs` maps an input name
+            to an array-like (a list of str or bytes becomes a string tensor).
+            Values are converted to the signature's dtypes, as
+            `modelzoo.export.verify` does.
+        forbidden: top-level module names the process must not have imported
+            by the end.
+        tf_text: import `tensorflow_text` first, for its ops (TF Serving links
+            them).
+        timeout: seconds.
+
+    Returns:
+        One dict output name → numpy array per request.
+    """
+    job = {"tf_text": tf_text, "requests": []}
+    for request in requests:
+        saved_model_dir, inputs, *signature = request
+        job["requests"].append({
+            "dir": str(saved_model_dir),
+            "signature": signature[0] if signature else "serving_default",
+            "inputs": {name: verify.encode_array(_as_array(v)) for name, v in inputs.items()},
+        })
+    with tempfile.TemporaryDirectory(prefix="modelzoo-serve-") as scratch:
+        job_path = os.path.join(scratch, "job.json")
+        results_path = os.path.join(scratch, "results.json")
+        with open(job_path, "w", encoding="utf-8") as f:
+            json.dump(job, f)
+        result = subprocess.run(
+            [sys.executable, "-P", WORKER, verify.__file__, job_path, results_path],
+            capture_output=True, text=True, timeout=timeout,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        with open(results_path, encoding="utf-8") as f:
+            results = json.load(f)
+    imported = sorted(set(forbidden) & set(results["modules"]))
+    assert not imported, f"the serving process imported {imported}"
+    return [
+        {name: verify.decode_array(value) for name, value in outputs.items()}
+        for outputs in results["outputs"]
+    ]
+
+
+def serve(saved_model_dir, inputs, signature="serving_default", **kwargs):
+    """`serve_many` for one request; returns its dict of outputs."""
+    return serve_many([(saved_model_dir, inputs, signature)], **kwargs)[0]
