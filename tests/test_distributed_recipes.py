@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.recipe_helpers import ROOT, TINY
+from tests.recipe_helpers import ROOT, tiny_flags
 from tests.test_distribute import _free_ports
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,7 @@ COMMON = ["--epochs=2", "--batch_size=32", "--seed=5", "--dropout=0"]
 
 def command(*args):
     script = os.path.join(ROOT, "recipes", "mnist_mlp.py")
-    return [sys.executable, "-c", MOCK, script, *TINY["mnist_mlp"], *COMMON, *args]
+    return [sys.executable, "-c", MOCK, script, *tiny_flags("mnist_mlp"), *COMMON, *args]
 
 
 def env(tf_config=None):

@@ -18,7 +18,7 @@ import pytest
 import modelzoo
 from modelzoo import errors
 from modelzoo.errors import DataError
-from tests.recipe_helpers import ROOT, TINY, run_recipe, signal_when
+from tests.recipe_helpers import RECIPES, ROOT, run_recipe, signal_when, tiny_flags
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +100,7 @@ def check(reliability):
 
 def recipe(world, *args, name="mnist_mlp"):
     script = os.path.join(ROOT, "recipes", f"{name}.py")
-    return [sys.executable, "-c", MOCK, script, *TINY[name],
+    return [sys.executable, "-c", MOCK, script, *tiny_flags(name),
             f"--export_dir={world / 'exports'}", *args]
 
 
@@ -401,7 +401,7 @@ def test_qa_export_refuses_invalid_utf8_by_name(tmp_path, reliability):
             serve(question=tf.constant(["what?"]), context=tf.constant([b"\xff\xfe"]))
 
 
-@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("name", RECIPES)
 def test_mixed_precision_publishes_every_recipe(name, tmp_path, reliability):
     import keras
 
