@@ -48,14 +48,7 @@ class SegmentEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(separator_id, bool) or not isinstance(separator_id, int) or (
-            separator_id < 0
-        ):
-            raise ValueError(
-                "`separator_id` must be a non-negative integer. "
-                f"Received: separator_id={separator_id!r}"
-            )
-        self.separator_id = separator_id
+        self.separator_id = checks.non_negative_int("separator_id", separator_id)
         self.embedding_dim = checks.positive_int("embedding_dim", embedding_dim)
         self.num_segments = checks.positive_int("num_segments", num_segments)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
@@ -75,8 +68,7 @@ class SegmentEmbedding(keras.layers.Layer):
 
     def segment_ids(self, token_ids):
         """The int32 segment id of every token, `[batch, length]`."""
-        is_separator = ops.cast(ops.equal(token_ids, self.separator_id), "int32")
-        before = ops.cumsum(is_separator, axis=-1) - is_separator
+        before = separators_before(token_ids, self.separator_id)
         return ops.minimum(before, self.num_segments - 1)
 
     def call(self, inputs):
@@ -104,3 +96,22 @@ class SegmentEmbedding(keras.layers.Layer):
             }
         )
         return config
+
+
+def separators_before(token_ids, separator_id):
+    """The number of `separator_id` tokens strictly before each token.
+
+    Args:
+        token_ids: int tensor `[batch, length]`.
+        separator_id: int. The token id of `[SEP]`.
+
+    Returns:
+        An int32 tensor `[batch, length]`: for `[CLS] question [SEP] context
+        [SEP]`, 0 up to and including the first `[SEP]`, then 1.
+
+    Example:
+    >>> np.asarray(separators_before(np.array([[2, 7, 3, 9, 3, 0]]), 3)).tolist()
+    [[0, 0, 0, 1, 1, 2]]
+    """
+    is_separator = ops.cast(ops.equal(token_ids, separator_id), "int32")
+    return ops.cumsum(is_separator, axis=-1) - is_separator

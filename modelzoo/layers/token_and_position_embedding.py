@@ -55,22 +55,15 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.mask_zero = mask_zero
         self.supports_masking = mask_zero
+        table = dict(embeddings_initializer=self.embeddings_initializer, dtype=self.dtype_policy)
         # A ReversibleEmbedding is an Embedding that can also map hidden
         # states back to logits with the same table (`reverse=True`), for
         # tied input and output embeddings.
         self.token_embedding = keras.layers.ReversibleEmbedding(
-            vocabulary_size,
-            embedding_dim,
-            embeddings_initializer=self.embeddings_initializer,
-            dtype=self.dtype_policy,
-            name="token_embedding",
+            vocabulary_size, embedding_dim, name="token_embedding", **table
         )
         self.position_embedding = keras.layers.Embedding(
-            sequence_length,
-            embedding_dim,
-            embeddings_initializer=self.embeddings_initializer,
-            dtype=self.dtype_policy,
-            name="position_embedding",
+            sequence_length, embedding_dim, name="position_embedding", **table
         )
 
     def build(self, input_shape):

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from modelzoo import checks
+from modelzoo.layers.segment_embedding import separators_before
 
 __all__ = ["TokenMatchEmbedding"]
 
@@ -50,14 +51,7 @@ class TokenMatchEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(separator_id, bool) or not isinstance(separator_id, int) or (
-            separator_id < 0
-        ):
-            raise ValueError(
-                "`separator_id` must be a non-negative integer. "
-                f"Received: separator_id={separator_id!r}"
-            )
-        self.separator_id = separator_id
+        self.separator_id = checks.non_negative_int("separator_id", separator_id)
         self.embedding_dim = checks.positive_int("embedding_dim", embedding_dim)
         self.first_word_id = checks.positive_int("first_word_id", first_word_id)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
@@ -75,8 +69,7 @@ class TokenMatchEmbedding(keras.layers.Layer):
     def matches(self, token_ids):
         """Bool `[batch, length]`: the token's id occurs in another segment."""
         token_ids = ops.convert_to_tensor(token_ids)
-        is_separator = ops.cast(ops.equal(token_ids, self.separator_id), "int32")
-        segment = ops.cumsum(is_separator, axis=-1) - is_separator
+        segment = separators_before(token_ids, self.separator_id)
         word = ops.greater_equal(token_ids, self.first_word_id)
         same_id = ops.equal(ops.expand_dims(token_ids, 2), ops.expand_dims(token_ids, 1))
         other_segment = ops.not_equal(ops.expand_dims(segment, 2), ops.expand_dims(segment, 1))

@@ -5,6 +5,7 @@ from keras import ops
 
 from modelzoo import checks
 from modelzoo.layers.cached_multi_head_attention import CachedMultiHeadAttention
+from modelzoo.layers.transformer_encoder import feed_forward_layers
 
 __all__ = ["TransformerDecoder"]
 
@@ -104,14 +105,8 @@ class TransformerDecoder(keras.layers.Layer):
         )
         self.output_norm = keras.layers.LayerNormalization(name="output_norm", **norm)
         self.output_norm.build(inputs_shape)
-        self.intermediate = keras.layers.Dense(
-            self.intermediate_dim, activation=self.activation, name="intermediate", **dense
-        )
-        self.intermediate.build(inputs_shape)
-        self.output_dense = keras.layers.Dense(hidden_dim, name="output", **dense)
-        self.output_dense.build(tuple(inputs_shape[:-1]) + (self.intermediate_dim,))
-        self.output_dropout = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="output_dropout"
+        self.intermediate, self.output_dense, self.output_dropout = feed_forward_layers(
+            self, inputs_shape, dense
         )
         self.built = True
 

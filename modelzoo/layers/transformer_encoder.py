@@ -87,14 +87,8 @@ class TransformerEncoder(keras.layers.Layer):
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="attention_norm"
         )
         self.attention_norm.build(inputs_shape)
-        self.intermediate = keras.layers.Dense(
-            self.intermediate_dim, activation=self.activation, name="intermediate", **dense
-        )
-        self.intermediate.build(inputs_shape)
-        self.output_dense = keras.layers.Dense(hidden_dim, name="output", **dense)
-        self.output_dense.build(tuple(inputs_shape[:-1]) + (self.intermediate_dim,))
-        self.output_dropout = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="output_dropout"
+        self.intermediate, self.output_dense, self.output_dropout = feed_forward_layers(
+            self, inputs_shape, dense
         )
         self.output_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="output_norm"
@@ -139,3 +133,29 @@ class TransformerEncoder(keras.layers.Layer):
             }
         )
         return config
+
+
+def feed_forward_layers(block, inputs_shape, dense):
+    """The feed-forward sub-layers of a Transformer `block`, built for `inputs_shape`.
+
+    Args:
+        block: the layer they belong to; its `intermediate_dim`,
+            `activation`, `dropout` and `dtype_policy` set them up.
+        inputs_shape: the block's input shape `[..., hidden_dim]`.
+        dense: dict. Keyword arguments of both `Dense` layers.
+
+    Returns:
+        `(intermediate, output_dense, output_dropout)`: `Dense(intermediate_dim,
+        activation)` named `"intermediate"`, `Dense(hidden_dim)` named
+        `"output"` and `Dropout(dropout)` named `"output_dropout"`.
+    """
+    intermediate = keras.layers.Dense(
+        block.intermediate_dim, activation=block.activation, name="intermediate", **dense
+    )
+    intermediate.build(inputs_shape)
+    output_dense = keras.layers.Dense(inputs_shape[-1], name="output", **dense)
+    output_dense.build(tuple(inputs_shape[:-1]) + (block.intermediate_dim,))
+    output_dropout = keras.layers.Dropout(
+        block.dropout, dtype=block.dtype_policy, name="output_dropout"
+    )
+    return intermediate, output_dense, output_dropout

@@ -13,8 +13,8 @@ from modelzoo.layers import (
     SegmentEmbedding,
     TokenAndPositionEmbedding,
     TokenMatchEmbedding,
-    TransformerEncoder,
 )
+from modelzoo.models.common import FunctionalModel, encoder_stack
 from modelzoo.text import wordpiece
 
 __all__ = ["build_bert_backbone", "build_masked_lm"]
@@ -23,19 +23,7 @@ WEIGHTS_FILE = "backbone.weights.h5"
 CONFIG_FILE = "backbone.json"
 
 
-def build_bert_backbone(
-    vocab_size,
-    sequence_length,
-    embed_dim=128,
-    num_heads=4,
-    ff_dim=256,
-    num_layers=2,
-    dropout=0.1,
-    separator_id=wordpiece.SEP,
-    token_match=False,
-    name="backbone",
-    dtype=None,
-):
+def build_bert_backbone(vocab_size, sequence_length, *, name="backbone", **kwargs):
     """Builds the encoder shared by masked-LM pre-training and QA fine-tuning.
 
     Token ids `[batch, sequence_length]`, 0 = padding → token and position
@@ -70,15 +58,11 @@ def build_bert_backbone(
     >>> tuple(backbone(np.array([[2, 9, 3, 7, 3] + [0] * 11])).shape)
     (1, 16, 8)
     """
-    return BertBackbone(
-        vocab_size, sequence_length, embed_dim=embed_dim, num_heads=num_heads, ff_dim=ff_dim,
-        num_layers=num_layers, dropout=dropout, separator_id=separator_id,
-        token_match=token_match, name=name, dtype=dtype,
-    )
+    return BertBackbone(vocab_size, sequence_length, name=name, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="modelzoo")
-class BertBackbone(keras.Model):
+class BertBackbone(FunctionalModel):
     """The model `build_bert_backbone` returns; its config holds the builder's arguments.
 
     `embedding` is its `TokenAndPositionEmbedding`, whose token table the
@@ -96,17 +80,13 @@ class BertBackbone(keras.Model):
         dropout=0.1,
         separator_id=wordpiece.SEP,
         token_match=False,
+        name=None,
+        trainable=True,
         dtype=None,
-        **kwargs,
     ):
         checks.positive_int("vocab_size", vocab_size)
         checks.positive_int("sequence_length", sequence_length)
-        checks.positive_int("embed_dim", embed_dim)
-        checks.positive_int("num_heads", num_heads)
-        checks.divisible("embed_dim", embed_dim, "num_heads", num_heads)
-        checks.positive_int("ff_dim", ff_dim)
-        checks.positive_int("num_layers", num_layers)
-        checks.rate("dropout", dropout)
+        checks.transformer_sizes(embed_dim, num_heads, ff_dim, num_layers, dropout)
         if isinstance(separator_id, bool) or not isinstance(separator_id, int) or not (
             0 < separator_id < vocab_size
         ):
@@ -136,17 +116,10 @@ class BertBackbone(keras.Model):
         x = keras.layers.Add(dtype=dtype, name="add_segments")(embedded)
         x = keras.layers.LayerNormalization(epsilon=1e-5, dtype=dtype, name="embedding_norm")(x)
         x = keras.layers.Dropout(dropout, dtype=dtype, name="embedding_dropout")(x)
-        for i in range(num_layers):
-            x = TransformerEncoder(
-                intermediate_dim=ff_dim,
-                num_heads=num_heads,
-                dropout=dropout,
-                # BERT drops attention probabilities at the same rate.
-                attention_dropout=dropout,
-                dtype=dtype,
-                name=f"encoder_{i}",
-            )(x)
-        super().__init__(token_ids, x, dtype=dtype, **kwargs)
+        # BERT drops attention probabilities at the same rate.
+        x = encoder_stack(x, num_layers, intermediate_dim=ff_dim, num_heads=num_heads,
+                          dropout=dropout, attention_dropout=dropout, dtype=dtype)
+        super().__init__(token_ids, x, name=name, trainable=trainable, dtype=dtype)
 
         # === Config ===
         self.vocab_size = vocab_size
@@ -174,13 +147,6 @@ class BertBackbone(keras.Model):
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
 
 
 def backbone_of(model):

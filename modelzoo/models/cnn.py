@@ -47,12 +47,7 @@ def build_cnn(
     >>> tuple(model(np.zeros((2, 28, 28, 1))).shape)
     (2, 10)
     """
-    input_shape = checks.positive_ints("input_shape", input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(
-            "`input_shape` must be (height, width, channels). "
-            f"Received: input_shape={input_shape!r}"
-        )
+    input_shape = checks.image_shape("input_shape", input_shape)
     checks.positive_int("num_classes", num_classes)
     filters = checks.positive_ints("filters", filters)
     checks.positive_int("kernel_size", kernel_size)

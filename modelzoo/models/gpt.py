@@ -4,24 +4,14 @@ import keras
 
 from modelzoo import checks
 from modelzoo.layers import TokenAndPositionEmbedding, TransformerDecoder
+from modelzoo.models.common import FunctionalModel
 from modelzoo.registry import register_model
 
 __all__ = ["build_gpt"]
 
 
 @register_model("gpt", vocab_size=66, sequence_length=128)
-def build_gpt(
-    vocab_size,
-    sequence_length,
-    embed_dim=128,
-    num_heads=4,
-    ff_dim=512,
-    num_layers=4,
-    dropout=0.1,
-    tie_embeddings=False,
-    name="gpt",
-    dtype=None,
-):
+def build_gpt(vocab_size, sequence_length, *, name="gpt", **kwargs):
     """Builds a pre-norm decoder-only Transformer next-token model.
 
     Token ids → token and position embedding (`embedding`) → dropout →
@@ -60,15 +50,11 @@ def build_gpt(
     >>> tuple(model(np.ones((2, 7), "int32")).shape)
     (2, 7, 65)
     """
-    return GPT(
-        vocab_size, sequence_length, embed_dim=embed_dim, num_heads=num_heads, ff_dim=ff_dim,
-        num_layers=num_layers, dropout=dropout, tie_embeddings=tie_embeddings, name=name,
-        dtype=dtype,
-    )
+    return GPT(vocab_size, sequence_length, name=name, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="modelzoo")
-class GPT(keras.Model):
+class GPT(FunctionalModel):
     """The model `build_gpt` returns: a functional causal LM with a cached step.
 
     Besides the plain call (ids → logits for every position, used by
@@ -89,17 +75,13 @@ class GPT(keras.Model):
         num_layers=4,
         dropout=0.1,
         tie_embeddings=False,
+        name=None,
+        trainable=True,
         dtype=None,
-        **kwargs,
     ):
         checks.positive_int("vocab_size", vocab_size)
         checks.positive_int("sequence_length", sequence_length)
-        checks.positive_int("embed_dim", embed_dim)
-        checks.positive_int("num_heads", num_heads)
-        checks.divisible("embed_dim", embed_dim, "num_heads", num_heads)
-        checks.positive_int("ff_dim", ff_dim)
-        checks.positive_int("num_layers", num_layers)
-        checks.rate("dropout", dropout)
+        checks.transformer_sizes(embed_dim, num_heads, ff_dim, num_layers, dropout)
         if not isinstance(tie_embeddings, bool):
             raise ValueError(
                 f"`tie_embeddings` must be a bool. Received: tie_embeddings={tie_embeddings!r}"
@@ -135,7 +117,7 @@ class GPT(keras.Model):
         for decoder in self.decoders:
             x = decoder(x)
         logits = self._logits(self.final_norm(x), tie_embeddings)
-        super().__init__(token_ids, logits, dtype=dtype, **kwargs)
+        super().__init__(token_ids, logits, name=name, trainable=trainable, dtype=dtype)
 
         # === Config ===
         self.vocab_size = vocab_size
@@ -200,10 +182,3 @@ class GPT(keras.Model):
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)

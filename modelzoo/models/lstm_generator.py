@@ -3,20 +3,14 @@
 import keras
 
 from modelzoo import checks
+from modelzoo.models.common import FunctionalModel
 from modelzoo.registry import register_model
 
 __all__ = ["build_lstm_generator"]
 
 
 @register_model("lstm_generator", vocab_size=66)
-def build_lstm_generator(
-    vocab_size,
-    embed_dim=64,
-    lstm_units=(256,),
-    dropout=0.0,
-    name="lstm_generator",
-    dtype=None,
-):
+def build_lstm_generator(vocab_size, *, name="lstm_generator", **kwargs):
     """Builds Embedding → LSTM × N → Dense(vocab_size) next-token logits.
 
     The model's `call_with_cache` steps the same layers one token at a time;
@@ -40,14 +34,11 @@ def build_lstm_generator(
     >>> tuple(model(np.ones((2, 7), "int32")).shape)
     (2, 7, 65)
     """
-    return LstmGenerator(
-        vocab_size, embed_dim=embed_dim, lstm_units=lstm_units, dropout=dropout, name=name,
-        dtype=dtype,
-    )
+    return LstmGenerator(vocab_size, name=name, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="modelzoo")
-class LstmGenerator(keras.Model):
+class LstmGenerator(FunctionalModel):
     """The model `build_lstm_generator` returns: a functional LM with a cached step.
 
     Besides the plain call (ids → logits for every position, used by
@@ -57,8 +48,8 @@ class LstmGenerator(keras.Model):
     arguments. Arguments: see `build_lstm_generator`.
     """
 
-    def __init__(self, vocab_size, embed_dim=64, lstm_units=(256,), dropout=0.0, dtype=None,
-                 **kwargs):
+    def __init__(self, vocab_size, embed_dim=64, lstm_units=(256,), dropout=0.0, name=None,
+                 trainable=True, dtype=None):
         checks.positive_int("vocab_size", vocab_size)
         checks.positive_int("embed_dim", embed_dim)
         lstm_units = checks.positive_ints("lstm_units", lstm_units)
@@ -84,7 +75,7 @@ class LstmGenerator(keras.Model):
         x = self.embedding(token_ids)
         for lstm, drop in zip(self.lstms, self.dropouts):
             x = drop(lstm(x))
-        super().__init__(token_ids, self.head(x), dtype=dtype, **kwargs)
+        super().__init__(token_ids, self.head(x), name=name, trainable=trainable, dtype=dtype)
 
         # === Config ===
         self.vocab_size = vocab_size
@@ -129,10 +120,3 @@ class LstmGenerator(keras.Model):
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)

@@ -11,19 +11,7 @@ __all__ = ["build_qa"]
 
 
 @register_model("qa", vocab_size=8000, sequence_length=256)
-def build_qa(
-    vocab_size,
-    sequence_length,
-    embed_dim=128,
-    num_heads=4,
-    ff_dim=256,
-    num_layers=2,
-    dropout=0.1,
-    separator_id=wordpiece.SEP,
-    token_match=False,
-    name="qa",
-    dtype=None,
-):
+def build_qa(vocab_size, sequence_length, *, name="qa", **kwargs):
     """Builds a BERT-style span extractor over `[CLS] question [SEP] context [SEP]`.
 
     Token ids `[batch, sequence_length]`, 0 = padding → `BertBackbone`
@@ -62,11 +50,7 @@ def build_qa(
     >>> tuple(model(np.array([[2, 9, 3, 7, 8, 3] + [0] * 26])).shape)
     (1, 2, 32)
     """
-    backbone = build_bert_backbone(
-        vocab_size, sequence_length, embed_dim=embed_dim, num_heads=num_heads, ff_dim=ff_dim,
-        num_layers=num_layers, dropout=dropout, separator_id=separator_id,
-        token_match=token_match, dtype=dtype,
-    )
+    backbone = build_bert_backbone(vocab_size, sequence_length, **kwargs)
     token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
     padding_mask = keras.ops.not_equal(token_ids, wordpiece.PAD)
     logits = SpanHead(dtype="float32", name="span_logits")(

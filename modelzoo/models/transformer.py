@@ -3,7 +3,8 @@
 import keras
 
 from modelzoo import checks
-from modelzoo.layers import TokenAndPositionEmbedding, TransformerEncoder
+from modelzoo.layers import TokenAndPositionEmbedding
+from modelzoo.models.common import encoder_stack
 from modelzoo.registry import register_model
 
 __all__ = ["build_transformer"]
@@ -59,27 +60,15 @@ def build_transformer(
     checks.positive_int("vocab_size", vocab_size)
     checks.positive_int("sequence_length", sequence_length)
     checks.positive_int("num_classes", num_classes)
-    checks.positive_int("embed_dim", embed_dim)
-    checks.positive_int("num_heads", num_heads)
-    checks.divisible("embed_dim", embed_dim, "num_heads", num_heads)
-    checks.positive_int("ff_dim", ff_dim)
-    checks.positive_int("num_layers", num_layers)
-    checks.rate("dropout", dropout)
+    checks.transformer_sizes(embed_dim, num_heads, ff_dim, num_layers, dropout)
     checks.rate("attention_dropout", attention_dropout)
 
     token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
     x = TokenAndPositionEmbedding(
         vocab_size, sequence_length, embed_dim, dtype=dtype, name="embedding"
     )(token_ids)
-    for i in range(num_layers):
-        x = TransformerEncoder(
-            intermediate_dim=ff_dim,
-            num_heads=num_heads,
-            dropout=dropout,
-            attention_dropout=attention_dropout,
-            dtype=dtype,
-            name=f"encoder_{i}",
-        )(x)
+    x = encoder_stack(x, num_layers, intermediate_dim=ff_dim, num_heads=num_heads, dropout=dropout,
+                      attention_dropout=attention_dropout, dtype=dtype)
     x = keras.layers.GlobalAveragePooling1D(dtype=dtype, name="pooling")(x)
     x = keras.layers.Dropout(dropout, dtype=dtype, name="dropout")(x)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)

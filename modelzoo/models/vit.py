@@ -4,7 +4,7 @@ import keras
 
 from modelzoo import checks
 from modelzoo.layers.patch_embedding import PatchEmbedding
-from modelzoo.layers.transformer_encoder import TransformerEncoder
+from modelzoo.models.common import encoder_stack
 from modelzoo.registry import register_model
 
 __all__ = ["build_vit"]
@@ -61,12 +61,7 @@ def build_vit(
     References:
         Dosovitskiy et al., 2021, https://arxiv.org/abs/2010.11929
     """
-    input_shape = checks.positive_ints("input_shape", input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(
-            "`input_shape` must be (height, width, channels). "
-            f"Received: input_shape={input_shape!r}"
-        )
+    input_shape = checks.image_shape("input_shape", input_shape)
     checks.positive_int("num_classes", num_classes)
     checks.positive_int("patch_size", patch_size)
     if input_shape[0] % patch_size or input_shape[1] % patch_size:
@@ -74,12 +69,8 @@ def build_vit(
             "`input_shape` height and width must be divisible by `patch_size`. "
             f"Received: input_shape={input_shape}, patch_size={patch_size}"
         )
-    checks.positive_int("hidden_dim", hidden_dim)
-    checks.positive_int("num_layers", num_layers)
-    checks.positive_int("num_heads", num_heads)
-    checks.divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
-    checks.positive_int("mlp_dim", mlp_dim)
-    checks.rate("dropout", dropout)
+    checks.transformer_sizes(hidden_dim, num_heads, mlp_dim, num_layers, dropout,
+                             embed_name="hidden_dim", ff_name="mlp_dim")
 
     # === Layers ===
     inputs = keras.Input(shape=input_shape, name="inputs")
@@ -91,15 +82,8 @@ def build_vit(
         input_shape[:2], patch_size, hidden_dim, dtype=dtype, name="patch_embedding"
     )(x)
     x = keras.layers.Dropout(dropout, dtype=dtype, name="embedding_dropout")(x)
-    for i in range(num_layers):
-        x = TransformerEncoder(
-            intermediate_dim=mlp_dim,
-            num_heads=num_heads,
-            dropout=dropout,
-            activation="gelu",
-            dtype=dtype,
-            name=f"encoder_{i}",
-        )(x)
+    x = encoder_stack(x, num_layers, intermediate_dim=mlp_dim, num_heads=num_heads, dropout=dropout,
+                      activation="gelu", dtype=dtype)
     # Global average pooling rather than a class token: on real MNIST
     # (7x7 patches, seed 0) it gave test accuracy 0.970 / 0.978 after 2 / 3
     # epochs against the class token's 0.967 / 0.977, with one token fewer
