@@ -1,16 +1,20 @@
 """What the in-graph character generators (LSTM and GPT) share.
 
 The character tables, reading the prompt, checking the request, the step
-schedule, sampling, writing the archive and building the publishing check.
+schedule, sampling, the plain greedy check, writing the archive and
+publishing (each generator is a `GeneratorKind`).
 Each generator adds only its model step: `export/generator.py` steps LSTM
 cells, `export/gpt_generator.py` steps cached decoder blocks.
 """
+
+import collections
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from modelzoo.export.publish import publish
+from modelzoo.export.archive import write_archive
+from modelzoo.export.publish import publish, string_array
 from modelzoo.text import chars
 
 
@@ -40,6 +44,25 @@ def check_char_vocabulary(vocabulary, vocab_size, embedding_size):
     return vocabulary
 
 
+# The inputs every generator's `serving_default` takes, each `[batch]`.
+GENERATOR_INPUTS = (("prompt", tf.string), ("num_chars", tf.int32), ("temperature", tf.float32))
+
+
+def generator_contract(extra_inputs=()):
+    """The signature contract (see `verify.check_signature`) of a generator.
+
+    Args:
+        extra_inputs: `(name, tf.DType)` pairs after `GENERATOR_INPUTS`.
+    """
+    return {
+        "inputs": {
+            name: {"dtype": dtype.name, "shape": [None]}
+            for name, dtype in [*GENERATOR_INPUTS, *extra_inputs]
+        },
+        "outputs": {"text": {"dtype": "string", "shape": [None]}},
+    }
+
+
 def check_limits(max_chars, max_prompt_chars):
     for arg, value in (("max_chars", max_chars), ("max_prompt_chars", max_prompt_chars)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -54,13 +77,53 @@ def plain_prompt_ids(vocabulary, prompt, max_prompt_chars):
     return ids[len(ids) - max_prompt_chars :] or [0]
 
 
+def greedy_continuation(
+    model, vocabulary, prompt, num_chars, max_chars, max_prompt_chars, context_starts=None
+):
+    """Greedy continuation computed the plain way, for checking exports.
+
+    Runs the full Keras model (no cache, so quadratic: only for short texts)
+    on each step's context and takes the argmax of the last position, with
+    the exports' edge rules (see `generator.export_text_generator`).
+
+    Args:
+        model: the in-memory model, mapping ids `[1, n]` to logits `[1, n, V]`.
+        vocabulary: a vocabulary checked against `model`.
+        prompt: str or bytes.
+        num_chars: int.
+        max_chars: int. Cap on `num_chars`.
+        max_prompt_chars: int. Prompt characters read, from the end.
+        context_starts: callable(num_steps) → list whose entry t is the first
+            token step t reads (it reads tokens `[starts[t], t]`), e.g.
+            `gpt_generator.window_starts`; None reads every token so far.
+
+    Returns:
+        The continuation, a str.
+    """
+    ids = plain_prompt_ids(vocabulary, prompt, max_prompt_chars)
+    count = min(max(num_chars, 0), max_chars)
+    first = len(ids) - 1
+    starts = context_starts(first + count) if context_starts else [0] * (first + count)
+    text = []
+    for t in range(first, first + count):
+        context = np.asarray([ids[starts[t] : t + 1]], "int32")
+        logits = keras.ops.convert_to_numpy(model(context, training=False))[0, -1]
+        # Id 0 (unknown) is never generated, as in the export.
+        token = 1 + int(np.argmax(logits[1:]))
+        ids.append(token)
+        text.append(vocabulary[token])
+    return "".join(text)
+
+
 class CharSampler:
     """The character tables and the model-independent parts of the loop.
 
     Keeping the lookup table on an object lets the export track it.
     """
 
-    def __init__(self, vocabulary, max_chars, max_prompt_chars):
+    def __init__(self, model, vocabulary, max_chars, max_prompt_chars):
+        check_limits(max_chars, max_prompt_chars)
+        self.model = model
         self.max_chars = max_chars
         self.max_prompt_chars = max_prompt_chars
         # Id 0 is never emitted; "" keeps the gather total.
@@ -161,65 +224,64 @@ def write_generator_archive(model, generator, path, extra_inputs=()):
         model: the Keras model whose variables the loop uses.
         generator: a `CharSampler` subclass with `generate`.
         path: str. Directory to write.
-        extra_inputs: `(name, tf.DType)` pairs after `prompt`, `num_chars`
-            and `temperature`.
+        extra_inputs: `(name, tf.DType)` pairs after `GENERATOR_INPUTS`.
 
     Returns:
         `path`.
     """
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    # The lookup table is a resource the archive must track (keras-hub#2015).
-    archive.track(generator.char_to_id)
-    inputs = [("prompt", tf.string), ("num_chars", tf.int32), ("temperature", tf.float32)]
-    archive.add_endpoint(
-        "serving_default",
-        generator.generate,
-        input_signature=[
-            tf.TensorSpec([None], dtype, name=name) for name, dtype in [*inputs, *extra_inputs]
-        ],
-    )
-    archive.write_out(path, verbose=False)
-    return path
+    inputs = [(name, dtype, [None]) for name, dtype in [*GENERATOR_INPUTS, *extra_inputs]]
+    # The lookup table is a resource the archive must track.
+    return write_archive(path, model, generator.generate, inputs, [generator.char_to_id])
+
+
+# What `publish_generator` needs of a generator kind: its `make_*`,
+# `export_*` and greedy check functions, its signature contract, and the
+# example values of its inputs beyond prompt, num_chars and temperature.
+GeneratorKind = collections.namedtuple(
+    "GeneratorKind", ["make", "export", "greedy", "contract", "extra_example"]
+)
 
 
 def publish_generator(
-    export_fn, greedy_fn, vocabulary, export_dir, name, contract, version=None,
-    example_prompts=None, example_chars=20, extra_example=None, **publish_kwargs
+    kind, model, vocabulary, export_dir, name, version=None, example_prompts=None,
+    example_chars=20, max_chars=2000, max_prompt_chars=1000, timeout=600, rtol=1e-5,
+    atol=1e-6, card=None,
 ):
-    """Publishes a generator checked on greedy output against `greedy_fn`.
+    """Exports, verifies in a fresh process and publishes a character generator.
+
+    The check compares greedy (temperature 0) output of the SavedModel with
+    `kind.greedy` on the in-memory model.
 
     Args:
-        export_fn: callable(path) writing the SavedModel.
-        greedy_fn: callable(prompt, num_chars) → str, the plain Keras result.
-        vocabulary: the vocabulary (for the default example prompts).
-        export_dir, name, version: see `publish`.
-        contract: the signature contract the check enforces.
+        kind: a `GeneratorKind`.
+        model, vocabulary, max_chars, max_prompt_chars: see `kind.export`.
+        export_dir, name, version, timeout, rtol, atol, card: see
+            `publish.publish`.
         example_prompts: sequence of str to check with; defaults to an empty
             prompt and two made of the vocabulary.
         example_chars: int. Characters generated per example prompt.
-        extra_example: dict of name → value for the inputs beyond the three
-            shared ones (each repeated per prompt).
-        **publish_kwargs: `timeout`, `rtol`, `atol`, `model`, `card` (see `publish`).
 
     Returns:
         The path of the published version directory.
     """
+    kind.make(model, vocabulary, max_chars, max_prompt_chars)
+    limits = (max_chars, max_prompt_chars)
     if example_prompts is None:
         chars = "".join(vocabulary[1:])
         example_prompts = ["", chars[:3], chars[::-1][:7]]
-    prompts = np.empty(len(example_prompts), dtype=object)
-    prompts[:] = [p.encode("utf-8") if isinstance(p, str) else bytes(p) for p in example_prompts]
-    texts = np.empty(len(prompts), dtype=object)
-    texts[:] = [greedy_fn(p, example_chars).encode() for p in prompts]
+    prompts = string_array(example_prompts)
+    texts = string_array(
+        [kind.greedy(model, vocabulary, p, example_chars, *limits) for p in prompts]
+    )
     example = {
         "prompt": prompts,
         "num_chars": np.full(len(prompts), example_chars, "int32"),
         "temperature": np.zeros(len(prompts), "float32"),
     }
-    for key, value in (extra_example or {}).items():
+    for key, value in kind.extra_example.items():
         example[key] = np.full(len(prompts), value, np.asarray(value).dtype)
     return publish(
-        export_fn, export_dir, name, version=version, contract=contract, example=example,
-        expected={"text": texts}, **publish_kwargs,
+        lambda path: kind.export(model, vocabulary, path, *limits), export_dir, name,
+        version=version, contract=kind.contract, example=example, expected={"text": texts},
+        timeout=timeout, rtol=rtol, atol=atol, model=model, card=card,
     )

@@ -1,27 +1,11 @@
 """SavedModel export of a character LSTM that generates text in one call."""
 
-import keras
-import numpy as np
 import tensorflow as tf
 
-from modelzoo.export.char_sampling import (
-    CharSampler,
-    check_char_vocabulary,
-    check_limits,
-    plain_prompt_ids,
-    publish_generator,
-    write_generator_archive,
-)
+from modelzoo.export import char_sampling
 from modelzoo.models.lstm_generator import LstmGenerator
 
-GENERATOR_CONTRACT = {
-    "inputs": {
-        "prompt": {"dtype": "string", "shape": [None]},
-        "num_chars": {"dtype": "int32", "shape": [None]},
-        "temperature": {"dtype": "float32", "shape": [None]},
-    },
-    "outputs": {"text": {"dtype": "string", "shape": [None]}},
-}
+GENERATOR_CONTRACT = char_sampling.generator_contract()
 
 
 def check_vocabulary(model, vocabulary):
@@ -29,8 +13,7 @@ def check_vocabulary(model, vocabulary):
 
     Args:
         model: a `build_lstm_generator` model (an `LstmGenerator`).
-        vocabulary: sequence of str; `vocabulary[0]` is the unknown id and
-            every other entry is one character (one code point), all distinct.
+        vocabulary: see `char_sampling.check_char_vocabulary`.
 
     Raises:
         ValueError: on a model of another kind, a size mismatch, a duplicate
@@ -41,15 +24,11 @@ def check_vocabulary(model, vocabulary):
             "`model` must be a build_lstm_generator model (an LstmGenerator). "
             f"Received: {type(model).__name__} {model.name!r}"
         )
-    return check_char_vocabulary(vocabulary, model.vocab_size, model.vocab_size)
+    return char_sampling.check_char_vocabulary(vocabulary, model.vocab_size, model.vocab_size)
 
 
-class _Generator(CharSampler):
+class _Generator(char_sampling.CharSampler):
     """The in-graph sampling loop over the model's `call_with_cache`."""
-
-    def __init__(self, model, vocabulary, max_chars, max_prompt_chars):
-        super().__init__(vocabulary, max_chars, max_prompt_chars)
-        self.model = model
 
     def generate(self, prompt, num_chars, temperature):
         """See `export_text_generator`."""
@@ -125,7 +104,7 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
         ValueError: if the vocabulary does not fit the model.
     """
     generator = make_generator(model, vocabulary, max_chars, max_prompt_chars)
-    return write_generator_archive(model, generator, path)
+    return char_sampling.write_generator_archive(model, generator, path)
 
 
 def make_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000):
@@ -133,97 +112,41 @@ def make_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000):
 
     Useful to run the exported loop eagerly; see `export_text_generator`.
     """
-    vocabulary = check_vocabulary(model, vocabulary)
-    check_limits(max_chars, max_prompt_chars)
-    return _Generator(model, vocabulary, max_chars, max_prompt_chars)
+    return _Generator(model, check_vocabulary(model, vocabulary), max_chars, max_prompt_chars)
 
 
 def greedy_generate(model, vocabulary, prompt, num_chars, max_chars=2000, max_prompt_chars=1000):
     """Greedy continuation computed the plain way, for checking exports.
 
     Runs the full model on the prompt plus everything generated so far and
-    takes the argmax of the last step (quadratic, so only for short texts),
-    with the same edge rules as `export_text_generator`.
-
-    Args:
-        model: the in-memory `build_lstm_generator` model.
-        vocabulary: see `export_text_generator`.
-        prompt: str or bytes.
-        num_chars: int.
-        max_chars: int. Cap on `num_chars`.
-        max_prompt_chars: int. Prompt characters read, from the end.
-
-    Returns:
-        The continuation, a str.
+    takes the argmax of the last step, with the same edge rules as
+    `export_text_generator` (see `char_sampling.greedy_continuation`).
     """
     vocabulary = check_vocabulary(model, vocabulary)
-    ids = plain_prompt_ids(vocabulary, prompt, max_prompt_chars)
-    text = []
-    for _ in range(min(max(num_chars, 0), max_chars)):
-        logits = model(np.asarray([ids], "int32"), training=False)
-        # Id 0 (unknown) is never generated, as in the export.
-        token = 1 + int(np.argmax(keras.ops.convert_to_numpy(logits)[0, -1, 1:]))
-        ids.append(token)
-        text.append(vocabulary[token])
-    return "".join(text)
+    return char_sampling.greedy_continuation(
+        model, vocabulary, prompt, num_chars, max_chars, max_prompt_chars
+    )
+
+
+LSTM_GENERATOR = char_sampling.GeneratorKind(
+    make_generator, export_text_generator, greedy_generate, GENERATOR_CONTRACT, {}
+)
 
 
 def publish_text_generator(
-    model,
-    vocabulary,
-    export_dir,
-    name,
-    version=None,
-    example_prompts=None,
-    example_chars=20,
-    max_chars=2000,
-    max_prompt_chars=1000,
-    timeout=600,
-    rtol=1e-5,
-    atol=1e-6,
-    card=None,
+    model, vocabulary, export_dir, name, version=None, example_prompts=None, example_chars=20,
+    max_chars=2000, max_prompt_chars=1000, timeout=600, rtol=1e-5, atol=1e-6, card=None,
 ):
     """Exports, verifies in a fresh process and publishes a text generator.
 
     The check compares greedy (temperature 0) output of the SavedModel with
-    `greedy_generate` on the in-memory model.
-
-    Args:
-        model: see `export_text_generator`.
-        vocabulary: see `export_text_generator`.
-        export_dir: str. Root of the TF Serving model base paths.
-        name: str. Model name; the export lands in `export_dir/name/version`.
-        version: positive int or None for the next free version.
-        example_prompts: sequence of str to check with; defaults to an empty
-            prompt and two made of the vocabulary.
-        example_chars: int. Characters generated per example prompt.
-        max_chars: see `export_text_generator`.
-        max_prompt_chars: see `export_text_generator`.
-        timeout: float. Seconds allowed for the verification process.
-        rtol, atol: float. Tolerances of the float comparison in the check;
-            `publish` loosens them for a mixed-precision model.
-        card: dict of the model card's facts (see `model_card.build_card`),
-            or None.
+    `greedy_generate` on the in-memory model; the arguments are those of
+    `char_sampling.publish_generator`.
 
     Returns:
         The path of the published version directory.
     """
-    make_generator(model, vocabulary, max_chars, max_prompt_chars)
-    return publish_generator(
-        lambda path: export_text_generator(model, vocabulary, path, max_chars, max_prompt_chars),
-        lambda prompt, count: greedy_generate(
-            model, vocabulary, prompt, count, max_chars, max_prompt_chars
-        ),
-        vocabulary,
-        export_dir,
-        name,
-        GENERATOR_CONTRACT,
-        version=version,
-        example_prompts=example_prompts,
-        example_chars=example_chars,
-        timeout=timeout,
-        rtol=rtol,
-        atol=atol,
-        model=model,
-        card=card,
+    return char_sampling.publish_generator(
+        LSTM_GENERATOR, model, vocabulary, export_dir, name, version, example_prompts,
+        example_chars, max_chars, max_prompt_chars, timeout, rtol, atol, card,
     )

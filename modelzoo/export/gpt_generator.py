@@ -15,29 +15,15 @@ step stays bounded whatever the length of the text. `greedy_generate_gpt`
 applies the same window rule with the plain Keras model.
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from modelzoo.export.char_sampling import (
-    CharSampler,
-    check_char_vocabulary,
-    check_limits,
-    plain_prompt_ids,
-    publish_generator,
-    write_generator_archive,
-)
+from modelzoo.export import char_sampling
 from modelzoo.models.gpt import GPT
 
-GPT_GENERATOR_CONTRACT = {
-    "inputs": {
-        "prompt": {"dtype": "string", "shape": [None]},
-        "num_chars": {"dtype": "int32", "shape": [None]},
-        "temperature": {"dtype": "float32", "shape": [None]},
-        "top_k": {"dtype": "int32", "shape": [None]},
-    },
-    "outputs": {"text": {"dtype": "string", "shape": [None]}},
-}
+# The inputs beyond `char_sampling.GENERATOR_INPUTS`.
+EXTRA_INPUTS = [("top_k", tf.int32)]
+GPT_GENERATOR_CONTRACT = char_sampling.generator_contract(EXTRA_INPUTS)
 
 
 def is_gpt(model):
@@ -50,8 +36,7 @@ def check_vocabulary(model, vocabulary):
 
     Args:
         model: a `build_gpt` model.
-        vocabulary: sequence of str; `vocabulary[0]` is the unknown id and
-            every other entry is one character (one code point), all distinct.
+        vocabulary: see `char_sampling.check_char_vocabulary`.
 
     Returns:
         A list of str.
@@ -64,7 +49,7 @@ def check_vocabulary(model, vocabulary):
             f"`model` must be a build_gpt model (a GPT). Received: {type(model).__name__} "
             f"{model.name!r}"
         )
-    vocabulary = check_char_vocabulary(vocabulary, model.vocab_size, model.vocab_size)
+    vocabulary = char_sampling.check_char_vocabulary(vocabulary, model.vocab_size, model.vocab_size)
     if model.sequence_length < 2:
         raise ValueError(
             "The model's `sequence_length` must be at least 2 to generate. "
@@ -91,12 +76,11 @@ def window_starts(num_steps, window):
     return starts
 
 
-class _GptGenerator(CharSampler):
+class _GptGenerator(char_sampling.CharSampler):
     """The in-graph sampling loop over the model's `call_with_cache`."""
 
     def __init__(self, model, vocabulary, max_chars, max_prompt_chars):
-        super().__init__(vocabulary, max_chars, max_prompt_chars)
-        self.model = model
+        super().__init__(model, vocabulary, max_chars, max_prompt_chars)
         self.window = model.sequence_length
         self.keep = self.window // 2
 
@@ -154,9 +138,7 @@ def make_gpt_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000)
 
     Useful to run the exported loop eagerly; see `export_gpt_generator`.
     """
-    vocabulary = check_vocabulary(model, vocabulary)
-    check_limits(max_chars, max_prompt_chars)
-    return _GptGenerator(model, vocabulary, max_chars, max_prompt_chars)
+    return _GptGenerator(model, check_vocabulary(model, vocabulary), max_chars, max_prompt_chars)
 
 
 def export_gpt_generator(model, vocabulary, path, max_chars=2000, max_prompt_chars=1000):
@@ -171,17 +153,8 @@ def export_gpt_generator(model, vocabulary, path, max_chars=2000, max_prompt_cha
     different lengths: each row reads its own prompt, then feeds back its
     own samples.
 
-    Defined behaviour at the edges (as `export_text_generator`'s):
-    - The prompt is split into Unicode characters; invalid UTF-8 bytes become
-      U+FFFD. Characters not in the vocabulary read as id 0 (unknown).
-    - Only the last `max_prompt_chars` characters of a prompt are read.
-    - An empty prompt reads as the single unknown id 0.
-    - `num_chars` ≤ 0 gives ""; more than `max_chars` is capped at
-      `max_chars`. The unknown id 0 is never generated, so the text has
-      exactly `min(num_chars, max_chars)` characters.
-    - `temperature` ≤ 0 (or -inf) is greedy argmax, deterministic;
-      > 0 samples from `softmax(logits / temperature)` (+inf is uniform);
-      NaN fails the call with InvalidArgument.
+    Defined behaviour at the edges: as `export_text_generator`'s (reading
+    the prompt, an empty prompt, the `num_chars` cap, `temperature`), and:
     - `top_k` > 0 samples only among the `top_k` largest logits (ties with
       the k-th are kept); ≤ 0 or ≥ the vocabulary size is no restriction.
       Greedy rows ignore it.
@@ -193,12 +166,8 @@ def export_gpt_generator(model, vocabulary, path, max_chars=2000, max_prompt_cha
 
     Args:
         model: a built `build_gpt` model; dropout is skipped, as at inference.
-        vocabulary: sequence of str; `vocabulary[i]` is the character of id
-            `i`, `vocabulary[0]` the unknown id (its entry is ignored).
-        path: str. Directory to write; it must be empty or not exist.
-        max_chars: int. Cap on `num_chars`. Defaults to `2000`.
-        max_prompt_chars: int. Prompt characters read, from the end.
-            Defaults to `1000`.
+        vocabulary, path, max_chars, max_prompt_chars: see
+            `export_text_generator`.
 
     Returns:
         `path`.
@@ -207,7 +176,7 @@ def export_gpt_generator(model, vocabulary, path, max_chars=2000, max_prompt_cha
         ValueError: if the vocabulary does not fit the model.
     """
     generator = make_gpt_generator(model, vocabulary, max_chars, max_prompt_chars)
-    return write_generator_archive(model, generator, path, [("top_k", tf.int32)])
+    return char_sampling.write_generator_archive(model, generator, path, EXTRA_INPUTS)
 
 
 def greedy_generate_gpt(
@@ -217,87 +186,35 @@ def greedy_generate_gpt(
 
     Runs the full Keras model (no cache) on each step's context window, as
     `window_starts` defines it, and takes the argmax of the last position,
-    with the same edge rules as `export_gpt_generator`.
-
-    Args:
-        model: the in-memory `build_gpt` model.
-        vocabulary: see `export_gpt_generator`.
-        prompt: str or bytes.
-        num_chars: int.
-        max_chars: int. Cap on `num_chars`.
-        max_prompt_chars: int. Prompt characters read, from the end.
-
-    Returns:
-        The continuation, a str.
+    with the same edge rules as `export_gpt_generator` (see
+    `char_sampling.greedy_continuation`).
     """
     vocabulary = check_vocabulary(model, vocabulary)
-    window = model.sequence_length
-    ids = plain_prompt_ids(vocabulary, prompt, max_prompt_chars)
-    count = min(max(num_chars, 0), max_chars)
-    first = len(ids) - 1
-    text = []
-    starts = window_starts(first + count, window)
-    for t in range(first, first + count):
-        context = np.asarray([ids[starts[t] : t + 1]], "int32")
-        logits = keras.ops.convert_to_numpy(model(context, training=False))[0, -1]
-        # Id 0 (unknown) is never generated, as in the export.
-        token = 1 + int(np.argmax(logits[1:]))
-        ids.append(token)
-        text.append(vocabulary[token])
-    return "".join(text)
+    return char_sampling.greedy_continuation(
+        model, vocabulary, prompt, num_chars, max_chars, max_prompt_chars,
+        lambda num_steps: window_starts(num_steps, model.sequence_length),
+    )
+
+
+GPT_GENERATOR = char_sampling.GeneratorKind(
+    make_gpt_generator,
+    export_gpt_generator,
+    greedy_generate_gpt,
+    GPT_GENERATOR_CONTRACT,
+    {"top_k": np.int32(0)},
+)
 
 
 def publish_gpt_generator(
-    model,
-    vocabulary,
-    export_dir,
-    name,
-    version=None,
-    example_prompts=None,
-    example_chars=20,
-    max_chars=2000,
-    max_prompt_chars=1000,
-    timeout=600,
-    card=None,
+    model, vocabulary, export_dir, name, version=None, example_prompts=None, example_chars=20,
+    max_chars=2000, max_prompt_chars=1000, timeout=600, card=None,
 ):
     """Exports, verifies in a fresh process and publishes a GPT generator.
 
-    The check compares greedy (temperature 0) output of the SavedModel with
-    `greedy_generate_gpt` on the in-memory model.
-
-    Args:
-        model: see `export_gpt_generator`.
-        vocabulary: see `export_gpt_generator`.
-        export_dir: str. Root of the TF Serving model base paths.
-        name: str. Model name; the export lands in `export_dir/name/version`.
-        version: positive int or None for the next free version.
-        example_prompts: sequence of str to check with; defaults to an empty
-            prompt and two made of the vocabulary.
-        example_chars: int. Characters generated per example prompt.
-        max_chars: see `export_gpt_generator`.
-        max_prompt_chars: see `export_gpt_generator`.
-        timeout: float. Seconds allowed for the verification process.
-        card: dict of the model card's facts (see `model_card.build_card`),
-            or None.
-
-    Returns:
-        The path of the published version directory.
+    As `publish_text_generator`, checked against `greedy_generate_gpt` with
+    `top_k` 0.
     """
-    make_gpt_generator(model, vocabulary, max_chars, max_prompt_chars)
-    return publish_generator(
-        lambda path: export_gpt_generator(model, vocabulary, path, max_chars, max_prompt_chars),
-        lambda prompt, count: greedy_generate_gpt(
-            model, vocabulary, prompt, count, max_chars, max_prompt_chars
-        ),
-        vocabulary,
-        export_dir,
-        name,
-        GPT_GENERATOR_CONTRACT,
-        version=version,
-        example_prompts=example_prompts,
-        example_chars=example_chars,
-        extra_example={"top_k": np.int32(0)},
-        timeout=timeout,
-        model=model,
-        card=card,
+    return char_sampling.publish_generator(
+        GPT_GENERATOR, model, vocabulary, export_dir, name, version, example_prompts,
+        example_chars, max_chars, max_prompt_chars, timeout, card=card,
     )

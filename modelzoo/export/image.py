@@ -4,13 +4,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from modelzoo.export.archive import write_archive
 from modelzoo.export.classifier_head import (
     check_class_names,
     classifier_contract,
     classifier_outputs,
     expected_classifier_outputs,
 )
-from modelzoo.export.publish import publish
+from modelzoo.export.publish import publish_export
 
 
 def image_contract(model):
@@ -63,15 +64,7 @@ def export_image_classifier(model, class_names, path):
         logits = model(tf.cast(images, tf.float32), training=False)
         return classifier_outputs(logits, names)
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(
-        "serving_default",
-        serve,
-        input_signature=[tf.TensorSpec(input_shape, tf.uint8, name="images")],
-    )
-    archive.write_out(path, verbose=False)
-    return path
+    return write_archive(path, model, serve, [("images", tf.uint8, input_shape)])
 
 
 def expected_image_outputs(model, class_names, images):
@@ -98,18 +91,11 @@ def publish_image_classifier(
     """Exports, verifies in a fresh process and publishes an image classifier.
 
     Args:
-        model: see `export_image_classifier`.
-        class_names: see `export_image_classifier`.
-        export_dir: str. Root of the TF Serving model base paths.
-        name: str. Model name; the export lands in `export_dir/name/version`.
-        version: positive int or None for the next free version.
+        model, class_names: see `export_image_classifier`.
+        export_dir, name, version, timeout, rtol, atol, card: see
+            `publish.publish`.
         example: uint8 array `[batch, *input_shape]` of real images to check
             the export with; defaults to 4 seeded random images.
-        timeout: float. Seconds allowed for the verification process.
-        rtol, atol: float. Tolerances of the float comparison in the check;
-            `publish` loosens them for a mixed-precision model.
-        card: dict of the model card's facts (see `model_card.build_card`),
-            or None.
 
     Returns:
         The path of the published version directory.
@@ -118,20 +104,11 @@ def publish_image_classifier(
     if example is None:
         shape = (4,) + tuple(model.input_shape[1:])
         example = np.random.default_rng(0).integers(0, 256, shape).astype("uint8")
-    example = _as_pixels(example)
-    return publish(
-        lambda path: export_image_classifier(model, class_names, path),
-        export_dir,
-        name,
-        version=version,
-        contract=image_contract(model),
-        example={"images": example},
-        expected=expected_image_outputs(model, class_names, example),
-        timeout=timeout,
-        rtol=rtol,
-        atol=atol,
-        model=model,
-        card=card,
+    pixels = _as_pixels(example)
+    return publish_export(
+        export_image_classifier, (model, class_names), {"images": pixels},
+        expected_image_outputs(model, class_names, pixels), export_dir, name, version=version,
+        contract=image_contract(model), timeout=timeout, rtol=rtol, atol=atol, card=card,
     )
 
 

@@ -4,13 +4,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from modelzoo.export.archive import write_archive
 from modelzoo.export.classifier_head import (
     check_class_names,
     classifier_contract,
     classifier_outputs,
     expected_classifier_outputs,
 )
-from modelzoo.export.publish import publish
+from modelzoo.export.publish import publish_export
 from modelzoo.pixels import resize
 
 
@@ -96,15 +97,7 @@ def export_image_bytes_classifier(model, class_names, path):
         )
         return classifier_outputs(logits, names)
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(
-        "serving_default",
-        serve,
-        input_signature=[tf.TensorSpec([None], tf.string, name="images")],
-    )
-    archive.write_out(path, verbose=False)
-    return path
+    return write_archive(path, model, serve, [("images", tf.string, [None])])
 
 
 def expected_bytes_outputs(model, class_names, images):
@@ -130,16 +123,10 @@ def publish_image_bytes_classifier(
     """Exports, verifies in a fresh process and publishes a bytes classifier.
 
     Args:
-        model: see `export_image_bytes_classifier`.
-        class_names: see `export_image_bytes_classifier`.
-        export_dir: str. Root of the TF Serving model base paths.
-        name: str. Model name; the export lands in `export_dir/name/version`.
-        version: positive int or None for the next free version.
+        model, class_names: see `export_image_bytes_classifier`.
+        export_dir, name, version, timeout, card: see `publish.publish`.
         example: sequence of bytes, real encoded images to check the export
             with; defaults to a seeded random JPEG and PNG of other sizes.
-        timeout: float. Seconds allowed for the verification process.
-        card: dict of the model card's facts (see `model_card.build_card`),
-            or None.
 
     Returns:
         The path of the published version directory.
@@ -154,17 +141,8 @@ def publish_image_bytes_classifier(
         ]
     images = np.empty(len(example), dtype=object)
     images[:] = [bytes(data) for data in example]
-    return publish(
-        lambda path: export_image_bytes_classifier(model, class_names, path),
-        export_dir,
-        name,
-        version=version,
-        contract=bytes_contract(model),
-        example={"images": images},
-        expected=expected_bytes_outputs(model, class_names, images),
-        rtol=1e-4,
-        atol=1e-5,
-        timeout=timeout,
-        model=model,
-        card=card,
+    return publish_export(
+        export_image_bytes_classifier, (model, class_names), {"images": images},
+        expected_bytes_outputs(model, class_names, images), export_dir, name, version=version,
+        contract=bytes_contract(model), rtol=1e-4, atol=1e-5, timeout=timeout, card=card,
     )

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 
+import numpy as np
 from absl import logging
 
 from modelzoo.errors import ModelzooError, UsageError
@@ -121,6 +122,37 @@ def publish(
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
         os.close(lock)
+
+
+def publish_export(export_fn, args, example, expected, export_dir, name, **options):
+    """`publish` of `export_fn(*args, path)`, checked on `example`.
+
+    The step every `publish_*` function ends with.
+
+    Args:
+        export_fn: an `export_*` function, called as `export_fn(*args, path)`.
+        args: tuple of its arguments before the path; `args[0]` is the model.
+        example: dict input name → array of real examples to check with.
+        expected: dict output name → array, what the in-memory model gives
+            for `example`.
+        export_dir, name: see `publish`.
+        **options: `version`, `contract`, `rtol`, `atol`, `timeout`, `card`
+            (see `publish`).
+
+    Returns:
+        The path of the new version directory.
+    """
+    return publish(
+        lambda path: export_fn(*args, path), export_dir, name, example=example,
+        expected=expected, model=args[0], **options,
+    )
+
+
+def string_array(texts):
+    """`texts` (str, encoded as UTF-8, or bytes) as a 1-D object array of bytes."""
+    array = np.empty(len(texts), dtype=object)
+    array[:] = [t.encode("utf-8") if isinstance(t, str) else bytes(t) for t in texts]
+    return array
 
 
 def is_low_precision(model):

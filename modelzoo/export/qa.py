@@ -8,11 +8,10 @@ uses two TF Text ops, `FastBertNormalize` and
 2.16-2.19 links; everything else is core TensorFlow.
 """
 
-import keras
-import numpy as np
 import tensorflow as tf
 
-from modelzoo.export.publish import publish
+from modelzoo.export.archive import write_archive
+from modelzoo.export.publish import publish_export, string_array
 from modelzoo.models.bert import backbone_of
 
 QA_CONTRACT = {
@@ -78,23 +77,8 @@ def export_qa(model, processor, path):
         question, context = processor.check_requests(question, context)
         return processor.answer(model, question, context)
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(processor.tokenizer)
-    archive.add_endpoint(
-        "serving_default",
-        serve,
-        input_signature=[
-            tf.TensorSpec([None], tf.string, name="question"),
-            tf.TensorSpec([None], tf.string, name="context"),
-        ],
-    )
-    archive.write_out(path, verbose=False)
-    return path
-
-
-def _as_bytes(value):
-    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    inputs = [("question", tf.string, [None]), ("context", tf.string, [None])]
+    return write_archive(path, model, serve, inputs, [processor.tokenizer])
 
 
 def publish_qa(
@@ -103,17 +87,11 @@ def publish_qa(
     """Exports, verifies in a fresh process and publishes a QA model.
 
     Args:
-        model: see `export_qa`.
-        processor: see `export_qa`.
-        export_dir: str. Root of the TF Serving model base paths.
-        name: str. Model name; the export lands in `export_dir/name/version`.
-        version: positive int or None for the next free version.
+        model, processor: see `export_qa`.
+        export_dir, name, version, timeout, card: see `publish.publish`.
         example: `(questions, contexts)`, sequences of valid UTF-8 str (real
             examples) to check the export with; defaults to texts made of
             the vocabulary, one long enough for several windows.
-        timeout: float. Seconds allowed for the verification process.
-        card: dict of the model card's facts (see `model_card.build_card`),
-            or None.
 
     Returns:
         The path of the published version directory.
@@ -126,18 +104,9 @@ def publish_qa(
             [" ".join(words[:3]), " ".join(words[2:6]) + "?"],
             [" ".join(words), long_context],
         )
-    questions, contexts = (np.asarray([_as_bytes(t) for t in x], dtype=object) for x in example)
-    return publish(
-        lambda path: export_qa(model, processor, path),
-        export_dir,
-        name,
-        version=version,
-        contract=QA_CONTRACT,
-        example={"question": questions, "context": contexts},
-        expected=processor.predict(model, questions, contexts),
-        rtol=1e-4,
-        atol=1e-6,
-        timeout=timeout,
-        model=model,
-        card=card,
+    questions, contexts = (string_array(x) for x in example)
+    return publish_export(
+        export_qa, (model, processor), {"question": questions, "context": contexts},
+        processor.predict(model, questions, contexts), export_dir, name, version=version,
+        contract=QA_CONTRACT, rtol=1e-4, atol=1e-6, timeout=timeout, card=card,
     )

@@ -1,17 +1,17 @@
 """SavedModel export of text classifiers that take the raw text."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from modelzoo.data.pipelines import text_ids
+from modelzoo.export.archive import write_archive
 from modelzoo.export.classifier_head import (
     check_class_names,
     classifier_contract,
     classifier_outputs,
     expected_classifier_outputs,
 )
-from modelzoo.export.publish import publish
+from modelzoo.export.publish import publish_export, string_array
 
 
 def text_contract(model):
@@ -106,18 +106,8 @@ def export_text_classifier(model, vectorizer, class_names, path):
     if not vectorizer.built:
         # `adapt` alone leaves it unbuilt, and the archive refuses unbuilt layers.
         vectorizer(tf.constant([""]))
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    # Its lookup table is a resource, not a variable: without this the save
-    # fails with "untracked resource" (keras-hub#2015).
-    archive.track(vectorizer)
-    archive.add_endpoint(
-        "serving_default",
-        serve,
-        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
-    )
-    archive.write_out(path, verbose=False)
-    return path
+    # The vectorizer's lookup table is a resource the archive must track.
+    return write_archive(path, model, serve, [("text", tf.string, [None])], [vectorizer])
 
 
 def expected_text_outputs(model, vectorizer, class_names, texts):
@@ -133,15 +123,9 @@ def expected_text_outputs(model, vectorizer, class_names, texts):
         A dict name → numpy array.
     """
     ids = keras.ops.convert_to_numpy(
-        text_ids(vectorizer, tf.constant(_as_strings(texts)), model.input_shape[1]))
+        text_ids(vectorizer, tf.constant(string_array(texts)), model.input_shape[1]))
     logits = keras.ops.convert_to_numpy(model(ids.astype("int32"), training=False))
     return expected_classifier_outputs(logits, list(class_names), has_input=(ids != 0).any(axis=1))
-
-
-def _as_strings(texts):
-    array = np.empty(len(texts), dtype=object)
-    array[:] = [t.encode("utf-8") if isinstance(t, str) else bytes(t) for t in texts]
-    return array
 
 
 def publish_text_classifier(
@@ -151,20 +135,12 @@ def publish_text_classifier(
     """Exports, verifies in a fresh process and publishes a text classifier.
 
     Args:
-        model: see `export_text_classifier`.
-        vectorizer: see `export_text_classifier`.
-        class_names: see `export_text_classifier`.
-        export_dir: str. Root of the TF Serving model base paths.
-        name: str. Model name; the export lands in `export_dir/name/version`.
-        version: positive int or None for the next free version.
+        model, vectorizer, class_names: see `export_text_classifier`.
+        export_dir, name, version, timeout, rtol, atol, card: see
+            `publish.publish`.
         example: sequence of str or bytes (real reviews) to check the export
             with; defaults to a few texts made of the vocabulary, plus an
             empty one.
-        timeout: float. Seconds allowed for the verification process.
-        rtol, atol: float. Tolerances of the float comparison in the check;
-            `publish` loosens them for a mixed-precision model.
-        card: dict of the model card's facts (see `model_card.build_card`),
-            or None.
 
     Returns:
         The path of the published version directory.
@@ -174,18 +150,10 @@ def publish_text_classifier(
     if example is None:
         words = [w for w in vectorizer.get_vocabulary()[2:12]]
         example = ["", " ".join(words), " ".join(reversed(words)) + " zzzunknown"]
-    texts = _as_strings(example)
-    return publish(
-        lambda path: export_text_classifier(model, vectorizer, class_names, path),
-        export_dir,
-        name,
-        version=version,
-        contract=text_contract(model),
-        example={"text": texts},
-        expected=expected_text_outputs(model, vectorizer, class_names, texts),
-        timeout=timeout,
-        rtol=rtol,
-        atol=atol,
-        model=model,
+    texts = string_array(example)
+    return publish_export(
+        export_text_classifier, (model, vectorizer, class_names), {"text": texts},
+        expected_text_outputs(model, vectorizer, class_names, texts), export_dir, name,
+        version=version, contract=text_contract(model), timeout=timeout, rtol=rtol, atol=atol,
         card=card,
     )
