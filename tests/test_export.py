@@ -231,6 +231,10 @@ def test_export_arguments_are_checked(tmp_path, image_model, text_parts, generat
     vectorizer.adapt(["a b c"])
     with pytest.raises(ValueError, match="output_sequence_length"):
         export_text_classifier(text_parts[0], vectorizer, REVIEW_CLASSES, str(tmp_path / "b"))
+    wide = keras.layers.TextVectorization(output_sequence_length=SEQUENCE_LENGTH)
+    wide.adapt([" ".join(f"w{i}" for i in range(60))])
+    with pytest.raises(ValueError, match="62 ids but the model embeds only 40"):
+        export_text_classifier(text_parts[0], wide, REVIEW_CLASSES, str(tmp_path / "e"))
     with pytest.raises(ValueError, match="vocabulary"):
         export_text_generator(generator_model, VOCAB[:-1], str(tmp_path / "c"))
     with pytest.raises(ValueError, match="single characters"):

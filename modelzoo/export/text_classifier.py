@@ -12,6 +12,7 @@ from modelzoo.export.classifier_head import (
     expected_classifier_outputs,
 )
 from modelzoo.export.publish import publish_export, string_array
+from modelzoo.layers.token_and_position_embedding import TokenAndPositionEmbedding
 
 
 def text_contract(model):
@@ -52,11 +53,13 @@ def check_vectorizer(model, vectorizer):
 
 
 def _find_embedding(model):
-    try:
-        layer = model.get_layer("embedding")
-    except ValueError:
-        return None
-    return getattr(layer, "vocabulary_size", getattr(layer, "input_dim", None))
+    """How many token ids the model's embedding takes, found by type, or None."""
+    for layer in model.layers:
+        if isinstance(layer, TokenAndPositionEmbedding):
+            return layer.vocabulary_size
+        if isinstance(layer, keras.layers.Embedding):
+            return layer.input_dim
+    return None
 
 
 def export_text_classifier(model, vectorizer, class_names, path):
