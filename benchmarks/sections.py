@@ -25,7 +25,7 @@ from modelzoo import export, recipe
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.registry import get_model
-from modelzoo.text import chars
+from modelzoo.text.chars import char_vocabulary
 from modelzoo.training import compile_model
 
 IMAGE_DATASET = "fashion_mnist"
@@ -510,7 +510,7 @@ def lstm_section(cfg):
         "shakespeare_lstm", [f"--sequence_length={LSTM_MAXLEN}", "--lstm_units=128",
                              *cfg.lstm_args]
     )
-    vocabulary = chars.char_vocabulary(text)
+    vocabulary = char_vocabulary(text)
     ids = {c: i for i, c in enumerate(vocabulary)}
     val_ids = np.array([[ids[c] for c in w] for w in val_sentences], "int32").reshape(
         len(val_sentences), LSTM_MAXLEN)
@@ -732,7 +732,7 @@ def gpt_section(cfg):
     warm_up()
     start = time.perf_counter()
     train_text, test_text = corpus_text(cfg, "train"), corpus_text(cfg, "test")
-    vocabulary = chars.char_vocabulary(train_text)
+    vocabulary = char_vocabulary(train_text)
     block = 64  # nanoGPT's context; the held-out windows are the same for every contender
     heldout = common.heldout_windows_lm(common.encode(test_text, vocabulary), block)
     data_seconds = time.perf_counter() - start

@@ -67,14 +67,15 @@ def test_mnist_prepared_by_tfds_from_manual_dir_trains_and_exports(data_dir, tmp
 @needs_shared
 @pytest.mark.slow
 def test_vit_on_real_mnist_learns_and_its_export_scores_alike(data_dir, tmp_path):
-    # A fifth of the data for one epoch (make reproduce's full run: ≥ 0.97).
+    # Half the data for one epoch: 0.92 here, 0.64 on a fifth (make
+    # reproduce's full run: ≥ 0.97).
     result = run_script(
         "mnist_vit", f"--manual_dir={MANUAL}", f"--data_dir={data_dir}", "--download=false",
-        "--max_train_examples=12000", "--max_eval_examples=2000", "--batch_size=128",
+        "--max_train_examples=30000", "--max_eval_examples=2000", "--batch_size=128",
         "--warmup_steps=20", "--seed=0", f"--export_dir={tmp_path}", mock=False,
     )
     summary = summary_of(result)
-    assert summary["metrics"]["accuracy"] > 0.8
+    assert summary["metrics"]["accuracy"] > 0.85
     assert_export_scores_as_trained(summary, "accuracy")
 
 

@@ -7,6 +7,7 @@ surrounding whitespace stripped, labelled by their folder, keyed by their path
 inside the archive (so TFDS shuffles them into the same order).
 """
 
+import gzip
 import re
 import tarfile
 import zlib
@@ -120,10 +121,18 @@ def _folder_files(src):
                     yield f"aclImdb/{folder}/{path.name}", path.read_bytes
 
 
+def _open_archive(src):
+    # tarfile's own gzip stream stops quietly where a truncated file ends,
+    # which can fall between two members; gzip's reader raises EOFError there.
+    with open(src, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    return gzip.open(src, "rb") if gzipped else open(src, "rb")
+
+
 def _tar_files(src):
     try:
         # "r|*" streams: no random access, nothing written to disk.
-        with tarfile.open(src, "r|*") as tar:
+        with _open_archive(src) as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
             for member in tar:
                 if member.isdir():
                     yield member.name.rstrip("/") + "/", None

@@ -38,8 +38,9 @@ def check_char_vocabulary(vocabulary, vocab_size, embedding_size):
             f"`vocabulary` has {len(vocabulary)} entries but the model has "
             f"{vocab_size} logits; they must match."
         )
-    chars = vocabulary[1:]
-    if not all(isinstance(c, str) and len(c) == 1 for c in chars) or len(set(chars)) != len(chars):
+    letters = vocabulary[1:]
+    single = all(isinstance(c, str) and len(c) == 1 for c in letters)
+    if not single or len(set(letters)) != len(letters):
         raise ValueError("`vocabulary[1:]` must be distinct single characters (code points).")
     return vocabulary
 
@@ -267,8 +268,8 @@ def publish_generator(
     kind.make(model, vocabulary, max_chars, max_prompt_chars)
     limits = (max_chars, max_prompt_chars)
     if example_prompts is None:
-        chars = "".join(vocabulary[1:])
-        example_prompts = ["", chars[:3], chars[::-1][:7]]
+        letters = "".join(vocabulary[1:])
+        example_prompts = ["", letters[:3], letters[::-1][:7]]
     prompts = string_array(example_prompts)
     texts = string_array(
         [kind.greedy(model, vocabulary, p, example_chars, *limits) for p in prompts]
