@@ -10,6 +10,8 @@ publish → the JSON summary.
 """
 
 import dataclasses
+import importlib
+import pkgutil
 import time
 from typing import Any, Callable, Optional
 
@@ -86,6 +88,28 @@ class Task:
         metrics on the raw test inputs (`path` is None on a non-chief worker)."""
         return {}
 
+    # === `modelzoo predict`'s adapter ===
+
+    @classmethod
+    def serves(cls, specs):
+        """Whether an export whose `serving_default` takes `specs` (name →
+        `tf.TensorSpec`) is this task's. What a TF Serving client sees."""
+        return False
+
+    @classmethod
+    def predict(cls, serve, request):
+        """`modelzoo predict`'s records: `serve` called on the request.
+
+        Args:
+            serve: the export's `serving_default` concrete function.
+            request: dict of the command's arguments (`text`, `prompt`,
+                `num_chars`, `question`, `image`, `dataset`, ...).
+
+        Raises:
+            UsageError: an argument the task needs is missing or refused.
+        """
+        raise NotImplementedError
+
 
 def run_task(task, flags_obj, model_name, model_kwargs, datasets_override=None,
              strategy_override=None):
@@ -120,3 +144,22 @@ def run_task(task, flags_obj, model_name, model_kwargs, datasets_override=None,
         flags_obj, model_name, metrics, export_path, start, throughput, unit=task.unit,
         **extras, **task.report(export_path, data, flags_obj),
     )
+
+
+def task_serving(specs):
+    """The `Task` subclass whose `serves(specs)` is true, or None.
+
+    Every module of `modelzoo.tasks` is imported first, so a new task is
+    found without being listed anywhere.
+    """
+    from modelzoo import tasks
+
+    for info in pkgutil.iter_modules(tasks.__path__):
+        importlib.import_module(f"{tasks.__name__}.{info.name}")
+    return next((task for task in _subclasses(Task) if task.serves(specs)), None)
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)

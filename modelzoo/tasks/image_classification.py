@@ -1,8 +1,11 @@
 """Image classification on MNIST-like TFDS datasets."""
 
+import tensorflow as tf
+
 from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
+from modelzoo.errors import UsageError
 from modelzoo.tasks.base import Data, Task, run_task
 
 DATASETS = ("mnist", "fashion_mnist")
@@ -47,6 +50,27 @@ class ImageClassification(Task):
     def report(self, path, data, flags_obj):
         return {"export_metrics": scoring.classifier_export_metrics(
             path, "images", data.state["test"], flags_obj.max_eval_examples)}
+
+    @classmethod
+    def serves(cls, specs):
+        return set(specs) == {"images"} and specs["images"].dtype != tf.string
+
+    @classmethod
+    def predict(cls, serve, request):
+        """The first `count` test images of TFDS `dataset`, with their true labels."""
+        if not request["dataset"]:
+            raise UsageError("--dataset is needed to feed test images to an image model")
+        (test,), info = load_splits(request["dataset"], [f"test[:{request['count']}]"],
+                                    request["data_dir"], download=False)
+        images, truth = next(iter(test.batch(request["count"])))
+        out = serve(images=images)
+        names = info.features["label"].names
+        return [
+            {"label": label.decode(), "true_label": names[int(t)],
+             "probability": round(float(p.max()), 4)}
+            for label, t, p in zip(out["labels"].numpy(), truth.numpy(),
+                                   out["probabilities"].numpy())
+        ]
 
 
 def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):

@@ -249,6 +249,39 @@ class QuestionAnswering(Task):
             init_checkpoint=flags_obj.init_checkpoint, export_metrics=export_metrics,
         )
 
+    @classmethod
+    def serves(cls, specs):
+        return set(specs) == {"question", "context"}
+
+    @classmethod
+    def predict(cls, serve, request):
+        """Each `question`'s answer in its `context`; a refused request is a `UsageError`."""
+        question, context = request["question"], request["context"]
+        if not question or not context or len(question) != len(context):
+            raise UsageError(
+                "question answering needs one --context per --question; "
+                f"got {len(question or [])} questions and {len(context or [])} contexts"
+            )
+        try:
+            out = serve(question=tf.constant(question), context=tf.constant(context))
+        except tf.errors.InvalidArgumentError as e:
+            raise UsageError(f"the model refused the request: {refusal(e)}") from None
+        return [
+            {"question": q, "answer": a.decode("utf-8", "replace"), "score": round(float(s), 4)}
+            for q, a, s in zip(question, out["answer"].numpy(), out["score"].numpy())
+        ]
+
+
+def refusal(error):
+    """The reason an export's request check gave, from its `InvalidArgumentError`."""
+    # The export's checks put their message first: "assertion failed: [every
+    # context must be non-empty] [Condition ...".
+    text = error.message
+    if "assertion failed: [" in text:
+        text = text.split("assertion failed: [", 1)[1].split("]", 1)[0]
+    # tf.debugging's messages may end in ". " before their condition.
+    return text.strip().splitlines()[0].strip().rstrip(".")
+
 
 def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):
     """Learns a vocabulary (or reads --init_checkpoint's), trains `model_name`

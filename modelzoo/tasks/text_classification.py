@@ -1,5 +1,7 @@
 """Text classification on IMDB reviews with a Transformer encoder."""
 
+import tensorflow as tf
+
 from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
@@ -62,6 +64,22 @@ class TextClassification(Task):
     def report(self, path, data, flags_obj):
         return {"export_metrics": scoring.classifier_export_metrics(
             path, "text", data.state["test"], flags_obj.max_eval_examples)}
+
+    @classmethod
+    def serves(cls, specs):
+        return set(specs) == {"text"}
+
+    @classmethod
+    def predict(cls, serve, request):
+        """Each `text`'s label and its probability."""
+        text = request["text"]
+        if not text:
+            raise UsageError("--text is needed for a text classifier")
+        out = serve(text=tf.constant(text))
+        return [
+            {"text": t, "label": label.decode(), "probability": round(float(p.max()), 4)}
+            for t, label, p in zip(text, out["labels"].numpy(), out["probabilities"].numpy())
+        ]
 
 
 def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):

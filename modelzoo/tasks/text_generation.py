@@ -138,6 +138,33 @@ class TextGeneration(Task):
                 path, data.state["prompts"], data.state["next_chars"])}
         return {"sample": flags_obj.sample_prompt + text, "export_metrics": export_metrics}
 
+    @classmethod
+    def serves(cls, specs):
+        return set(specs) in ({"prompt", "num_chars", "temperature"},
+                              {"prompt", "num_chars", "temperature", "top_k"})
+
+    @classmethod
+    def predict(cls, serve, request):
+        """Each `prompt`'s continuation (`top_k` only for a GPT)."""
+        prompt = request["prompt"]
+        if not prompt:
+            raise UsageError("--prompt is needed for a text generator")
+        n = len(prompt)
+        specs = serve.structured_input_signature[1]
+        extra = {}
+        if "top_k" in specs:
+            extra["top_k"] = tf.fill([n], tf.constant(request["top_k"], tf.int32))
+        out = serve(
+            prompt=tf.constant(prompt),
+            num_chars=tf.fill([n], tf.constant(request["num_chars"], tf.int32)),
+            temperature=tf.fill([n], tf.constant(request["temperature"], tf.float32)),
+            **extra,
+        )
+        return [
+            {"prompt": p, "text": t.decode("utf-8", "replace")}
+            for p, t in zip(prompt, out["text"].numpy())
+        ]
+
 
 def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):
     """Trains a character model (e.g. `"gpt"`), exports it, writes a sample; see `run_task`.

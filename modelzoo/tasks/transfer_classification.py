@@ -155,6 +155,33 @@ class TransferClassification(Task):
     def report(self, path, data, flags_obj):
         return {"classes": len(data.state["class_names"])}
 
+    @classmethod
+    def serves(cls, specs):
+        return set(specs) == {"images"} and specs["images"].dtype == tf.string
+
+    @classmethod
+    def predict(cls, serve, request):
+        """Each `image` file's label; a file that is no image is a `DataError`."""
+        files = request["image"]
+        if not files:
+            raise UsageError("--image FILE is needed for a model that takes image bytes")
+        contents = []
+        for name in files:
+            try:
+                with open(name, "rb") as f:
+                    contents.append(f.read())
+            except OSError as e:
+                raise UsageError(f"--image {name}: cannot be read ({e.strerror})") from None
+        try:
+            out = serve(images=tf.constant(contents))
+        except tf.errors.InvalidArgumentError as e:
+            raise DataError(
+                f"--image: a file is not a JPEG, PNG, GIF or BMP image ({e.message})") from None
+        return [
+            {"image": name, "label": label.decode(), "probability": round(float(p.max()), 4)}
+            for name, label, p in zip(files, out["labels"].numpy(), out["probabilities"].numpy())
+        ]
+
 
 def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):
     """Trains the head of `model_name` (e.g. `"transfer_classifier"`), optionally
