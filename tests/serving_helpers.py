@@ -91,3 +91,13 @@ def serve_many(requests, forbidden=("modelzoo",), tf_text=False, timeout=300):
 def serve(saved_model_dir, inputs, signature="serving_default", **kwargs):
     """`serve_many` for one request; returns its dict of outputs."""
     return serve_many([(saved_model_dir, inputs, signature)], **kwargs)[0]
+
+
+def saved_model_cli_show(path):
+    """What TF's own `saved_model_cli show` prints of the export's `serving_default`."""
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    return subprocess.run(
+        [cli, "show", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default"],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    ).stdout

@@ -1,9 +1,6 @@
 """The GPT: builder, cached in-graph generator, export, recipe end to end."""
 
 import math
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -23,7 +20,7 @@ from modelzoo.export import (
 from modelzoo.export.gpt_generator import window_starts
 from modelzoo.testing import run_model_test
 from tests.recipe_helpers import run_recipe
-from tests.serving_helpers import serve
+from tests.serving_helpers import saved_model_cli_show, serve
 from tests.serving_helpers import texts as served_texts
 from tests.test_serving_assets import check_serving_assets
 
@@ -276,12 +273,7 @@ def test_published_gpt_serves_in_a_tensorflow_only_process(tmp_path):
         greedy_generate_gpt(model, VOCAB, p, n, MAX_CHARS, MAX_PROMPT)
         for p, n in zip(prompts, counts)
     ]
-    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    shown = subprocess.run(
-        [cli, "show", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default"],
-        capture_output=True, text=True, timeout=120,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    ).stdout
+    shown = saved_model_cli_show(path)
     for needle in ["inputs['prompt']", "inputs['num_chars']", "inputs['temperature']",
                    "inputs['top_k']", "DT_INT32", "DT_FLOAT", "outputs['text']", "DT_STRING"]:
         assert needle in shown, shown

@@ -19,7 +19,7 @@ from modelzoo.text.wordpiece import CLS, RESERVED, SEP
 from modelzoo.testing import run_model_test
 from modelzoo.training import compile_model
 from tests.recipe_helpers import run_recipe
-from tests.serving_helpers import serve
+from tests.serving_helpers import saved_model_cli_show, serve
 from tests.serving_helpers import texts as served_texts
 from tests.test_serving_assets import check_serving_assets
 
@@ -292,12 +292,7 @@ def test_published_qa_serves_in_a_tensorflow_only_process(tmp_path):
     want = p.predict(model, QUESTIONS, CONTEXTS)
     assert out["answer"] == [a.decode() for a in want["answer"]]
     np.testing.assert_allclose(out["score"], want["score"], rtol=1e-4, atol=1e-7)
-    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    shown = subprocess.run(
-        [cli, "show", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default"],
-        capture_output=True, text=True, timeout=120,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    ).stdout
+    shown = saved_model_cli_show(path)
     for needle in ["inputs['question']", "inputs['context']", "outputs['answer']",
                    "outputs['score']", "DT_STRING", "DT_FLOAT", "(-1)"]:
         assert needle in shown, shown
