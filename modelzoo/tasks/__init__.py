@@ -1,1 +1,4 @@
-"""The end-to-end flow of each kind of recipe: data → fit → export."""
+"""One module per kind of recipe: a `Task` (see `base.py`) and its `run`.
+
+`base.run_task` is the flow they share: data → fit → evaluate → export.
+"""
