@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable, Optional
 
 from modelzoo import recipe
+from modelzoo.data.loading import load_splits
 
 
 @dataclasses.dataclass
@@ -109,6 +110,18 @@ class Task:
             UsageError: an argument the task needs is missing or refused.
         """
         raise NotImplementedError
+
+
+def read_splits(flags_obj, splits, datasets_override=None, **kwargs):
+    """`(datasets, info)` of --dataset's `splits`, as `load_splits` gives them.
+
+    Read from --data_dir (--download, --manual_dir), unless a test injects
+    `datasets_override` in that same shape. `kwargs` go to `load_splits`.
+    """
+    return datasets_override or load_splits(
+        flags_obj.dataset, splits, flags_obj.data_dir, flags_obj.download,
+        manual_dir=flags_obj.manual_dir, **kwargs,
+    )
 
 
 def run_task(task, flags_obj, model_name, model_kwargs, datasets_override=None,

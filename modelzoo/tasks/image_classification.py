@@ -6,7 +6,7 @@ from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
-from modelzoo.tasks.base import Data, Task, run_task
+from modelzoo.tasks.base import Data, Task, read_splits, run_task
 
 DATASETS = ("mnist", "fashion_mnist")
 
@@ -21,10 +21,7 @@ class ImageClassification(Task):
 
     def load(self, flags_obj, datasets_override):
         """`datasets_override`: `((train, test), info)` as `load_splits` returns."""
-        (train, test), info = datasets_override or load_splits(
-            flags_obj.dataset, ["train", "test"], flags_obj.data_dir, flags_obj.download,
-            manual_dir=flags_obj.manual_dir,
-        )
+        (train, test), info = read_splits(flags_obj, ["train", "test"], datasets_override)
         return Data(
             train=pipelines.image_pipeline(
                 train, flags_obj.batch_size, True, flags_obj.seed, flags_obj.max_train_examples

@@ -9,12 +9,11 @@ from absl import logging
 
 from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
-from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
 from modelzoo.export.qa import publish_qa
 from modelzoo.models import bert
 from modelzoo.squad_eval import squad_scores
-from modelzoo.tasks.base import Data, Task, run_task
+from modelzoo.tasks.base import Data, Task, read_splits, run_task
 from modelzoo.text import wordpiece
 from modelzoo.text.qa_processor import QaProcessor
 
@@ -196,11 +195,8 @@ class QuestionAnswering(Task):
     def load(self, flags_obj, datasets_override):
         """`datasets_override`: `((train, validation), info)` as `load_splits`
         returns with `as_supervised=False`."""
-        (train, test), _ = datasets_override or load_splits(
-            flags_obj.dataset, ["train", "validation"], flags_obj.data_dir, flags_obj.download,
-            manual_dir=flags_obj.manual_dir,
-            as_supervised=False,
-        )
+        (train, test), _ = read_splits(
+            flags_obj, ["train", "validation"], datasets_override, as_supervised=False)
         train_examples, skipped = keep_located(read_examples(train, flags_obj.max_train_examples))
         test_examples = read_examples(test, flags_obj.max_eval_examples)
         model_kwargs, initialize = {}, None

@@ -4,9 +4,8 @@ import tensorflow as tf
 
 from modelzoo import recipe, scoring
 from modelzoo.data import pipelines
-from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
-from modelzoo.tasks.base import Data, Task, run_task
+from modelzoo.tasks.base import Data, Task, read_splits, run_task
 
 DATASETS = ("imdb_reviews",)
 
@@ -26,10 +25,7 @@ class TextClassification(Task):
 
     def load(self, flags_obj, datasets_override):
         """`datasets_override`: `((train, test), info)` as `load_splits` returns."""
-        (train, test), info = datasets_override or load_splits(
-            flags_obj.dataset, ["train", "test"], flags_obj.data_dir, flags_obj.download,
-            manual_dir=flags_obj.manual_dir,
-        )
+        (train, test), info = read_splits(flags_obj, ["train", "test"], datasets_override)
         class_names = info.features["label"].names
         train = pipelines.take(train, flags_obj.max_train_examples)
         # The vocabulary comes from the training split only.

@@ -7,9 +7,8 @@ import tensorflow as tf
 
 from modelzoo import export, recipe, scoring
 from modelzoo.data import pipelines
-from modelzoo.data.loading import load_splits
 from modelzoo.errors import DataError, UsageError, check_utf8
-from modelzoo.tasks.base import Data, Task, run_task
+from modelzoo.tasks.base import Data, Task, read_splits, run_task
 from modelzoo.text import chars
 
 DATASETS = ("tiny_shakespeare",)
@@ -74,11 +73,8 @@ class TextGeneration(Task):
     def load(self, flags_obj, datasets_override):
         """`datasets_override`: `((train, test), info)` as `load_splits` returns
         with `as_supervised=False` (examples are `{"text": string}`)."""
-        (train, test), _ = datasets_override or load_splits(
-            flags_obj.dataset, ["train", "test"], flags_obj.data_dir, flags_obj.download,
-            manual_dir=flags_obj.manual_dir,
-            as_supervised=False,
-        )
+        (train, test), _ = read_splits(
+            flags_obj, ["train", "test"], datasets_override, as_supervised=False)
         train_text, test_text = pipelines.read_text(train), pipelines.read_text(test)
         # A split shorter than one sequence gives no example: training would
         # not run, or the metrics would be empty.

@@ -8,11 +8,10 @@ import tensorflow as tf
 
 from modelzoo import pixels, recipe
 from modelzoo.data import pipelines
-from modelzoo.data.loading import load_splits
 from modelzoo.errors import DataError, UsageError
 from modelzoo.export.image_bytes import publish_image_bytes_classifier
 from modelzoo.models.transfer import BACKBONES, unfreeze_top_layers
-from modelzoo.tasks.base import Data, Task, run_task
+from modelzoo.tasks.base import Data, Task, read_splits, run_task
 from modelzoo.training import compile_model
 
 DATASETS = ("tf_flowers",)
@@ -77,11 +76,7 @@ def load_images(flags_obj, datasets_override=None):
         class_names = train.class_names
         train, test = (ds.map(lambda x, y: (pixels.quantize(x), y)) for ds in (train, test))
         return train, test, class_names, example
-    (train, test), info = datasets_override or load_splits(
-        flags_obj.dataset, split_specs(flags_obj),
-        flags_obj.data_dir, flags_obj.download,
-        manual_dir=flags_obj.manual_dir,
-    )
+    (train, test), info = read_splits(flags_obj, split_specs(flags_obj), datasets_override)
     example = [tf.io.encode_jpeg(image).numpy() for image, _ in test.take(4)]
 
     def resize(image, label):
