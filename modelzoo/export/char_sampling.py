@@ -164,8 +164,11 @@ class CharSampler:
                 ["temperature must not be NaN"],
             )
         )
+        # Every input waits for the checks, so no loop op reads a mismatched
+        # tensor (and fails with its own message) before they have run.
         with tf.control_dependencies(checks):
-            values["temperature"] = tf.identity(values["temperature"])
+            prompt = tf.identity(prompt)
+            values = {name: tf.identity(value) for name, value in values.items()}
         return prompt, values
 
     def schedule(self, lengths, num_chars):
