@@ -46,6 +46,11 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_integer("sequence_length", 256, "WordPiece pieces per row.", **fv)
     flags.DEFINE_float("mask_selection_rate", 0.15, "Fraction of pieces predicted (BERT: 0.15).", **fv)
     flags.DEFINE_float("validation_fraction", 0.01, "Rows held out to score the masked LM.", **fv)
+    flags.DEFINE_integer(
+        "span_questions", 30000, "Cloze questions made from the text (one per document) for "
+        "span-selection pre-training after the masked LM; 0 skips it.", **fv)
+    flags.DEFINE_integer("span_epochs", 1, "Epochs over the cloze questions.", **fv)
+    flags.DEFINE_float("span_learning_rate", 5e-4, "Peak learning rate of span selection.", **fv)
     recipe.define_transformer_size_flags(128, 4, 512, 4, flag_values=flag_values)
     flags.DEFINE_boolean(
         "token_match", True, "Give the encoder DrQA's exact-match feature (whether each "

@@ -81,6 +81,9 @@ def test_pretraining_lowers_the_masked_lm_loss_and_writes_a_checkpoint(tmp_path)
     ("--vocab_size=3", "--vocab_size=3 must be an integer > 5"),
     ("--dataset=wikipedia", "--dataset='wikipedia' is not supported"),
     ("--batch_size=4096", "fewer than one --batch_size=4096 batch to train on"),
+    ("--span_questions=100", "the text gives 1 cloze questions, 1 held out: fewer than one"),
+    ("--span_questions=-1", "--span_questions=-1 must be >= 0"),
+    ("--span_epochs=0", "--span_epochs=0 >= 1"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, flag, message):
     with pytest.raises(UsageError, match=message):
@@ -102,3 +105,52 @@ def test_seed_makes_pretraining_repeatable(tmp_path):
     assert ((tmp_path / "a" / "backbone.weights.h5").read_bytes()
             == (tmp_path / "b" / "backbone.weights.h5").read_bytes())
     assert (tmp_path / "a" / "vocab.txt").read_text() == (tmp_path / "b" / "vocab.txt").read_text()
+
+
+def sentences(count, seed):
+    """Documents of plain sentences with names, places and years to ask about."""
+    rng = np.random.default_rng(seed)
+    names = "Alice Bob Carol Dmitri Erin Farah Goran Hana".split()
+    places = "Boston Lagos Quito Oslo Pune Perth Riga Turin".split()
+    verbs = "moved to|was born in|studied music in|opened a shop in|painted murals in".split("|")
+    docs = []
+    for _ in range(count):
+        docs.append(" ".join(
+            f"In {rng.integers(1900, 2020)} {rng.choice(names)} {rng.choice(places[:4])} "
+            f"{rng.choice(verbs)} {rng.choice(places)} with friends."
+            for _ in range(4)
+        ).encode())
+    return docs
+
+
+def span_selection_run(tmp_path, name):
+    texts = tf.data.Dataset.from_tensor_slices({"text": sentences(300, 0)})
+    return run_recipe(
+        "bert_pretrain", f"--output_dir={tmp_path / name}", "--seed=0", "--epochs=1",
+        "--sequence_length=64", "--embed_dim=32", "--ff_dim=64", "--span_questions=300",
+        "--span_epochs=4", "--span_learning_rate=3e-3", "--dataset=imdb_reviews",
+        datasets_override={"imdb_reviews": texts},
+    )
+
+
+@pytest.mark.slow
+def test_span_selection_learns_to_answer_cloze_questions_repeatably(tmp_path):
+    first = span_selection_run(tmp_path, "a")
+    span = first["span_selection"]
+    assert span["train_questions"] + span["validation_questions"] == 300
+    # Chance is about 1 in 40 positions; the answer is the span the question leaves out.
+    assert span["initial_metrics"]["accuracy"] < 0.1
+    assert span["metrics"]["accuracy"] > 0.4
+    again = span_selection_run(tmp_path, "b")["span_selection"]
+    for key in ("initial_metrics", "metrics", "train_questions"):
+        assert again[key] == span[key], key
+    # In one process Keras numbers layer names, so the files' bytes differ.
+    for got, want in zip(*(checkpoint_weights(tmp_path / name) for name in "ab")):
+        np.testing.assert_array_equal(got, want)
+
+
+def checkpoint_weights(path):
+    config, _ = bert.read_checkpoint(str(path))
+    backbone = bert.build_bert_backbone(**dict(config, dtype=None))
+    backbone.load_weights(str(path / bert.WEIGHTS_FILE))
+    return backbone.get_weights()

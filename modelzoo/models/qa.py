@@ -7,7 +7,7 @@ from modelzoo.models.bert import build_bert_backbone
 from modelzoo.registry import register_model
 from modelzoo.text import wordpiece
 
-__all__ = ["build_qa"]
+__all__ = ["build_qa", "span_extractor"]
 
 
 @register_model("qa", vocab_size=8000, sequence_length=256)
@@ -50,8 +50,28 @@ def build_qa(vocab_size, sequence_length, *, name="qa", **kwargs):
     >>> tuple(model(np.array([[2, 9, 3, 7, 8, 3] + [0] * 26])).shape)
     (1, 2, 32)
     """
-    backbone = build_bert_backbone(vocab_size, sequence_length, **kwargs)
-    token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
+    return span_extractor(build_bert_backbone(vocab_size, sequence_length, **kwargs), name=name)
+
+
+def span_extractor(backbone, name="qa"):
+    """The span extractor of `build_qa` around an existing `BertBackbone`.
+
+    Span-selection pre-training (`modelzoo.tasks.masked_lm`) trains the
+    backbone it is given through this model.
+
+    Args:
+        backbone: a `BertBackbone`.
+        name: str. Model name. Defaults to `"qa"`.
+
+    Returns:
+        An uncompiled `keras.Model` as `build_qa` returns, sharing `backbone`.
+
+    Example:
+    >>> backbone = build_bert_backbone(100, 16, embed_dim=8, num_heads=2, ff_dim=16)
+    >>> tuple(span_extractor(backbone)(np.array([[2, 9, 3, 7, 3] + [0] * 11])).shape)
+    (1, 2, 16)
+    """
+    token_ids = keras.Input(shape=(backbone.sequence_length,), dtype="int32", name="token_ids")
     padding_mask = keras.ops.not_equal(token_ids, wordpiece.PAD)
     logits = SpanHead(dtype="float32", name="span_logits")(
         backbone(token_ids), padding_mask=padding_mask

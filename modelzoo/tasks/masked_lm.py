@@ -21,8 +21,10 @@ from modelzoo import distribute, recipe
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
-from modelzoo.models import bert
+from modelzoo.models import bert, qa
+from modelzoo.tasks import question_answering
 from modelzoo.text import wordpiece
+from modelzoo.text.qa_processor import QaProcessor
 from modelzoo.training import compile_model
 
 # The text field each corpus is read from; SQuAD's contexts repeat once per
@@ -126,6 +128,68 @@ def masker(vocab_size, mask_selection_length, selection_rate=0.15):
     return mask
 
 
+def cloze_questions(texts, flags_obj):
+    """`--span_questions` cloze questions from `texts` (one per text, in a
+    seeded order), as the QA task's example arrays.
+
+    Raises:
+        UsageError: too few for one training batch.
+    """
+    examples = question_answering.cloze_examples(
+        texts, 1, flags_obj.seed, limit=flags_obj.span_questions)
+    questions = len(examples["question"])
+    held_out = max(1, int(questions * flags_obj.validation_fraction))
+    if questions - held_out < flags_obj.batch_size:
+        raise UsageError(
+            f"the text gives {questions} cloze questions, {held_out} held out: fewer than one "
+            f"--batch_size={flags_obj.batch_size} batch; use more text or --span_questions=0"
+        )
+    return examples
+
+
+def pretrain_span_selection(backbone, vocabulary, examples, flags_obj, strategy):
+    """Trains `backbone` to answer cloze questions (`cloze_questions`).
+
+    Span selection (Glass et al. 2020): the questions are read as SQuAD
+    windows by the QA task's own pipeline and answered by a span head on
+    the backbone; `squad_qa.py` fine-tunes the backbone with a head afresh.
+
+    Returns:
+        A dict: the held-out span accuracy and loss before and after, the
+        number of questions and the training time.
+    """
+    questions = len(examples["question"])
+    held_out = max(1, int(questions * flags_obj.validation_fraction))
+    # squad_qa.py's default windows, shrunk to fit a short --sequence_length.
+    length = flags_obj.sequence_length
+    question_tokens = min(32, length // 4)
+    processor = QaProcessor(vocabulary, length, max_question_tokens=question_tokens,
+                            doc_stride=min(128, length - question_tokens - 3))
+    train, test = (
+        question_answering.windows_dataset(
+            processor, {k: v[part] for k, v in examples.items()}, flags_obj.batch_size,
+            training, flags_obj.seed)
+        for part, training in ((slice(held_out, None), True), (slice(None, held_out), False))
+    )
+    with strategy.scope():
+        model = qa.span_extractor(backbone)
+        compile_model(model, **dict(
+            recipe.compile_args(flags_obj, recipe.count(train)),
+            learning_rate=flags_obj.span_learning_rate, decay_steps=recipe.count(train)
+            * flags_obj.span_epochs))
+    initial = model.evaluate(test, return_dict=True, verbose=0)
+    metrics, throughput = recipe.fit_and_evaluate(
+        model, train, test, flags_obj, strategy, questions - held_out,
+        epochs=flags_obj.span_epochs, model_subdir="span_selection",
+    )
+    return dict(
+        initial_metrics={k: round(float(v), 6) for k, v in initial.items()},
+        metrics={k: round(float(v), 6) for k, v in metrics.items()},
+        train_questions=questions - held_out, validation_questions=held_out,
+        train_time_s=round(sum(throughput.epoch_seconds), 1),
+    )
+
+
 def run(flags_obj, datasets_override=None, strategy_override=None):
     """Learns the vocabulary, pre-trains, and writes the checkpoint folder.
 
@@ -152,6 +216,11 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         )
     if not 0 < flags_obj.mask_selection_rate < 1:
         raise UsageError(f"--mask_selection_rate={flags_obj.mask_selection_rate} must be in (0, 1)")
+    if flags_obj.span_questions < 0 or flags_obj.span_epochs < 1:
+        raise UsageError(
+            f"--span_questions={flags_obj.span_questions} must be >= 0 (0 skips span "
+            f"selection) and --span_epochs={flags_obj.span_epochs} >= 1"
+        )
     if not 0 < flags_obj.validation_fraction < 1:
         raise UsageError(
             f"--validation_fraction={flags_obj.validation_fraction} must be in (0, 1)"
@@ -161,6 +230,7 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     recipe.set_up(flags_obj)
     strategy = recipe.make_strategy(flags_obj, strategy_override)
     texts = read_texts(flags_obj, datasets_override)
+    span_examples = flags_obj.span_questions and cloze_questions(texts, flags_obj)
     vocab_start = time.time()
     vocabulary = wordpiece.learn_vocabulary(
         tf.data.Dataset.from_tensor_slices(np.asarray(texts, dtype=object)), flags_obj.vocab_size
@@ -205,6 +275,10 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     metrics, throughput = recipe.fit_and_evaluate(
         model, train_ds, validation_ds, flags_obj, strategy, len(rows) - held_out
     )
+    span_selection = None
+    if span_examples:
+        span_selection = pretrain_span_selection(
+            backbone, vocabulary, span_examples, flags_obj, strategy)
     path = None
     if distribute.is_chief(strategy):
         path = bert.save_checkpoint(backbone, vocabulary, output_dir)
@@ -213,4 +287,5 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         initial_metrics={k: round(float(v), 6) for k, v in initial.items()},
         checkpoint=path, vocab_size=len(vocabulary), vocab_seconds=round(vocab_seconds, 1),
         documents=len(texts), train_rows=len(rows) - held_out, validation_rows=held_out,
+        span_selection=span_selection,
     )
