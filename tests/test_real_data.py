@@ -173,13 +173,18 @@ def test_pretraining_on_real_text_then_fine_tuning_on_squad(data_dir, tmp_path):
     pretrained = summary_of(run_script(
         "bert_pretrain", f"--data_dir={data_dir}", "--download=false", "--seed=0",
         "--max_train_examples=300", "--vocab_size=2000", "--learning_rate=5e-3",
-        "--validation_fraction=0.05", f"--output_dir={checkpoint}", mock=False,
+        "--validation_fraction=0.05", "--dataset=imdb_reviews,squad",
+        f"--output_dir={checkpoint}", mock=False,
     ))
     # 300 reviews, then the distinct contexts of 300 questions (267).
     assert pretrained["documents"] == 567
     # Real text has structure to learn: the masked-LM loss falls well below
     # its start (about ln(vocabulary size)).
     assert pretrained["metrics"]["loss"] < pretrained["initial_metrics"]["loss"] - 1.0
+    # Then span selection: one cloze question per document, answered better.
+    span = pretrained["span_selection"]
+    assert span["train_questions"] + span["validation_questions"] > 500
+    assert span["metrics"]["loss"] < span["initial_metrics"]["loss"] - 0.5
     summary = summary_of(run_script(
         "squad_qa", f"--data_dir={data_dir}", "--download=false", "--seed=0",
         f"--init_checkpoint={checkpoint}", "--max_train_examples=300",

@@ -55,7 +55,9 @@ def read_texts(flags_obj, datasets_override=None):
                 manual_dir=flags_obj.manual_dir, as_supervised=False,
             )
         field = TEXT_FIELDS[name]
-        column = train.map(lambda example: example[field])
+        # IMDB's reviews break lines with HTML; keras-io strips it the same way.
+        column = train.map(lambda example: tf.strings.regex_replace(
+            example[field], "<br\\s*/?>", " "))
         texts += list(dict.fromkeys(pipelines.take(column, flags_obj.max_train_examples)
                                     .as_numpy_iterator()))
     return texts
