@@ -78,9 +78,11 @@ def parse_args(argv=None):
     unknown = sorted(set(args.runs) - set(known))
     if unknown:
         parser.error(f"--only: unknown run(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    if args.checkpoint is None and "squad_qa_pretrained" in args.runs:
-        if "bert_pretrain" not in args.runs:
-            parser.error("--only=squad_qa_pretrained without bert_pretrain needs --checkpoint=DIR")
+    if args.checkpoint is None and "squad_qa_pretrained" in args.runs and (
+        "bert_pretrain" not in args.runs
+    ):
+        parser.error("--only=squad_qa_pretrained without bert_pretrain needs --checkpoint=DIR")
+    if args.checkpoint is None and "bert_pretrain" in args.runs:
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
         args.checkpoint = os.path.join(ROOT, "checkpoints", f"bert_pretrain-{stamp}")
     return args

@@ -36,3 +36,5 @@ def test_the_pretrained_row_alone_needs_a_checkpoint(tmp_path):
     assert args.checkpoint == str(tmp_path)
     args = reproduce.parse_args(["--only=bert_pretrain,squad_qa_pretrained"])
     assert "checkpoints/bert_pretrain-" in args.checkpoint
+    # Pre-training alone still writes a new stamped folder.
+    assert "checkpoints/bert_pretrain-" in reproduce.parse_args(["--only=bert_pretrain"]).checkpoint
