@@ -11,7 +11,7 @@ from modelzoo.errors import UsageError
 from modelzoo.models import bert
 from modelzoo.tasks import masked_lm
 from modelzoo.text import wordpiece
-from tests.recipe_helpers import run_recipe, run_script
+from tests.recipe_helpers import parse, run_recipe, run_script
 
 VOCAB = wordpiece.RESERVED + "the cat sat on mat a dog ran".split()
 
@@ -26,6 +26,15 @@ def test_pack_joins_documents_with_sep_into_cls_sep_rows():
     want = [VOCAB.index(w) if w != "|" else wordpiece.SEP
             for w in "the cat sat | a dog ran on the mat | cat".split()]
     assert body == want[:12]
+
+
+def test_read_texts_strips_html_line_breaks_and_repeats():
+    _, flag_values = parse("bert_pretrain", ["--dataset=imdb_reviews,squad"])
+    texts = masked_lm.read_texts(flag_values, {
+        "imdb_reviews": tf.data.Dataset.from_tensor_slices({"text": [b"Fine.<br /><br />Next<br/>"]}),
+        "squad": tf.data.Dataset.from_tensor_slices({"context": [b"Same.", b"Same.", b"Other."]}),
+    })
+    assert texts == [b"Fine.  Next ", b"Same.", b"Other."]
 
 
 def test_masking_follows_bert_15_percent_and_80_10_10():
