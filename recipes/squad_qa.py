@@ -50,9 +50,6 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_integer("max_question_tokens", 32, "Question tokens kept.", **fv)
     flags.DEFINE_integer("doc_stride", 128, "Context tokens between window starts.", **fv)
     flags.DEFINE_integer("max_answer_tokens", 30, "Longest answer span, in tokens.", **fv)
-    flags.DEFINE_integer(
-        "cloze_per_context", 0, "Cloze questions (modelzoo.text.cloze) made from each train "
-        "context and trained on beside the SQuAD questions.", **fv)
     recipe.define_transformer_size_flags(128, 4, 512, 4, flag_values=flag_values)
     recipe.define_optimizer_flags(flag_values=flag_values)
     flags.DEFINE_boolean(

@@ -23,7 +23,7 @@ from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
 from modelzoo.models import bert, qa
 from modelzoo.tasks import question_answering
-from modelzoo.text import wordpiece
+from modelzoo.text import cloze, wordpiece
 from modelzoo.text.qa_processor import QaProcessor
 from modelzoo.training import compile_model
 
@@ -131,21 +131,37 @@ def masker(vocab_size, mask_selection_length, selection_rate=0.15):
 
 
 def cloze_questions(texts, flags_obj):
-    """`--span_questions` cloze questions from `texts` (one per text, in a
-    seeded order), as the QA task's example arrays.
+    """`--span_questions` cloze questions (`modelzoo.text.cloze`), one per
+    text, the texts taken in an order drawn from --seed.
+
+    Returns:
+        The QA task's example arrays: `question`, `context` (bytes),
+        `answer_start` and `answer_end` (byte offsets into the context).
 
     Raises:
-        UsageError: too few for one training batch.
+        UsageError: too few questions for one training batch.
     """
-    examples = question_answering.cloze_examples(
-        texts, 1, flags_obj.seed, limit=flags_obj.span_questions)
-    questions = len(examples["question"])
-    held_out = max(1, int(questions * flags_obj.validation_fraction))
-    if questions - held_out < flags_obj.batch_size:
+    rng = np.random.default_rng(flags_obj.seed)
+    distinct = list(dict.fromkeys(texts))
+    rows = []
+    for index in rng.permutation(len(distinct)):
+        if len(rows) >= flags_obj.span_questions:
+            break
+        rows += cloze.make_questions(distinct[index].decode("utf-8", "replace"), rng, per_passage=1)
+    rows = rows[:flags_obj.span_questions]
+    held_out = max(1, int(len(rows) * flags_obj.validation_fraction))
+    if len(rows) - held_out < flags_obj.batch_size:
         raise UsageError(
-            f"the text gives {questions} cloze questions, {held_out} held out: fewer than one "
+            f"the text gives {len(rows)} cloze questions, {held_out} held out: fewer than one "
             f"--batch_size={flags_obj.batch_size} batch; use more text or --span_questions=0"
         )
+    examples = {k: np.empty(len(rows), dtype=object) for k in ("question", "context")}
+    examples["question"][:] = [q.encode("utf-8") for q, _, _, _ in rows]
+    examples["context"][:] = [c.encode("utf-8") for _, c, _, _ in rows]
+    starts = np.asarray([len(c[:at].encode("utf-8")) for _, c, at, _ in rows], "int64")
+    examples["answer_start"] = starts.reshape(-1)
+    examples["answer_end"] = starts.reshape(-1) + np.asarray(
+        [len(a.encode("utf-8")) for _, _, _, a in rows], "int64").reshape(-1)
     return examples
 
 

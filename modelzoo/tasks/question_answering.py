@@ -14,7 +14,7 @@ from modelzoo.export.qa import publish_qa
 from modelzoo.models import bert
 from modelzoo.squad_eval import squad_scores
 from modelzoo.tasks.base import Data, Task, read_splits, run_task
-from modelzoo.text import cloze, wordpiece
+from modelzoo.text import wordpiece
 from modelzoo.text.qa_processor import QaProcessor
 
 DATASETS = ("squad",)
@@ -93,39 +93,6 @@ def keep_located(examples):
     kept = {k: v[located] for k, v in examples.items() if k != "answers"}
     kept["answers"] = [a for a, ok in zip(examples["answers"], located) if ok]
     return kept, int((~located).sum())
-
-
-def cloze_examples(contexts, per_context, seed, limit=None):
-    """Cloze questions (`modelzoo.text.cloze`) about distinct contexts.
-
-    Args:
-        contexts: sequence of bytes; each distinct one is asked about, in an
-            order drawn from `seed`.
-        per_context: int. Most questions made from each.
-        seed: int or None.
-        limit: int or None. Stop after this many questions.
-
-    Returns:
-        A dict of arrays as `read_examples` gives, without `answers`.
-    """
-    rng = np.random.default_rng(seed)
-    distinct = list(dict.fromkeys(contexts))
-    rows = []
-    for index in rng.permutation(len(distinct)):
-        if limit is not None and len(rows) >= limit:
-            break
-        text = distinct[index].decode("utf-8", "replace")
-        rows += cloze.make_questions(text, rng, per_passage=per_context)
-    rows = rows[:limit]
-    examples = {k: np.empty(len(rows), dtype=object) for k in ("question", "context")}
-    examples["question"][:] = [q.encode("utf-8") for q, _, _, _ in rows]
-    examples["context"][:] = [c.encode("utf-8") for _, c, _, _ in rows]
-    starts = [len(c[:at].encode("utf-8")) for _, c, at, _ in rows]
-    examples["answer_start"] = np.asarray(starts, "int64").reshape(-1)
-    examples["answer_end"] = np.asarray(
-        [s + len(a.encode("utf-8")) for s, (_, _, _, a) in zip(starts, rows)], "int64"
-    ).reshape(-1)
-    return examples
 
 
 def learn_vocabulary(examples, vocab_size):
@@ -241,16 +208,11 @@ class QuestionAnswering(Task):
                 bert.load_checkpoint, directory=flags_obj.init_checkpoint)
 
         processor = QaProcessor(vocabulary, **self.windowing)
-        train_windows = train_examples
-        if flags_obj.cloze_per_context:
-            extra = cloze_examples(
-                train_examples["context"].tolist(), flags_obj.cloze_per_context, flags_obj.seed)
-            train_windows = {k: np.concatenate([train_examples[k], extra[k]]) for k in extra}
         return Data(
             train=windows_dataset(
-                processor, train_windows, flags_obj.batch_size, True, flags_obj.seed),
+                processor, train_examples, flags_obj.batch_size, True, flags_obj.seed),
             test=windows_dataset(processor, test_examples, flags_obj.batch_size, False),
-            examples=len(train_windows["question"]),
+            examples=len(train_examples["question"]),
             model_kwargs=dict(model_kwargs, vocab_size=len(vocabulary),
                               sequence_length=flags_obj.sequence_length),
             initialize=initialize,
