@@ -33,7 +33,7 @@ demo: venv fashion-mnist
 	  --data_dir $(DATA_DIR) --count 3
 
 test: venv
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=15
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow"
