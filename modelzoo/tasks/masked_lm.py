@@ -5,8 +5,10 @@ vocabulary learned from it → documents joined by `[SEP]` and cut into
 `[CLS] ... [SEP]` rows of `sequence_length` pieces → BERT's masking (TF
 Text's `mask_language_model`: 15 % of the pieces chosen, of which 80 %
 become `[MASK]`, 10 % a random piece and 10 % stay) → `build_masked_lm`
-around `build_bert_backbone`. The result is a checkpoint folder that
-`recipes/squad_qa.py --init_checkpoint` fine-tunes.
+around `build_bert_backbone`. Then span selection: cloze questions made
+from the same text (`modelzoo.text.cloze`) teach the encoder, through a
+span head, to point at what a question leaves out. The result is a
+checkpoint folder that `recipes/squad_qa.py --init_checkpoint` fine-tunes.
 """
 
 import math
@@ -234,11 +236,11 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         )
     if not 0 < flags_obj.mask_selection_rate < 1:
         raise UsageError(f"--mask_selection_rate={flags_obj.mask_selection_rate} must be in (0, 1)")
-    if flags_obj.span_questions < 0 or flags_obj.span_epochs < 1:
+    if flags_obj.span_questions < 0:
         raise UsageError(
-            f"--span_questions={flags_obj.span_questions} must be >= 0 (0 skips span "
-            f"selection) and --span_epochs={flags_obj.span_epochs} >= 1"
-        )
+            f"--span_questions={flags_obj.span_questions} must be >= 0 (0 skips span selection)")
+    if flags_obj.span_epochs < 1:
+        raise UsageError(f"--span_epochs={flags_obj.span_epochs} must be >= 1")
     if not 0 < flags_obj.validation_fraction < 1:
         raise UsageError(
             f"--validation_fraction={flags_obj.validation_fraction} must be in (0, 1)"
