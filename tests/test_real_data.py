@@ -173,7 +173,7 @@ def test_pretraining_on_real_text_then_fine_tuning_on_squad(data_dir, tmp_path):
     pretrained = summary_of(run_script(
         "bert_pretrain", f"--data_dir={data_dir}", "--download=false", "--seed=0",
         "--max_train_examples=300", "--vocab_size=2000", "--learning_rate=5e-3",
-        "--validation_fraction=0.05", "--dataset=imdb_reviews,squad",
+        "--validation_fraction=0.05", "--dataset=imdb_reviews,squad", "--span_questions=1000",
         f"--output_dir={checkpoint}", mock=False,
     ))
     # 300 reviews, then the distinct contexts of 300 questions (267).
