@@ -137,8 +137,9 @@ def cloze_questions(texts, flags_obj):
     text, the texts taken in an order drawn from --seed.
 
     Returns:
-        The QA task's example arrays: `question`, `context` (bytes),
-        `answer_start` and `answer_end` (byte offsets into the context).
+        `(train, held_out)`: the QA task's example arrays, `question`,
+        `context` (bytes), `answer_start` and `answer_end` (byte offsets into
+        the context); `held_out` is the first --validation_fraction of them.
 
     Raises:
         UsageError: too few questions for one training batch.
@@ -160,26 +161,28 @@ def cloze_questions(texts, flags_obj):
     examples = {k: np.empty(len(rows), dtype=object) for k in ("question", "context")}
     examples["question"][:] = [q.encode("utf-8") for q, _, _, _ in rows]
     examples["context"][:] = [c.encode("utf-8") for _, c, _, _ in rows]
-    starts = np.asarray([len(c[:at].encode("utf-8")) for _, c, at, _ in rows], "int64")
-    examples["answer_start"] = starts.reshape(-1)
-    examples["answer_end"] = starts.reshape(-1) + np.asarray(
-        [len(a.encode("utf-8")) for _, _, _, a in rows], "int64").reshape(-1)
-    return examples
+    examples["answer_start"] = np.asarray(
+        [len(c[:at].encode("utf-8")) for _, c, at, _ in rows], "int64")
+    examples["answer_end"] = examples["answer_start"] + np.asarray(
+        [len(a.encode("utf-8")) for _, _, _, a in rows], "int64")
+    return ({k: v[held_out:] for k, v in examples.items()},
+            {k: v[:held_out] for k, v in examples.items()})
 
 
-def pretrain_span_selection(backbone, vocabulary, examples, flags_obj, strategy):
+def pretrain_span_selection(backbone, vocabulary, questions, flags_obj, strategy):
     """Trains `backbone` to answer cloze questions (`cloze_questions`).
 
     Span selection (Glass et al. 2020): the questions are read as SQuAD
     windows by the QA task's own pipeline and answered by a span head on
     the backbone; `squad_qa.py` fine-tunes the backbone with a head afresh.
 
+    Args:
+        questions: `(train, held_out)` as `cloze_questions` returns.
+
     Returns:
         A dict: the held-out span accuracy and loss before and after, the
         number of questions and the training time.
     """
-    questions = len(examples["question"])
-    held_out = max(1, int(questions * flags_obj.validation_fraction))
     # squad_qa.py's default windows, shrunk to fit a short --sequence_length.
     length = flags_obj.sequence_length
     question_tokens = min(32, length // 4)
@@ -187,25 +190,25 @@ def pretrain_span_selection(backbone, vocabulary, examples, flags_obj, strategy)
                             doc_stride=min(128, length - question_tokens - 3))
     train, test = (
         question_answering.windows_dataset(
-            processor, {k: v[part] for k, v in examples.items()}, flags_obj.batch_size,
-            training, flags_obj.seed)
-        for part, training in ((slice(held_out, None), True), (slice(None, held_out), False))
+            processor, examples, flags_obj.batch_size, training, flags_obj.seed)
+        for examples, training in zip(questions, (True, False))
     )
+    steps = recipe.count(train)
     with strategy.scope():
         model = qa.span_extractor(backbone)
         compile_model(model, **dict(
-            recipe.compile_args(flags_obj, recipe.count(train)),
-            learning_rate=flags_obj.span_learning_rate, decay_steps=recipe.count(train)
-            * flags_obj.span_epochs))
+            recipe.compile_args(flags_obj, steps), learning_rate=flags_obj.span_learning_rate,
+            decay_steps=steps * flags_obj.span_epochs))
     initial = model.evaluate(test, return_dict=True, verbose=0)
+    train_questions = len(questions[0]["question"])
     metrics, throughput = recipe.fit_and_evaluate(
-        model, train, test, flags_obj, strategy, questions - held_out,
+        model, train, test, flags_obj, strategy, train_questions,
         epochs=flags_obj.span_epochs, model_subdir="span_selection",
     )
     return dict(
         initial_metrics={k: round(float(v), 6) for k, v in initial.items()},
         metrics={k: round(float(v), 6) for k, v in metrics.items()},
-        train_questions=questions - held_out, validation_questions=held_out,
+        train_questions=train_questions, validation_questions=len(questions[1]["question"]),
         train_time_s=round(sum(throughput.epoch_seconds), 1),
     )
 
@@ -250,7 +253,7 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     recipe.set_up(flags_obj)
     strategy = recipe.make_strategy(flags_obj, strategy_override)
     texts = read_texts(flags_obj, datasets_override)
-    span_examples = flags_obj.span_questions and cloze_questions(texts, flags_obj)
+    span_questions = flags_obj.span_questions and cloze_questions(texts, flags_obj)
     vocab_start = time.time()
     vocabulary = wordpiece.learn_vocabulary(
         tf.data.Dataset.from_tensor_slices(np.asarray(texts, dtype=object)), flags_obj.vocab_size
@@ -296,9 +299,9 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         model, train_ds, validation_ds, flags_obj, strategy, len(rows) - held_out
     )
     span_selection = None
-    if span_examples:
+    if span_questions:
         span_selection = pretrain_span_selection(
-            backbone, vocabulary, span_examples, flags_obj, strategy)
+            backbone, vocabulary, span_questions, flags_obj, strategy)
     path = None
     if distribute.is_chief(strategy):
         path = bert.save_checkpoint(backbone, vocabulary, output_dir)

@@ -13,6 +13,8 @@ import re
 
 import numpy as np
 
+from modelzoo import checks
+
 _WORD = re.compile(r"\w+(?:[-'.,]\w+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
 _YEAR = re.compile(r"1[0-9]{3}|20[0-9]{2}")
@@ -56,12 +58,15 @@ def make_questions(passage, rng, per_passage=2, context_sentences=3, min_words=6
         context_sentences: int. Sentences kept on each side of the question's.
         min_words: int. Shortest sentence asked about, in words.
         keep_words: int. Words kept on each side of the answer.
-        drop_rate: float. Chance that each kept word is dropped.
+        drop_rate: float in [0, 1). Chance that each kept word is dropped.
 
     Returns:
         A list of `(question, context, answer_start, answer)`, `answer_start`
         a character offset into `context`, `context[answer_start:][:len(answer)]
         == answer`.
+
+    Raises:
+        ValueError: an argument is out of range.
 
     Example:
     >>> rng = np.random.default_rng(0)
@@ -71,6 +76,13 @@ def make_questions(passage, rng, per_passage=2, context_sentences=3, min_words=6
     >>> c[start:start + len(a)] == a
     True
     """
+    if not isinstance(passage, str):
+        raise ValueError(f"`passage` must be a str. Received: passage={passage!r:.80}")
+    checks.positive_int("per_passage", per_passage)
+    checks.non_negative_int("context_sentences", context_sentences)
+    checks.positive_int("min_words", min_words)
+    checks.positive_int("keep_words", keep_words)
+    checks.rate("drop_rate", drop_rate)
     bounds = [0] + [m.end() for m in _SENTENCE_END.finditer(passage)] + [len(passage)]
     sentences = [(s, e) for s, e in zip(bounds, bounds[1:]) if e > s]
     order = rng.permutation(len(sentences))

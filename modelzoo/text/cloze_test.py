@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -46,3 +48,16 @@ def test_same_seed_same_questions():
 @pytest.mark.parametrize("passage", ["", "Too short.", "One two three four five six"])
 def test_no_question_without_a_long_enough_sentence(passage):
     assert make_questions(passage, np.random.default_rng(0), min_words=7) == []
+
+
+@pytest.mark.parametrize("kwargs, named", [
+    (dict(per_passage=0), "per_passage=0"),
+    (dict(drop_rate=1.0), "drop_rate=1.0"),
+    (dict(context_sentences=-1), "context_sentences=-1"),
+    (dict(keep_words=2.5), "keep_words=2.5"),
+    (dict(passage=b"bytes"), "passage=b'bytes'"),
+])
+def test_bad_arguments_are_named(kwargs, named):
+    args = dict(dict(passage=PASSAGE, rng=np.random.default_rng(0)), **kwargs)
+    with pytest.raises(ValueError, match=re.escape(named)):
+        make_questions(**args)
