@@ -92,6 +92,7 @@ def test_pretraining_lowers_the_masked_lm_loss_and_writes_a_checkpoint(tmp_path)
     ("--batch_size=4096", "fewer than one --batch_size=4096 batch to train on"),
     ("--span_questions=100", r"the text gives \d+ cloze questions, \d+ held out: fewer than one"),
     ("--span_questions=-1", "--span_questions=-1 must be >= 0"),
+    ("--span_questions_per_text=0", "--span_questions_per_text=0 must be >= 1"),
     ("--span_epochs=0", "--span_epochs=0 must be >= 1"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, flag, message):

@@ -133,8 +133,9 @@ def masker(vocab_size, mask_selection_length, selection_rate=0.15):
 
 
 def cloze_questions(texts, flags_obj):
-    """`--span_questions` cloze questions (`modelzoo.text.cloze`), one per
-    text, the texts taken in an order drawn from --seed.
+    """`--span_questions` cloze questions (`modelzoo.text.cloze`), at most
+    `--span_questions_per_text` per text, the texts taken in an order drawn
+    from --seed.
 
     Returns:
         `(train, held_out)`: the QA task's example arrays, `question`,
@@ -150,7 +151,8 @@ def cloze_questions(texts, flags_obj):
     for index in rng.permutation(len(distinct)):
         if len(rows) >= flags_obj.span_questions:
             break
-        rows += cloze.make_questions(distinct[index].decode("utf-8", "replace"), rng, per_passage=1)
+        rows += cloze.make_questions(distinct[index].decode("utf-8", "replace"), rng,
+                                     per_passage=flags_obj.span_questions_per_text)
     rows = rows[:flags_obj.span_questions]
     held_out = max(1, int(len(rows) * flags_obj.validation_fraction))
     if len(rows) - held_out < flags_obj.batch_size:
@@ -242,6 +244,9 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     if flags_obj.span_questions < 0:
         raise UsageError(
             f"--span_questions={flags_obj.span_questions} must be >= 0 (0 skips span selection)")
+    if flags_obj.span_questions_per_text < 1:
+        raise UsageError(
+            f"--span_questions_per_text={flags_obj.span_questions_per_text} must be >= 1")
     if flags_obj.span_epochs < 1:
         raise UsageError(f"--span_epochs={flags_obj.span_epochs} must be >= 1")
     if not 0 < flags_obj.validation_fraction < 1:
