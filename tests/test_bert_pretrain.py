@@ -133,6 +133,23 @@ def sentences(count, seed):
     return docs
 
 
+@pytest.mark.parametrize("per_text", [1, 2])
+def test_cloze_questions_take_at_most_per_text_from_each_document(per_text):
+    _, flag_values = parse("bert_pretrain", [
+        f"--span_questions_per_text={per_text}", "--span_questions=1000", "--batch_size=8",
+        "--validation_fraction=0.1", "--seed=0"])
+    docs = sentences(40, 1)
+    train, held_out = masked_lm.cloze_questions(docs, flag_values)
+    contexts = list(train["context"]) + list(held_out["context"])
+    # Each document's four sentences fit in one context, so a context names its document.
+    per_document = [sum(c in doc for c in contexts) for doc in docs]
+    assert max(per_document) == per_text and sum(per_document) == len(contexts) > 40 * (per_text - 1)
+    assert len(held_out["question"]) == int(len(contexts) * 0.1)
+    for part in (train, held_out):
+        for context, start, end in zip(part["context"], part["answer_start"], part["answer_end"]):
+            assert 0 <= start < end <= len(context)
+
+
 def span_selection_run(tmp_path, name):
     texts = tf.data.Dataset.from_tensor_slices({"text": sentences(300, 0)})
     return run_recipe(
