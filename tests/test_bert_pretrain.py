@@ -156,6 +156,7 @@ def span_selection_run(tmp_path, name):
         "bert_pretrain", f"--output_dir={tmp_path / name}", "--seed=0", "--epochs=1",
         "--sequence_length=64", "--embed_dim=32", "--ff_dim=64", "--span_questions=300",
         "--span_epochs=4", "--span_learning_rate=3e-3", "--dataset=imdb_reviews",
+        "--span_questions_per_text=1",  # 300 questions from 300 documents, as it was tuned.
         datasets_override={"imdb_reviews": texts},
     )
 
