@@ -55,9 +55,14 @@ def define_flags(flag_values=flags.FLAGS):
     recipe.define_transformer_size_flags(128, 4, 512, 4, flag_values=flag_values)
     recipe.define_optimizer_flags(flag_values=flag_values)
     flags.DEFINE_boolean(
-        "token_match", False, "Give the encoder DrQA's exact-match feature: whether each "
+        "token_match", True, "Give the encoder DrQA's exact-match feature: whether each "
         "token also occurs in the other segment (from the checkpoint with --init_checkpoint).",
         **fv)
+    # From scratch, one layer lifted F1 after one epoch from 0.07 to 0.33.
+    flags.DEFINE_integer(
+        "reader_layers", 1, "Bidirectional LSTM layers between the encoder and the span "
+        "head (DrQA's reader, trained afresh also with --init_checkpoint); 0: BERT's "
+        "linear head.", **fv)
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
@@ -65,6 +70,7 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     model_kwargs = dict(
         **recipe.transformer_size(flags_obj),
         token_match=flags_obj.token_match,
+        reader_layers=flags_obj.reader_layers,
     )
     return question_answering.run(
         flags_obj, "qa", model_kwargs, datasets_override, strategy_override

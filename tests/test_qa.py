@@ -35,10 +35,10 @@ def processor(**kwargs):
     return QaProcessor(VOCAB, LENGTH, **config)
 
 
-def tiny_qa():
+def tiny_qa(reader_layers=1):
     keras.utils.set_random_seed(0)
     model = modelzoo.build_qa(len(VOCAB), LENGTH, embed_dim=16, num_heads=2, ff_dim=16,
-                              num_layers=1, dropout=0.0)
+                              num_layers=1, dropout=0.0, reader_layers=reader_layers)
     # Larger weights spread the span scores, so ties cannot hide a wrong pick.
     rng = np.random.default_rng(0)
     for weight in model.weights:
@@ -56,17 +56,22 @@ CONTEXTS = ["The Denver Broncos won Super Bowl 50 in 2016.", LONG, "Denver won."
 # --- builder -------------------------------------------------------------------
 
 
-def test_qa_builder_harness():
+@pytest.mark.parametrize("reader_layers", [0, 2])
+def test_qa_builder_harness(reader_layers):
     keras.utils.set_random_seed(0)
-    model = modelzoo.build_qa(40, 12, embed_dim=8, num_heads=2, ff_dim=16)
+    model = modelzoo.build_qa(40, 12, embed_dim=8, num_heads=2, ff_dim=16,
+                              reader_layers=reader_layers)
+    readers = [layer for layer in model.layers if isinstance(layer, keras.layers.Bidirectional)]
+    assert len(readers) == reader_layers
     x = np.array([[CLS, 9, SEP, 7, 8, 11, SEP] + [0] * 5,
                   [CLS, 5, 5, SEP] + list(range(10, 17)) + [SEP]], "int32")
     assert model(x).shape == (2, 2, 12)
     run_model_test(model, x, np.array([4, 5], "int32"), SCE)
 
 
-def test_padding_is_masked_and_does_not_leak():
-    model = tiny_qa()
+@pytest.mark.parametrize("reader_layers", [0, 1])
+def test_padding_is_masked_and_does_not_leak(reader_layers):
+    model = tiny_qa(reader_layers)
     x = np.array([[CLS, 5, SEP, 7, 8, 9, SEP] + [0] * (LENGTH - 7)], "int32")
     before = np.asarray(model(x))
     np.testing.assert_array_equal(before[0, :, 7:], -1e9)
@@ -85,6 +90,8 @@ def test_padding_is_masked_and_does_not_leak():
         (dict(vocab_size=9, sequence_length=8, num_layers=0), "num_layers"),
         (dict(vocab_size=9, sequence_length=8, dropout=-0.5), "dropout"),
         (dict(vocab_size=9, sequence_length=8, separator_id=9), "separator_id"),
+        (dict(vocab_size=9, sequence_length=8, reader_layers=-1), "reader_layers"),
+        (dict(vocab_size=9, sequence_length=8, reader_layers=1.0), "reader_layers"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, arg):

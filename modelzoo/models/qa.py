@@ -2,6 +2,7 @@
 
 import keras
 
+from modelzoo import checks
 from modelzoo.layers import SpanHead
 from modelzoo.models.bert import build_bert_backbone
 from modelzoo.registry import register_model
@@ -11,15 +12,21 @@ __all__ = ["build_qa", "span_extractor"]
 
 
 @register_model("qa", vocab_size=8000, sequence_length=256)
-def build_qa(vocab_size, sequence_length, *, name="qa", **kwargs):
+def build_qa(vocab_size, sequence_length, *, reader_layers=0, name="qa", **kwargs):
     """Builds a BERT-style span extractor over `[CLS] question [SEP] context [SEP]`.
 
     Token ids `[batch, sequence_length]`, 0 = padding → `BertBackbone`
     (`build_bert_backbone`, the encoder that `recipes/bert_pretrain.py`
-    pre-trains) → `SpanHead`: a start and an end logit per position,
-    padding set to -1e9. Train it with sparse labels `[batch, 2]` (start,
-    end positions) and `SparseCategoricalCrossentropy(from_logits=True)`;
-    position 0 (`[CLS]`) stands for "no answer in this window".
+    pre-trains) → `reader_layers` bidirectional LSTMs → `SpanHead`: a start
+    and an end logit per position, padding set to -1e9. Train it with sparse
+    labels `[batch, 2]` (start, end positions) and
+    `SparseCategoricalCrossentropy(from_logits=True)`; position 0 (`[CLS]`)
+    stands for "no answer in this window".
+
+    The recurrent reader is DrQA's (Chen et al. 2017): it gives each token
+    its neighbours in order, the locality that a small encoder trained on
+    few questions does not learn from absolute positions (see `squad_qa.py`
+    for the measured effect).
 
     Args:
         vocab_size: int. Number of token ids, including 0 (padding).
@@ -36,6 +43,9 @@ def build_qa(vocab_size, sequence_length, *, name="qa", **kwargs):
             `modelzoo.text.wordpiece.SEP`.
         token_match: bool. Give the encoder DrQA's exact-match feature (see
             `build_bert_backbone`). Defaults to `False`.
+        reader_layers: int >= 0. Bidirectional LSTM layers between the
+            encoder and the span head, `embed_dim // 2` units each way.
+            Defaults to `0` (BERT's linear head on the encoder).
         name: str. Model name. Defaults to `"qa"`.
         dtype: dtype or policy for the hidden layers; the logits stay float32.
 
@@ -50,10 +60,12 @@ def build_qa(vocab_size, sequence_length, *, name="qa", **kwargs):
     >>> tuple(model(np.array([[2, 9, 3, 7, 8, 3] + [0] * 26])).shape)
     (1, 2, 32)
     """
-    return span_extractor(build_bert_backbone(vocab_size, sequence_length, **kwargs), name=name)
+    checks.non_negative_int("reader_layers", reader_layers)
+    return span_extractor(build_bert_backbone(vocab_size, sequence_length, **kwargs),
+                          reader_layers=reader_layers, name=name)
 
 
-def span_extractor(backbone, name="qa"):
+def span_extractor(backbone, reader_layers=0, name="qa"):
     """The span extractor of `build_qa` around an existing `BertBackbone`.
 
     Span-selection pre-training (`modelzoo.tasks.masked_lm`) trains the
@@ -61,6 +73,8 @@ def span_extractor(backbone, name="qa"):
 
     Args:
         backbone: a `BertBackbone`.
+        reader_layers: int >= 0. Bidirectional LSTM layers before the span
+            head (see `build_qa`). Defaults to `0`.
         name: str. Model name. Defaults to `"qa"`.
 
     Returns:
@@ -73,7 +87,11 @@ def span_extractor(backbone, name="qa"):
     """
     token_ids = keras.Input(shape=(backbone.sequence_length,), dtype="int32", name="token_ids")
     padding_mask = keras.ops.not_equal(token_ids, wordpiece.PAD)
-    logits = SpanHead(dtype="float32", name="span_logits")(
-        backbone(token_ids), padding_mask=padding_mask
-    )
+    hidden = backbone(token_ids)
+    for index in range(checks.non_negative_int("reader_layers", reader_layers)):
+        lstm = keras.layers.LSTM(hidden.shape[-1] // 2, return_sequences=True,
+                                 dtype=backbone.dtype_policy)
+        hidden = keras.layers.Bidirectional(lstm, name=f"reader_{index}")(
+            hidden, mask=padding_mask)
+    logits = SpanHead(dtype="float32", name="span_logits")(hidden, padding_mask=padding_mask)
     return keras.Model(token_ids, logits, name=name)
