@@ -122,9 +122,7 @@ def row(spec, summary, earlier):
     floor = spec.get("floor")
     if spec.get("floor_from"):
         floor = (earlier.get(spec["floor_from"]) or {}).get("ours")
-    met = None
-    if ours is not None and floor is not None:
-        met = ours <= floor if spec.get("lower_is_better") else ours >= floor
+    met = meets(spec, ours, floor)
     return dict(
         run=spec["run"], dataset=spec["dataset"], split=spec["split"], metric=metric,
         ours=ours, also=spec.get("also"),
@@ -135,6 +133,30 @@ def row(spec, summary, earlier):
         reference=spec["reference"], source=spec["source"], error=summary.get("error"),
         summary=summary,
     )
+
+
+def with_floors(rows):
+    """`rows` with each `floor_from` floor taken from the row of this table.
+
+    Partial reruns may run side by side; the row a floor comes from may have
+    been rerun after the row that uses it.
+    """
+    by_run = {r["run"]: r for r in rows}
+    out = []
+    for r in rows:
+        spec = next(s for s in RUNS if s["run"] == r["run"])
+        source = by_run.get(spec.get("floor_from") or "")
+        if source is not None:
+            r = dict(r, floor=source["ours"], met=meets(spec, r["ours"], source["ours"]))
+        out.append(r)
+    return out
+
+
+def meets(spec, ours, floor):
+    """Whether `ours` is on the right side of `floor`; None if either is missing."""
+    if ours is None or floor is None:
+        return None
+    return ours <= floor if spec.get("lower_is_better") else ours >= floor
 
 
 def markdown(rows, machine):
@@ -204,6 +226,7 @@ def main(argv=None):
             previous = {r["run"]: r for r in json.load(f)["rows"]}
         previous.update({r["run"]: r for r in rows})
         rows = [previous[spec["run"]] for spec in RUNS if spec["run"] in previous]
+        rows = with_floors(rows)
     with open(json_path, "w") as f:
         json.dump({"machine": machine, "rows": rows}, f, indent=1)
     with open(os.path.join(args.out, "reproduce.md"), "w") as f:

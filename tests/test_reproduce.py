@@ -38,3 +38,17 @@ def test_the_pretrained_row_alone_needs_a_checkpoint(tmp_path):
     assert "checkpoints/bert_pretrain-" in args.checkpoint
     # Pre-training alone still writes a new stamped folder.
     assert "checkpoints/bert_pretrain-" in reproduce.parse_args(["--only=bert_pretrain"]).checkpoint
+
+
+def test_a_floor_follows_the_row_it_comes_from_when_that_row_is_rerun_later():
+    rows = {}
+    for run, summary in [("squad_sliding_window", {"metrics": {"f1": 0.17, "exact_match": 0.04}}),
+                         ("squad_qa", qa_summary(0.12, 0.05)),
+                         ("squad_qa_pretrained", qa_summary(0.30, 0.20))]:
+        rows[run] = reproduce.row(SPECS[run], summary, rows)
+    # squad_qa is rerun after (or beside) the pretrained row and now beats it.
+    rows["squad_qa"] = reproduce.row(SPECS["squad_qa"], qa_summary(0.35, 0.25), rows)
+    floors = {r["run"]: (r["floor"], r["met"]) for r in reproduce.with_floors(list(rows.values()))}
+    assert floors["squad_qa"] == (0.17, True)
+    assert floors["squad_qa_pretrained"] == (0.35, False)
+    assert floors["squad_sliding_window"] == (None, None)
