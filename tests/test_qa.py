@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import modelzoo
 from modelzoo.errors import UsageError
+from modelzoo.export.model_card import read_card
 from modelzoo.export.qa import export_qa, publish_qa
 from modelzoo.models import bert
 from modelzoo.tasks import question_answering as qa
@@ -310,6 +311,9 @@ def test_qa_recipe_trains_exports_and_serves(tmp_path):
     summary = run_recipe("squad_qa", f"--export_dir={tmp_path}")
     assert summary["export_path"] == str(tmp_path / "squad_qa" / "1")
     assert {"loss", "accuracy", "exact_match", "f1"} <= set(summary["metrics"])
+    # The recipe's reader: DrQA's exact-match feature and one recurrent layer.
+    config = read_card(summary["export_path"])["model"]["builder_config"]
+    assert config["reader_layers"] == 1 and config["token_match"] is True
     out = serve_qa(summary["export_path"], ["what is it?", "who?"], ["it is a bcd efg", "  "])
     assert out["answer"][0] in "it is a bcd efg" and out["answer"][1] == ""
     assert 0 <= out["score"][0] <= 1 and out["score"][1] == 0
@@ -322,6 +326,8 @@ def test_qa_recipe_bad_window_flags_are_usage_errors(tmp_path):
         run_recipe("squad_qa", f"--export_dir={tmp_path}", "--doc_stride=64")
     with pytest.raises(UsageError, match="--vocab_size=5 must be an integer > 5"):
         run_recipe("squad_qa", f"--export_dir={tmp_path}", "--vocab_size=5")
+    with pytest.raises(UsageError, match="`reader_layers` must be a non-negative integer"):
+        run_recipe("squad_qa", f"--export_dir={tmp_path}", "--reader_layers=-1")
 
 
 def test_a_checkpoint_loads_into_the_qa_model_and_is_never_overwritten(tmp_path):
