@@ -152,7 +152,10 @@ def test_squad_dev_articles_train_a_reader_and_the_export_scores_alike(data_dir,
     result = run_script(
         "squad_qa", f"--data_dir={data_dir}", "--download=false", "--seed=0",
         "--max_train_examples=400", "--max_eval_examples=150", f"--export_dir={tmp_path}",
-        mock=False,
+        # The test's 8-wide encoder under the default reader (4 LSTM units each
+        # way) learns nothing in 50 steps and answers every question at one
+        # position (F1 0.0); make reproduce measures the reader on this data.
+        "--reader_layers=0", mock=False,
     )
     summary = summary_of(result)
     # Any span of a real context shares some words with the gold answers.
