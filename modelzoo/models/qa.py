@@ -60,7 +60,6 @@ def build_qa(vocab_size, sequence_length, *, reader_layers=0, name="qa", **kwarg
     >>> tuple(model(np.array([[2, 9, 3, 7, 8, 3] + [0] * 26])).shape)
     (1, 2, 32)
     """
-    checks.non_negative_int("reader_layers", reader_layers)
     return span_extractor(build_bert_backbone(vocab_size, sequence_length, **kwargs),
                           reader_layers=reader_layers, name=name)
 
