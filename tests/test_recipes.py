@@ -66,7 +66,10 @@ def test_recipe_exports_carry_the_runs_model_card(tmp_path):
     assert card["dataset"]["name"] == "fashion_mnist" and card["dataset"]["version"] == "3.0.1"
     assert set(card["dataset"]["splits"]) == {"train", "test"}
     assert card["metrics"] == pytest.approx(summary["metrics"], abs=1e-6)
-    assert card["flags"]["seed"] == 1 and card["flags"]["hidden_units"] == ["16"]
+    assert card["flags"]["seed"] == 1 and card["flags"]["hidden_units"] == [16]
+    # The experiment config it was trained with, by section.
+    assert card["config"]["model"] == {"hidden_units": [16], "dropout": 0.2}
+    assert card["config"]["training"]["seed"] == 1
 
 
 def test_transformer_recipe_serves_raw_text(tmp_path):

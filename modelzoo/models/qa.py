@@ -1,8 +1,12 @@
 """Extractive question answering: a BERT-style encoder with a span head."""
 
+import dataclasses
+
 import keras
 
 from modelzoo import checks
+from modelzoo.config import field
+from modelzoo.experiment_config import TransformerSizes
 from modelzoo.layers import SpanHead
 from modelzoo.models.bert import build_bert_backbone
 from modelzoo.registry import register_model
@@ -94,3 +98,18 @@ def span_extractor(backbone, reader_layers=0, name="qa"):
             hidden, mask=padding_mask)
     logits = SpanHead(dtype="float32", name="span_logits")(hidden, padding_mask=padding_mask)
     return keras.Model(token_ids, logits, name=name)
+
+
+@dataclasses.dataclass
+class QaConfig(TransformerSizes):
+    """`build_qa`'s arguments a recipe sets."""
+
+    registered_name = "qa"
+    embed_dim: int = field(128, "Embedding and hidden size.", minimum=1)
+    ff_dim: int = field(256, "Feed-forward width.", minimum=1)
+    token_match: bool = field(
+        False, "Give the encoder DrQA's exact-match feature: whether each token also "
+        "occurs in the other segment.")
+    reader_layers: int = field(
+        0, "Bidirectional LSTM layers between the encoder and the span head (DrQA's "
+        "reader); 0: BERT's linear head.", minimum=0)
