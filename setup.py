@@ -21,7 +21,7 @@ setup(
         "tensorflow-serving-api~=2.21.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout", "hypothesis", "matplotlib"],
+        "test": ["pytest>=8", "pytest-timeout", "pytest-xdist", "hypothesis", "matplotlib"],
         "bench": ["matplotlib", "torch==2.13.0"],
     },
     entry_points={"console_scripts": ["modelzoo=modelzoo.cli:main"]},

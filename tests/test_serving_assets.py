@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modelzoo import recipe
+from modelzoo import trainer
 from modelzoo.errors import ModelzooError
 from modelzoo.export import model_card, publish, verify, warmup
 from tests.recipe_helpers import ROOT, parse
@@ -196,23 +196,20 @@ def test_verify_replays_the_warmup_file_and_checks_the_card(tmp_path):
 
 
 def test_card_facts_of_a_recipe_run():
-    _, flags_obj = parse("mnist_mlp", ["--dataset=fashion_mnist", "--seed=3"])
-    strategy = tf.distribute.get_strategy()
-    model = recipe.build_and_compile(flags_obj, strategy, "mlp", None, num_classes=3,
-                                     hidden_units=(8,), dropout=None)
-    with tfds_mock():
-        facts = recipe.card_facts(flags_obj, model, {"accuracy": np.float32(0.5)},
-                                  ["train", "test"])
+    from modelzoo.tasks.base import task_for
+
+    config = parse("mnist_mlp", ["--dataset=fashion_mnist", "--seed=3"])
     # The arguments the builder got: registered defaults, then the recipe's.
-    assert facts["model"] == {"name": "mlp", "builder_config": {
-        "input_shape": (28, 28, 1), "num_classes": 3, "rescale": 1 / 255, "hidden_units": (8,)}}
-    assert facts["dataset"]["name"] == "fashion_mnist" and facts["dataset"]["version"]
-    assert set(facts["dataset"]["splits"]) == {"train", "test"}
-    assert facts["metrics"] == {"accuracy": 0.5}
-    assert facts["flags"]["seed"] == 3 and facts["flags"]["epochs"] == 1
-    assert facts["flags"]["hidden_units"] == ["128"]
-    # A model built elsewhere has no builder facts.
-    assert recipe.card_facts(flags_obj, tf.Module(), {}, [])["model"] is None
+    assert trainer.built_as("mlp", num_classes=3, hidden_units=(8,), dropout=None) == {
+        "name": "mlp", "builder_config": {
+            "input_shape": (28, 28, 1), "num_classes": 3, "rescale": 1 / 255,
+            "hidden_units": (8,)}}
+    with tfds_mock():
+        facts = task_for(config).dataset_facts()
+    assert facts["name"] == "fashion_mnist" and facts["version"]
+    assert set(facts["splits"]) == {"train", "test"}
+    assert config.flat()["seed"] == 3 and config.flat()["epochs"] == 1
+    assert config.as_dict()["model"] == {"hidden_units": [128], "dropout": 0.2}
 
 
 def tfds_mock():
