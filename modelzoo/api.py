@@ -3,7 +3,7 @@
 from modelzoo import configs as _configs
 
 
-def train(experiment, *, datasets_override=None, strategy_override=None, **overrides):
+def train(experiment, /, *, datasets_override=None, strategy_override=None, **overrides):
     """Trains, evaluates and publishes an experiment; returns its summary dict.
 
     The same flow and the same summary as `python recipes/<name>.py`; with the

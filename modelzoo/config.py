@@ -184,8 +184,10 @@ class Config:
         return dataclasses.replace(self, **changes) if changes else self
 
     def checked(self):
-        """The same config, checked again (after fields were edited in place)."""
-        return dataclasses.replace(self)
+        """A copy checked again, every section (after fields were edited in place)."""
+        sections = {f.name: getattr(self, f.name).checked() for f in dataclasses.fields(self)
+                    if isinstance(getattr(self, f.name), Config)}
+        return dataclasses.replace(self, **sections)
 
     def as_dict(self):
         """Nested dict of the sections and fields, JSON-ready (tuples as lists)."""

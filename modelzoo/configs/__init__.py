@@ -56,7 +56,7 @@ def experiments(pattern="*"):
     return sorted(n for n in _EXPERIMENTS if fnmatch.fnmatchcase(n, pattern))
 
 
-def get_config(name, **overrides):
+def get_config(name, /, **overrides):
     """A fresh default config of experiment `name`, with `overrides` applied.
 
     Args:
