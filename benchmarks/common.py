@@ -6,7 +6,6 @@ without paying for (or competing with) TensorFlow's thread pools.
 
 import dataclasses
 import datetime
-import importlib.util
 import os
 import platform
 import statistics

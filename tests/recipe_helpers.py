@@ -2,10 +2,13 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pytest
 import tensorflow_datasets as tfds
 from absl import flags
 
@@ -13,6 +16,14 @@ from modelzoo import configs, trainer
 from modelzoo.recipe.flags import as_flags, config_from_flags, define_flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = Path(ROOT).parent / "shared" / "data"
+MANUAL = SHARED / "tfds_manual"
+IN_CI = bool(os.environ.get("CI"))
+
+# Real data from ../shared/data: tests that need it skip only outside CI.
+needs_shared = pytest.mark.skipif(
+    not MANUAL.is_dir() and not IN_CI, reason="../shared/data is absent (CI always has it)"
+)
 
 # Every recipe script; tests that cover all recipes parametrize over this.
 RECIPES = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "recipes"))
@@ -105,3 +116,15 @@ def signal_when(command, ready, sig, what, stdout=subprocess.PIPE, stderr=subpro
         process.kill()
         process.wait()
     return process.returncode, out, err
+
+
+def free_ports(count):
+    """`count` distinct free TCP ports on 127.0.0.1."""
+    # Hold all sockets open together so the ports are distinct.
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

@@ -10,8 +10,7 @@ import pytest
 import modelzoo
 from modelzoo.errors import UsageError
 from modelzoo.recipe.flags import as_flags
-from tests.recipe_helpers import ROOT, RECIPES
-from tests.test_real_data import MANUAL, needs_shared
+from tests.recipe_helpers import MANUAL, RECIPES, ROOT, needs_shared
 
 
 def test_every_recipe_is_a_registered_experiment():

@@ -11,9 +11,8 @@ import tensorflow_datasets as tfds
 
 from modelzoo.errors import UsageError
 from tests.recipe_helpers import run_recipe, run_script
-from tests.serving_helpers import serve
+from tests.serving_helpers import check_serving_assets, serve
 from tests.serving_helpers import texts as served_texts
-from tests.test_serving_assets import check_serving_assets
 
 pytestmark = pytest.mark.slow
 

@@ -6,12 +6,12 @@ import keras
 import numpy as np
 import pytest
 
+from modelzoo import configs
 from modelzoo.export import model_card
 from modelzoo.layers.patch_embedding import PatchEmbedding
 from modelzoo.models.vit import build_vit
 from modelzoo.registry import builder_config, get_model, list_models
 from modelzoo.testing import run_model_test
-from modelzoo import configs
 from tests.recipe_helpers import run_recipe
 
 RNG = np.random.default_rng(0)

@@ -1,7 +1,7 @@
 """MNIST and Fashion-MNIST classifiers: the MLP, the CNN and the ViT."""
 
-from modelzoo.experiment_config import DataConfig, OptimizerConfig, TrainingConfig
 from modelzoo.configs import register_experiment
+from modelzoo.experiment_config import DataConfig, OptimizerConfig, TrainingConfig
 from modelzoo.hardware import native_bfloat16
 from modelzoo.models.cnn import CnnConfig
 from modelzoo.models.mlp import MlpConfig

@@ -1,8 +1,8 @@
 """SQuAD question answering, and the BERT-style pre-training of its encoder."""
 
+from modelzoo.configs import register_experiment
 from modelzoo.data import squad
 from modelzoo.experiment_config import OptimizerConfig, TrainingConfig
-from modelzoo.configs import register_experiment
 from modelzoo.models.qa import QaConfig
 from modelzoo.tasks.masked_lm import BackboneConfig, CorpusConfig, MaskedLmConfig
 from modelzoo.tasks.question_answering import (

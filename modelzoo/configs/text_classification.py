@@ -1,7 +1,7 @@
 """The IMDB Transformer classifier."""
 
-from modelzoo.experiment_config import OptimizerConfig, TrainingConfig
 from modelzoo.configs import register_experiment
+from modelzoo.experiment_config import OptimizerConfig, TrainingConfig
 from modelzoo.models.transformer import TransformerConfig
 from modelzoo.tasks.text_classification import TextClassificationConfig, TextDataConfig
 

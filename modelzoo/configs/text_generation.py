@@ -1,10 +1,14 @@
 """Character models of Tiny Shakespeare: the GPT and the LSTM."""
 
-from modelzoo.experiment_config import OptimizerConfig, TrainingConfig
 from modelzoo.configs import register_experiment
+from modelzoo.experiment_config import OptimizerConfig, TrainingConfig
 from modelzoo.models.gpt import GptConfig
 from modelzoo.models.lstm_generator import LstmGeneratorConfig
-from modelzoo.tasks.text_generation import CharDataConfig, SampleConfig, TextGenerationConfig
+from modelzoo.tasks.text_generation import (
+    CharDataConfig,
+    SampleConfig,
+    TextGenerationConfig,
+)
 
 
 @register_experiment("shakespeare_gpt", reproduce=[

@@ -1,9 +1,12 @@
 """ImageNet backbones fine-tuned on tf_flowers or a folder of images."""
 
-from modelzoo.experiment_config import OptimizerConfig, TrainingConfig
 from modelzoo.configs import register_experiment
+from modelzoo.experiment_config import OptimizerConfig, TrainingConfig
 from modelzoo.models.transfer import TransferConfig
-from modelzoo.tasks.transfer_classification import ImageDataConfig, TransferClassificationConfig
+from modelzoo.tasks.transfer_classification import (
+    ImageDataConfig,
+    TransferClassificationConfig,
+)
 
 
 @register_experiment("flowers_resnet50", smoke=dict(epochs=1, batch_size=4, image_size=32, weights="none"))
