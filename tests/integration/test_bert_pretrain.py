@@ -73,7 +73,7 @@ def test_pretraining_lowers_the_masked_lm_loss_and_writes_a_checkpoint(tmp_path)
     summary = run_recipe("bert_pretrain", f"--output_dir={out}", "--seed=0", "--epochs=3",
                          "--learning_rate=1e-2", num_examples=64)
     # Mock text is random words: the model can learn their frequencies only.
-    # (tests/test_real_data.py pre-trains on real text.)
+    # (tests/integration/test_real_data.py pre-trains on real text.)
     assert summary["metrics"]["loss"] < summary["initial_metrics"]["loss"] - 0.1
     assert sorted(os.listdir(out)) == ["backbone.json", "backbone.weights.h5", "vocab.txt"]
     config, vocabulary = bert.read_checkpoint(str(out))
