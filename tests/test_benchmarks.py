@@ -218,7 +218,7 @@ def test_nanogpt_train_learns_and_reports_a_loss_curve():
     flag_values, name, kwargs = common.recipe_settings("mnist_mlp", ["--epochs=3"])
     assert name == "mlp"
     assert flag_values.epochs == 3
-    assert kwargs == {"hidden_units": (128,), "dropout": 0.2}
+    assert kwargs == {"hidden_units": (128,), "dropout": 0.2, "activation": "relu"}
     settings, name, kwargs = common.recipe_settings(
         "shakespeare_gpt", ["--sequence_length=32"], data_kwargs=("sequence_length",))
     assert name == "gpt" and kwargs["sequence_length"] == 32 and kwargs["tie_embeddings"]

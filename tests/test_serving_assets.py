@@ -160,7 +160,7 @@ def test_card_facts_of_a_recipe_run():
     assert facts["name"] == "fashion_mnist" and facts["version"]
     assert set(facts["splits"]) == {"train", "test"}
     assert config.flat()["seed"] == 3 and config.flat()["epochs"] == 1
-    assert config.as_dict()["model"] == {"hidden_units": [128], "dropout": 0.2}
+    assert config.as_dict()["model"] == {"hidden_units": [128], "dropout": 0.2, "activation": "relu"}
 
 
 def tfds_mock():

@@ -6,6 +6,7 @@ import keras
 
 from modelzoo import checks
 from modelzoo.config import field
+from modelzoo.errors import UsageError
 from modelzoo.experiment_config import ModelConfig
 from modelzoo.registry import register_model
 
@@ -77,3 +78,12 @@ class MlpConfig(ModelConfig):
     registered_name = "mlp"
     hidden_units: tuple[int, ...] = field((128,), "Widths of the hidden layers.")
     dropout: float = field(0.2, "Dropout after each hidden layer, in [0, 1).", minimum=0, below=1)
+    activation: str = field("relu", "Hidden activation, a Keras name (relu, gelu, ...).")
+
+    def check(self):
+        try:
+            keras.activations.get(self.activation)
+        except ValueError:
+            raise UsageError(
+                f"--activation={self.activation!r} is not a Keras activation; "
+                "use a name such as relu or gelu") from None

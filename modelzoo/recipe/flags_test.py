@@ -38,6 +38,8 @@ def test_flags_given_override_the_config_and_the_rest_keep_its_defaults():
     config = parsed("imdb_transformer", ["--embed_dim=16", "--epochs=1", "--nodownload"])
     assert (config.model.embed_dim, config.training.epochs, config.data.download) == (16, 1, False)
     assert config.model.num_heads == 2 and config.optimizer.learning_rate == 2e-3
+    # A builder argument added to the model's config is a flag, with nothing else changed.
+    assert parsed("mnist_mlp", ["--activation=gelu"]).model.builder_kwargs()["activation"] == "gelu"
     config = parsed("mnist_cnn", ["--filters=4,8", "--nomixed_precision"])
     assert config.model.filters == (4, 8) and config.training.mixed_precision is False
 
@@ -53,6 +55,7 @@ def test_as_flags_round_trips_through_the_flag_layer():
     (["--epochs=0"], "--epochs=0 must be a positive integer"),
     (["--version=9223372036854775808"], "--version=9223372036854775808 is too large"),
     (["--seed=-1"], r"--seed=-1 must be in \[0, 4294967295\]"),
+    (["--activation=relux"], "--activation='relux' is not a Keras activation"),
 ])
 def test_bad_flag_values_get_the_configs_message(args, message):
     with pytest.raises(UsageError, match=message):
