@@ -6,9 +6,8 @@ import keras
 
 from modelzoo import checks
 from modelzoo.config import field
-from modelzoo.experiment_config import TransformerSizes
 from modelzoo.layers import SpanHead
-from modelzoo.models.bert import build_bert_backbone
+from modelzoo.models.bert import BackboneConfig, build_bert_backbone
 from modelzoo.registry import register_model
 from modelzoo.text import wordpiece
 
@@ -101,15 +100,10 @@ def span_extractor(backbone, reader_layers=0, name="qa"):
 
 
 @dataclasses.dataclass
-class QaConfig(TransformerSizes):
-    """`build_qa`'s arguments a recipe sets."""
+class QaConfig(BackboneConfig):
+    """`build_qa`'s arguments a recipe sets: the encoder's, and the reader's."""
 
     registered_name = "qa"
-    embed_dim: int = field(128, "Embedding and hidden size.", minimum=1)
-    ff_dim: int = field(256, "Feed-forward width.", minimum=1)
-    token_match: bool = field(
-        False, "Give the encoder DrQA's exact-match feature: whether each token also "
-        "occurs in the other segment.")
     reader_layers: int = field(
         0, "Bidirectional LSTM layers between the encoder and the span head (DrQA's "
         "reader); 0: BERT's linear head.", minimum=0)

@@ -25,8 +25,9 @@ from modelzoo.config import Config, field
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
-from modelzoo.experiment_config import DataConfig, ExperimentConfig, TransformerSizes
+from modelzoo.experiment_config import DataConfig, ExperimentConfig
 from modelzoo.models import bert, qa
+from modelzoo.models.bert import BackboneConfig
 from modelzoo.tasks import question_answering
 from modelzoo.tasks.base import Data, Task
 from modelzoo.text import cloze, wordpiece
@@ -52,18 +53,6 @@ class CorpusConfig(DataConfig):
         0.15, "Fraction of pieces predicted (BERT: 0.15).", above=0, below=1)
     validation_fraction: float = field(
         0.01, "Rows held out to score the masked LM.", above=0, below=1)
-
-
-@dataclasses.dataclass
-class BackboneConfig(TransformerSizes):
-    """`build_bert_backbone`'s arguments a recipe sets."""
-
-    registered_name = "bert_backbone"
-    embed_dim: int = field(128, "Embedding and hidden size.", minimum=1)
-    ff_dim: int = field(256, "Feed-forward width.", minimum=1)
-    token_match: bool = field(
-        False, "Give the encoder DrQA's exact-match feature (whether each token also "
-        "occurs in the other segment), for squad_qa.py to fine-tune.")
 
 
 @dataclasses.dataclass

@@ -192,12 +192,15 @@ def read_pretrained(config):
     """`(vocabulary, encoder sizes)` of `init_checkpoint`, or None without one.
 
     The encoder's sizes come from the checkpoint; `dropout` stays a
-    fine-tuning choice. A size left at its default takes the checkpoint's.
+    fine-tuning choice. A size left at the `squad_qa` experiment's default
+    takes the checkpoint's.
 
     Raises:
-        UsageError: the checkpoint is unreadable, or a size set away from its
+        UsageError: the checkpoint is unreadable, or a size set away from that
             default (or `sequence_length`) differs from it.
     """
+    from modelzoo.configs import get_config
+
     directory = config.training.init_checkpoint
     if not directory:
         return None
@@ -210,7 +213,7 @@ def read_pretrained(config):
         raise UsageError(
             f"--sequence_length={length} differs from the checkpoint's "
             f"{saved['sequence_length']}; drop the flag or pre-train at that length")
-    defaults = type(config.model)()
+    defaults = get_config("squad_qa").model
     sizes = {}
     for key in ENCODER_SIZES:
         value, theirs = getattr(config.model, key), saved.get(key, False)
