@@ -32,11 +32,13 @@ demo: venv fashion-mnist
 	$(BIN)/modelzoo predict --model saved_models/fashion_mnist_mlp --dataset fashion_mnist \
 	  --data_dir $(DATA_DIR) --count 3
 
+# Both cores: pytest-xdist runs the tests in two processes.
+TEST_WORKERS ?= 2
 test: venv
-	$(BIN)/python -m pytest -q -rs --durations=15
+	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_WORKERS)
 
 test-fast: venv
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS)
 
 clean:
 	rm -rf $(VENV) *.egg-info
