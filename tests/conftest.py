@@ -35,6 +35,25 @@ def reliability(pytestconfig):
     return pytestconfig.stash.setdefault(RELIABILITY, ReliabilityTally())
 
 
+def pytest_sessionfinish(session):
+    # Under pytest-xdist each worker counts its own cases; the controller adds them up.
+    tally = session.config.stash.get(RELIABILITY, None)
+    if tally is not None and hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["reliability"] = (tally.tried, tally.clean, tally.bytes_lost)
+
+
+def pytest_testnodedown(node, error):
+    counts = getattr(node, "workeroutput", {}).get("reliability")
+    if counts is None:
+        return
+    tally = node.config.stash.setdefault(RELIABILITY, ReliabilityTally())
+    tried, clean, bytes_lost = counts
+    tally.tried += tried
+    tally.clean += clean
+    if bytes_lost is not None:
+        tally.lost(bytes_lost)
+
+
 def pytest_terminal_summary(terminalreporter, config):
     tally = config.stash.get(RELIABILITY, None)
     if tally is not None and tally.tried:
