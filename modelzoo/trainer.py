@@ -132,6 +132,10 @@ def run(config, datasets_override=None, strategy_override=None):
     strategy = make_strategy(config.training, strategy_override)
     task.check_target()
     data = task.load(datasets_override)
+    if config.training.seed is not None:
+        # Preparing a dataset (TFDS's builder, a first run) draws from the global
+        # generators; seeding again makes the weights the same whether or not it ran.
+        keras.utils.set_random_seed(config.training.seed)
     with strategy.scope():
         model, built = task.build(data)
         if data.initialize is not None:
@@ -142,10 +146,10 @@ def run(config, datasets_override=None, strategy_override=None):
     card = dict(model=built, metrics={k: float(v) for k, v in metrics.items()},
                 dataset=task.dataset_facts(), config=config.as_dict(), flags=config.flat())
     artifact = task.publish(strategy, model, data, card)
-    return summarize(
-        config, built["name"], metrics, artifact, start, throughput, unit=task.unit,
-        **extras, **task.report(artifact, data),
-    )
+    summary = summarize(config, built["name"], metrics, artifact, start, throughput,
+                        unit=task.unit, **extras)
+    summary.update(task.report(artifact, data))
+    return summary
 
 
 def summarize(config, model_name, metrics, export_path, start, throughput=None,

@@ -73,7 +73,8 @@ def test_python_and_command_line_runs_give_the_same_metrics(tmp_path):
     """Real MNIST, same config and seed: `modelzoo.train` in process, no absl
     flag parsing, and the recipe as a command."""
     settings = dict(manual_dir=str(MANUAL), data_dir=str(tmp_path / "tfds"), download=False,
-                    epochs=1, max_train_examples=3000, max_eval_examples=1000, seed=0)
+                    epochs=1, batch_size=64, max_train_examples=3000, max_eval_examples=1000,
+                    seed=0)
     summary = modelzoo.train("mnist_mlp", export_dir=str(tmp_path / "py"), **settings)
     assert summary["model"] == "mlp" and summary["dataset"] == "mnist"
     assert summary["export_path"] == str(tmp_path / "py" / "mnist_mlp" / "1")
