@@ -3,10 +3,36 @@
 Every `build_*` builder of `modelzoo.models` is importable from here
 (`from modelzoo import build_transformer`), as are the registry's
 `get_model`, `list_models` and `register_model`.
+
+The names are loaded on first use (a module `__getattr__`), so `import
+modelzoo`, and the `modelzoo` command's `--help`, do not import TensorFlow;
+`modelzoo.models` and `modelzoo.layers` (and with them Keras) load when a
+builder, a layer or the registry is first asked for.
 """
 
-from modelzoo import layers, models
-from modelzoo.models import *  # noqa: F401,F403 - each model module's __all__
-from modelzoo.registry import get_model, list_models, register_model
+import importlib
+import importlib.util
 
-__all__ = sorted(models.__all__ + ["get_model", "layers", "list_models", "register_model"])
+_SUBPACKAGES = ("layers", "models")
+_REGISTRY_NAMES = ("get_model", "list_models", "register_model")
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"modelzoo.{name}")
+    if name in _REGISTRY_NAMES:
+        importlib.import_module("modelzoo.models")  # registers every builder
+        return getattr(importlib.import_module("modelzoo.registry"), name)
+    if name == "__all__":
+        models = importlib.import_module("modelzoo.models")
+        return sorted(models.__all__ + ["get_model", "layers", "list_models", "register_model"])
+    if not name.startswith("__") and importlib.util.find_spec(f"modelzoo.{name}") is None:
+        # (A submodule, as in `from modelzoo import recipe`, is left to the import system.)
+        models = importlib.import_module("modelzoo.models")
+        if name in models.__all__:
+            return getattr(models, name)
+    raise AttributeError(f"module 'modelzoo' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__getattr__("__all__")))
