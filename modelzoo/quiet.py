@@ -139,10 +139,37 @@ class _TensorFlowFinder:
 
 _FINDER = _TensorFlowFinder()
 
+# Python-side warnings that only repeat what the one-line error after them says.
+REDUNDANT_WARNINGS = re.compile(r"Variant folder .* has no (dataset_info\.json|%s)")
+
+
+class _RedundantWarnings:
+    """An absl-logger filter dropping `REDUNDANT_WARNINGS` (a `logging.Filter` by duck typing)."""
+
+    @staticmethod
+    def filter(record):
+        return not REDUNDANT_WARNINGS.search(str(record.msg))  # the unformatted message
+
+
+_FILTER = _RedundantWarnings()
+
+
+def _absl_logger():
+    try:
+        from absl import logging as absl_logging
+    except ImportError:
+        return None
+    return absl_logging.get_absl_logger()
+
 
 def install():
     """Quiet start-up from here on: sets the log level, and the first `import tensorflow`
-    drops its start-up lines. Does nothing if TensorFlow is already loaded."""
+    drops its start-up lines (nothing to do for those if TensorFlow is already
+    loaded). Also drops absl warnings that only repeat the error after them
+    (`REDUNDANT_WARNINGS`)."""
+    logger = _absl_logger()
+    if logger is not None and _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
     if "tensorflow" in sys.modules:
         return
     configure()
@@ -154,9 +181,13 @@ def uninstall(keep_environment=False):
     """Undoes `install` (for `--verbose`), unless TensorFlow has loaded already."""
     while _FINDER in sys.meta_path:
         sys.meta_path.remove(_FINDER)
-    if not keep_environment:
-        while _SET_BY_US:
-            os.environ.pop(_SET_BY_US.pop(), None)
+    if keep_environment:
+        return
+    logger = _absl_logger()
+    if logger is not None and _FILTER in logger.filters:
+        logger.removeFilter(_FILTER)
+    while _SET_BY_US:
+        os.environ.pop(_SET_BY_US.pop(), None)
 
 
 def import_tensorflow():
