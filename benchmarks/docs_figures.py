@@ -13,8 +13,10 @@ The blocks:
 
 - `headline` (README.md): each model and recipe with its result on the real
   data, from `reproduce.json`, linked to its row in docs/reproducing.md.
-- `demo` (README.md): the demo recipe's summary line, as the last `make
-  reproduce` run of the same command printed it.
+- `demo` (README.md): the demo's step times and its `modelzoo predict`
+  transcript, from `demo.json` (written by `benchmarks/demo_run.py`), and the
+  demo recipe's summary line, as the last `make reproduce` run of the same
+  command printed it.
 - `reproduce` (docs/reproducing.md): the reproduction table, one anchored
   row per run, with the date of each row's run and the load after it.
 - `bench-headlines` (docs/benchmarks.md): each judged ratio of `make bench`
@@ -67,6 +69,10 @@ def public(text):
     text = re.sub(r"--(data_dir|manual_dir)=\S+", lambda m: f"--{m.group(1)}=" + (
         "DIR" if m.group(1) == "data_dir" else "MANUAL_DIR"), text)
     return text.strip()
+
+
+def _optional_json(path):
+    return load_json(path) if os.path.exists(path) else None
 
 
 def recipe_of_runs(root=ROOT):
@@ -143,13 +149,37 @@ def headline(reproduce, recipes):
 DEMO_RUN = "fashion_mnist_mlp"
 
 
-def demo(reproduce):
+STEP_NAMES = {"import": "import", "train": "train and publish", "predict": "predict"}
+
+
+def demo_steps(record):
+    """The demo's timings and its `modelzoo predict` transcript, from demo.json."""
+    steps = {s["step"]: s for s in record["steps"]}
+    times = ", ".join(f"{STEP_NAMES.get(s['step'], s['step'])} {s['wall_s']:.0f} s"
+                      for s in record["steps"])
+    total = sum(s["wall_s"] for s in record["steps"])
+    load = record.get("load_start")
+    lines = [f"After the install, `make demo`'s three steps took {total:.0f} s on "
+             f"{record['cores']} cores ({times}; load average {load[0] if load else '?'} at the "
+             f"start), run by `benchmarks/demo_run.py` on {record['date']} with the "
+             f"`{record['dataset']}` IDX files. Its last step:"]
+    predict = steps.get("predict")
+    if predict and predict["returncode"] == 0:
+        name = record["dataset"]
+        lines += ["", "```",
+                  f"$ modelzoo predict --model saved_models/{name}_mlp --dataset {name} "
+                  "--data_dir data/tfds --count 3",
+                  *predict["stderr"], *predict["stdout"], "```"]
+    return lines
+
+
+def demo(reproduce, record=None):
     row = next(r for r in reproduce["rows"] if r["run"] == DEMO_RUN)
     summary = {k: v for k, v in row["summary"].items()}
     if summary.get("export_path"):
         summary["export_path"] = public(summary["export_path"])
-    return "\n".join([
-        f"The recipe step's summary line, from the last run of the same command "
+    return "\n".join((demo_steps(record) + [""] if record else []) + [
+        f"The recipe step's summary line on Fashion-MNIST, from the last run of the same command "
         f"({row['date']}, `make reproduce`, {reproduce['machine']['cores']} cores: "
         f"{row['summary']['train_time_s']:.1f} s of training, a `wall_time_s` of "
         f"{row['summary']['wall_time_s']:.1f} s):",
@@ -292,7 +322,7 @@ def render_blocks(results_dir=RESULTS, root=ROOT):
     runs = bench_runs(results_dir)
     return {
         "headline": headline(reproduce, recipe_of_runs(root)),
-        "demo": demo(reproduce),
+        "demo": demo(reproduce, _optional_json(os.path.join(results_dir, "demo.json"))),
         "reproduce": reproduce_table(reproduce),
         "bench-headlines": bench_headlines(runs),
         "bench": bench_table(runs[0][1]),

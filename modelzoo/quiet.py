@@ -115,6 +115,7 @@ class _QuietLoader:
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
+        uninstall(keep_environment=True)  # once is enough: this is the real import
         # The module keeps its real loader (importlib.resources and pkgutil ask it).
         module.__spec__.loader = module.__loader__ = self._loader
         with _Captured():
@@ -124,13 +125,21 @@ class _QuietLoader:
 class _TensorFlowFinder:
     """A `sys.meta_path` finder that hands the first `import tensorflow` to `_QuietLoader`."""
 
+    _searching = False
+
     def find_spec(self, name, path=None, target=None):
-        if name != "tensorflow":
+        # Also asked by probes such as importlib.util.find_spec("tensorflow") (TFDS and
+        # etils check whether TensorFlow is installed), which load nothing: so this
+        # finder stays on sys.meta_path until the loader really runs.
+        if name != "tensorflow" or self._searching:
             return None
-        uninstall(keep_environment=True)  # once: find the real spec without this finder
         import importlib.util
 
-        spec = importlib.util.find_spec(name)
+        self._searching = True
+        try:
+            spec = importlib.util.find_spec(name)  # the real spec, from the other finders
+        finally:
+            self._searching = False
         if spec is None or spec.loader is None or not _can_capture():
             return spec
         spec.loader = _QuietLoader(spec.loader)

@@ -51,7 +51,8 @@ def copy(tmp_path):
         os.makedirs(tmp_path / os.path.dirname(rel), exist_ok=True)
         shutil.copy(os.path.join(ROOT, rel), tmp_path / rel)
     shutil.copytree(os.path.join(ROOT, "recipes"), tmp_path / "recipes")
-    shutil.copytree(docs_figures.RESULTS, tmp_path / "results")
+    shutil.copytree(docs_figures.RESULTS, tmp_path / "results",
+                    ignore=shutil.ignore_patterns("*.png"))
     return tmp_path
 
 
@@ -62,6 +63,8 @@ def _stale(root):
 @pytest.mark.parametrize("rel, figure", [
     ("README.md", "accuracy 0.9940"),                # the headline column
     ("README.md", '"train_time_s": 5.69'),           # the demo's summary line
+    ("README.md", "predict 13 s"),                   # the demo's step times
+    ("README.md", '"probability": 0.9999'),          # the demo's transcript
     ("docs/reproducing.md", "0.4150 (exact_match 0.2841)"),
     ("docs/benchmarks.md", "1.87-2.28× over 3 runs"),
     ("docs/benchmarks.md", "447,150 ex/s"),
@@ -132,5 +135,15 @@ def test_readme_is_short_and_in_order():
     assert len(readme) <= 10_000
     order = ["## Install", "make demo", "## Quickstart", "modelzoo.train(", "modelzoo predict --model",
              "## Models and recipes", "## Documentation", "## Tests", "make test"]
-    positions = [readme.index(s) for s in order]
-    assert positions == sorted(positions)
+    position = 0
+    for heading in order:  # each after the one before
+        position = readme.index(heading, position)
+
+
+def test_the_demo_transcript_is_a_captured_run():
+    record = json.loads(_read(os.path.join("benchmarks", "results", "demo.json")))
+    assert [s["step"] for s in record["steps"]] == ["import", "train", "predict"]
+    assert all(s["returncode"] == 0 for s in record["steps"])
+    predict = record["steps"][-1]
+    for line in predict["stdout"] + predict["stderr"]:
+        assert line in _read("README.md")
