@@ -97,8 +97,10 @@ def test_verbose_requested(argv, verbose):
     assert quiet.verbose_requested(argv) is verbose
 
 
-# TensorFlow loaded and run after `import modelzoo.quiet`, as a recipe starts.
-TF_PROBE = "import modelzoo.quiet, tensorflow as tf; print(float(tf.constant(1.0) + 1))"
+# TensorFlow loaded and run after `import modelzoo.quiet`, as a recipe starts; first
+# probed with find_spec, as TFDS and etils do, which must not use up the quiet import.
+TF_PROBE = ("import importlib.util, modelzoo.quiet; importlib.util.find_spec('tensorflow'); "
+            "import tensorflow as tf; print(float(tf.constant(1.0) + 1))")
 
 
 @pytest.mark.slow  # Two subprocesses that import TensorFlow (~5 s each).
