@@ -15,9 +15,29 @@ import importlib.util
 
 _SUBPACKAGES = ("layers", "models")
 _REGISTRY_NAMES = ("get_model", "list_models", "register_model")
+# Top-level functions defined in a submodule, loaded on first use: name -> (module, attribute).
+# `experiments` names both a function and its module; the function wins once loaded.
+_API = {
+    "train": ("modelzoo.experiments", "train"),
+    "experiments": ("modelzoo.experiments", "experiments"),
+    "get_config": ("modelzoo.experiments", "get_config"),
+}
+
+
+def _api(name):
+    module_name, attribute = _API[name]
+    try:
+        value = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        raise AttributeError(f"module 'modelzoo' has no attribute {name!r} "
+                             f"({module_name}.{attribute} is not there)") from None
+    globals()[name] = value  # also replaces the submodule the import bound to this name
+    return value
 
 
 def __getattr__(name):
+    if name in _API:
+        return _api(name)
     if name in _SUBPACKAGES:
         return importlib.import_module(f"modelzoo.{name}")
     if name in _REGISTRY_NAMES:
