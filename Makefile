@@ -50,6 +50,13 @@ test-fast: $(BIN)/.test-extra
 docs: venv
 	$(BIN)/python benchmarks/docs_figures.py
 
+# make demo's three steps, timed in a scratch folder: benchmarks/results/demo.json
+# (the README's demo figures and transcript), then `make docs`.
+.PHONY: demo-record
+demo-record: venv fashion-mnist
+	$(BIN)/python benchmarks/demo_run.py --src $(FASHION_SRC)
+	$(BIN)/python benchmarks/docs_figures.py
+
 clean:
 	rm -rf $(VENV) *.egg-info
 
