@@ -39,11 +39,13 @@ demo: venv fashion-mnist
 	$(BIN)/modelzoo predict --model saved_models/fashion_mnist_mlp --dataset fashion_mnist \
 	  --data_dir $(DATA_DIR) --count 3
 
+# Both cores: pytest-xdist runs the tests in two processes.
+TEST_WORKERS ?= 2
 test: $(BIN)/.test-extra
-	$(BIN)/python -m pytest -q -rs --durations=15
+	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_WORKERS)
 
 test-fast: $(BIN)/.test-extra
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS)
 
 # The result tables in docs/ and the README's headline column, written from
 # benchmarks/results/*.json (tests/test_docs_figures.py checks they agree).

@@ -21,7 +21,7 @@ setup(
         "tensorflow-serving-api~=2.21.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout", "hypothesis", "matplotlib"],
+        "test": ["pytest>=8", "pytest-timeout", "pytest-xdist", "hypothesis", "matplotlib"],
         # The CPU build: on Linux, plain torch==2.13.0 is the CUDA one.
         "bench": ["matplotlib", "torch==2.13.0+cpu"],
     },

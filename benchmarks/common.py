@@ -6,7 +6,6 @@ without paying for (or competing with) TensorFlow's thread pools.
 
 import dataclasses
 import datetime
-import importlib.util
 import os
 import platform
 import statistics
@@ -468,53 +467,32 @@ def machine_info():
     }
 
 
-def load_recipe(name):
-    """Imports `recipes/<name>.py` as a module (recipes are not a package)."""
-    path = os.path.join(ROOT, "recipes", f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_bench_recipe_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def recipe_settings(name, args=(), task_module=None):
-    """A recipe's parsed flags and the model it would build from them.
-
-    The recipe defines its flags in a fresh `FlagValues` (its defaults plus
-    `args`), then its own `run()` is called with the task's `run` swapped for
-    a stub that only records what the recipe passes: the registered model
-    name and the builder arguments. So the benchmark builds exactly the
-    recipe's model without training or exporting through it.
+def recipe_settings(name, args=(), data_kwargs=()):
+    """A recipe's config, parsed from `args` by its own flag layer, and its model.
 
     Returns:
-        `(flag_values, model_name, model_kwargs)`.
+        `(settings, model_name, model_kwargs)`: `settings` has every config
+        field as an attribute (`settings.epochs`) and the config itself as
+        `settings.config`; `model_kwargs` are the builder arguments the
+        config sets, plus the data fields named in `data_kwargs` (e.g. a
+        GPT's `sequence_length`).
     """
-    from unittest import mock
+    import types
 
     from absl import flags
 
-    module = load_recipe(name)
+    from modelzoo import configs
+    from modelzoo.recipe.flags import config_from_flags, define_flags
+
+    config = configs.get_config(name)
     flag_values = flags.FlagValues()
-    module.define_flags(flag_values)
+    define_flags(config, flag_values)
     flag_values([name, *args])
-    captured = {}
-
-    def record(flags_obj, model_name, model_kwargs, *unused_args, **unused_kwargs):
-        captured.update(model_name=model_name, model_kwargs=dict(model_kwargs))
-
-    task = task_module or _task_of(module)
-    with mock.patch.object(task, "run", record):
-        module.run(flag_values)
-    return flag_values, captured["model_name"], captured["model_kwargs"]
-
-
-def _task_of(module):
-    from modelzoo.tasks import image_classification, text_classification, text_generation
-
-    for task in (image_classification, text_classification, text_generation):
-        if getattr(module, task.__name__.rsplit(".", 1)[1], None) is task:
-            return task
-    raise ValueError(f"cannot tell the task module of {module.__name__}")
+    config = config_from_flags(config, flag_values)
+    settings = types.SimpleNamespace(**config.flat(), config=config)
+    model_kwargs = config.model.builder_kwargs()
+    model_kwargs.update({k: getattr(config.data, k) for k in data_kwargs})
+    return settings, config.model.registered_name, model_kwargs
 
 
 def flag_dict(flag_values, names):

@@ -462,7 +462,7 @@ def probe_transformer(args):
     import tensorflow as tf
 
     from benchmarks import baselines, sections
-    from modelzoo import recipe
+    from modelzoo import trainer
     from modelzoo.data import pipelines
     from modelzoo.registry import get_model
     from modelzoo.training import compile_model
@@ -500,7 +500,7 @@ def probe_transformer(args):
             y = None
             model = get_model(model_name, vocab_size=flag_values.vocab_size,
                               sequence_length=maxlen, num_classes=2, **model_kwargs)
-            steps = recipe.count(x)
+            steps = trainer.count(x)
             compile_model(model, flag_values.learning_rate,
                           decay_steps=steps and steps * args.epochs,
                           steps_per_execution=flag_values.steps_per_execution)

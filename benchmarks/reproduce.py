@@ -29,7 +29,7 @@ from benchmarks import common  # noqa: E402 - needs ROOT on sys.path
 from modelzoo.data import squad  # noqa: E402
 
 # The runs in table order: the sliding-window baseline (benchmarks/squad_baseline.py,
-# not a recipe), then each recipe's `REPRODUCE` rows, recipes in name order.
+# not a recipe), then each experiment's registered `reproduce` rows, in name order.
 # A row holds the flags beyond --data_dir/--seed, the summary metric (and a
 # second one shown beside it), the published reference, whether higher is
 # better, and a floor (a number, or `floor_from`: an earlier row's metric).
@@ -43,10 +43,12 @@ SLIDING_WINDOW = dict(
 
 
 def recipe_runs():
-    """The baseline's row, then every recipe's `REPRODUCE` rows with the recipe named."""
+    """The baseline's row, then every experiment's reproduce rows with its recipe named."""
+    from modelzoo import configs
+
     runs = [SLIDING_WINDOW]
-    for name in sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "recipes")) if f.endswith(".py")):
-        runs += [dict(spec, recipe=name) for spec in getattr(common.load_recipe(name), "REPRODUCE", ())]
+    for name in configs.experiments():
+        runs += [dict(spec, recipe=name) for spec in configs.reproduce_rows(name)]
     for i, spec in enumerate(runs):
         if spec.get("floor_from") and spec["floor_from"] not in [r["run"] for r in runs[:i]]:
             raise ValueError(f"reproduce row {spec['run']!r}: floor_from={spec['floor_from']!r} "

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import baselines, common
-from modelzoo import export, recipe
+from modelzoo import export, trainer
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.registry import get_model
@@ -220,7 +220,7 @@ def modelzoo_image(recipe_name, recipe_args, splits, cfg, target, stop_at_target
         flag_values.epochs = cfg.scale.recipe_epochs
     (train, test), info = splits
     keras.backend.clear_session()
-    # As `recipe.set_up`: --mixed_precision is Keras's mixed_bfloat16 on CPU
+    # As `trainer.set_up`: --mixed_precision is Keras's mixed_bfloat16 on CPU
     # (bfloat16 convs and matmuls, float32 variables and logits).
     precision = "mixed_bfloat16" if flag_values.mixed_precision else "float32"
     keras.mixed_precision.set_global_policy(precision)
@@ -235,7 +235,7 @@ def modelzoo_image(recipe_name, recipe_args, splits, cfg, target, stop_at_target
     test_ds = pipelines.image_pipeline(
         test, flag_values.batch_size, False, max_examples=cfg.scale.max_eval_examples
     )
-    steps = recipe.count(train_ds)
+    steps = trainer.count(train_ds)
     model = get_model(
         model_name,
         input_shape=info.features["image"].shape,
@@ -459,7 +459,7 @@ def transformer_section(cfg):
         model = get_model(model_name, vocab_size=vocab_size, sequence_length=maxlen,
                           num_classes=2, **model_kwargs)
         # As the recipe: a cosine decay over the pipeline's known length.
-        steps = recipe.count(train_ds)
+        steps = trainer.count(train_ds)
         compile_model(model, flag_values.learning_rate, decay_steps=steps and steps * epochs,
                       steps_per_execution=flag_values.steps_per_execution)
         key = "modelzoo" if batch_size == flag_values.batch_size else "modelzoo_batch32"
@@ -524,7 +524,7 @@ def lstm_section(cfg):
                                             max_examples=cfg.scale.lstm_examples)
         sequences = min(len(text) // (seq + 1), cfg.scale.lstm_examples)
         model = get_model(model_name, vocab_size=len(vocabulary), **model_kwargs)
-        steps = recipe.count(train_ds)
+        steps = trainer.count(train_ds)
         compile_model(model, flag_values.learning_rate, decay_steps=steps and steps * epochs,
                       steps_per_execution=flag_values.steps_per_execution)
         key = "modelzoo" if batch_size == flag_values.batch_size else "modelzoo_batch128"
@@ -679,14 +679,15 @@ class LossClockCallback(keras.callbacks.Callback):
 def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label, baton=None):
     """Trains `recipes/shakespeare_gpt.py`'s model for the section's time budget.
 
-    The recipe's own pieces as `text_generation.run` uses them:
-    `char_sequences` on the train text, `recipe.build_and_compile` from the
-    recipe's flags (AdamW, warm-up, cosine over the recipe's epochs,
+    The recipe's own pieces as its task uses them: `char_sequences` on the
+    train text, `trainer.build_model` and `trainer.compile_args` from the
+    recipe's config (AdamW, warm-up, cosine over the recipe's epochs,
     clipping, steps_per_execution), `model.fit` for the recipe's epochs,
     stopped when the budget is spent.
     """
     args = [*cfg.gpt_args, *extra_args]
-    flag_values, model_name, model_kwargs = common.recipe_settings("shakespeare_gpt", args)
+    flag_values, model_name, model_kwargs = common.recipe_settings(
+        "shakespeare_gpt", args, data_kwargs=("sequence_length",))
     keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.seed)
     seq, batch = flag_values.sequence_length, flag_values.batch_size
@@ -695,10 +696,10 @@ def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label, baton=
                          f"{heldout[0].shape[1]}-char held-out windows; it needs at least that")
     train_ds = pipelines.char_sequences(train_text, vocabulary, seq, batch, True, cfg.seed,
                                         max_examples=flag_values.max_train_examples)
-    steps_per_epoch = recipe.count(train_ds)
-    model = recipe.build_and_compile(flag_values, tf.distribute.get_strategy(), model_name,
-                                     steps_per_epoch, vocab_size=len(vocabulary),
-                                     **model_kwargs)
+    steps_per_epoch = trainer.count(train_ds)
+    with tf.distribute.get_strategy().scope():
+        model = trainer.build_model(model_name, vocab_size=len(vocabulary), **model_kwargs)
+        compile_model(model, **trainer.compile_args(flag_values.config, steps_per_epoch))
     evaluate = keras_heldout_loss(model, *heldout)
     clock = common.LossClock(cfg.scale.gpt_budget_s, cfg.scale.gpt_eval_every_s,
                              chars_per_step=batch * seq, baton=baton)
@@ -711,7 +712,7 @@ def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label, baton=
         recipe="recipes/shakespeare_gpt.py", recipe_args=args, model=model_name,
         model_kwargs=_jsonable(model_kwargs), **recipe_flags_summary(flag_values),
         sequence_length=seq, steps_per_epoch=steps_per_epoch,
-        **common.flag_dict(flag_values, recipe.OPTIMIZER_FLAGS),
+        **flag_values.config.optimizer.as_dict(),
         parameters=int(model.count_params()),
         input="tf.data char_sequences (non-overlapping windows at a random offset each "
               "epoch, shuffle, batch)",

@@ -2,7 +2,8 @@
 
 Every `build_*` builder of `modelzoo.models` is importable from here
 (`from modelzoo import build_transformer`), as are the registry's
-`get_model`, `list_models` and `register_model`.
+`get_model`, `list_models` and `register_model`, and the Python API of the
+experiments: `train`, `experiments` and `get_config` (`modelzoo.api`).
 
 The names are loaded on first use (a module `__getattr__`), so `import
 modelzoo`, and the `modelzoo` command's `--help`, do not import TensorFlow;
@@ -16,11 +17,10 @@ import importlib.util
 _SUBPACKAGES = ("layers", "models")
 _REGISTRY_NAMES = ("get_model", "list_models", "register_model")
 # Top-level functions defined in a submodule, loaded on first use: name -> (module, attribute).
-# `experiments` names both a function and its module; the function wins once loaded.
 _API = {
-    "train": ("modelzoo.experiments", "train"),
-    "experiments": ("modelzoo.experiments", "experiments"),
-    "get_config": ("modelzoo.experiments", "get_config"),
+    "train": ("modelzoo.api", "train"),
+    "experiments": ("modelzoo.api", "experiments"),
+    "get_config": ("modelzoo.api", "get_config"),
 }
 
 
@@ -31,7 +31,7 @@ def _api(name):
     except (ImportError, AttributeError):
         raise AttributeError(f"module 'modelzoo' has no attribute {name!r} "
                              f"({module_name}.{attribute} is not there)") from None
-    globals()[name] = value  # also replaces the submodule the import bound to this name
+    globals()[name] = value
     return value
 
 
@@ -45,7 +45,8 @@ def __getattr__(name):
         return getattr(importlib.import_module("modelzoo.registry"), name)
     if name == "__all__":
         models = importlib.import_module("modelzoo.models")
-        return sorted(models.__all__ + ["get_model", "layers", "list_models", "register_model"])
+        return sorted(models.__all__ + ["get_model", "layers", "list_models", "register_model",
+                                        *_API])
     if not name.startswith("__") and importlib.util.find_spec(f"modelzoo.{name}") is None:
         # (A submodule, as in `from modelzoo import recipe`, is left to the import system.)
         models = importlib.import_module("modelzoo.models")

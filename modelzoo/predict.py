@@ -63,7 +63,7 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     """Calls `serving_default` of an export on real inputs.
 
     The export's inputs say what it is, as they do to a TF Serving client:
-    the task whose `serves` recognises them (`modelzoo.tasks`) reads the
+    the client whose `serves` recognises them (`modelzoo.clients`) reads the
     request. Pixel image classifiers take the first `count` test images of
     TFDS `dataset`; image-bytes classifiers take the files `image`; text
     classifiers take `text`; generators take `prompt`, `num_chars` and
@@ -92,15 +92,15 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     import tensorflow as tf
     import tensorflow_text  # noqa: F401 - the ops a QA export's tokenizer uses
 
-    from modelzoo.tasks.base import task_serving
+    from modelzoo.clients import client_for
 
     path = export_path(model, version)
     serve = tf.saved_model.load(path).signatures["serving_default"]
     specs = serve.structured_input_signature[1]
-    task = task_serving(specs)
-    if task is None:
+    client = client_for(specs)
+    if client is None:
         raise DataError(f"{path}: unrecognised serving_default inputs {sorted(specs)}")
     request = dict(dataset=dataset, data_dir=data_dir, count=count, text=text, prompt=prompt,
                    num_chars=num_chars, temperature=temperature, top_k=top_k, image=image,
                    question=question, context=context)
-    return {"export_path": path, "predictions": task.predict(serve, request)}
+    return {"export_path": path, "predictions": client.predict(serve, request)}

@@ -1,86 +1,57 @@
 """Loading recipe scripts and running them in-process on mock TFDS data."""
 
-import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pytest
 import tensorflow_datasets as tfds
 from absl import flags
 
+from modelzoo import configs, trainer
+from modelzoo.recipe.flags import as_flags, config_from_flags, define_flags
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = Path(ROOT).parent / "shared" / "data"
+MANUAL = SHARED / "tfds_manual"
+IN_CI = bool(os.environ.get("CI"))
+
+# Real data from ../shared/data: tests that need it skip only outside CI.
+needs_shared = pytest.mark.skipif(
+    not MANUAL.is_dir() and not IN_CI, reason="../shared/data is absent (CI always has it)"
+)
 
 # Every recipe script; tests that cover all recipes parametrize over this.
 RECIPES = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "recipes"))
                  if name.endswith(".py"))
 
-# One epoch of small batches: enough for a recipe at its default sizes on mock data.
-SMALL = ["--epochs=1", "--batch_size=8"]
-
-# Smaller sizes for the recipes whose defaults would take minutes on mock data.
-TINY = {
-    "mnist_mlp": ["--epochs=1", "--batch_size=16"],
-    "mnist_cnn": ["--epochs=1", "--batch_size=16", "--filters=4,8", "--dense_units=16"],
-    "imdb_transformer": [
-        "--epochs=1", "--batch_size=8", "--vocab_size=60", "--sequence_length=16",
-        "--embed_dim=8", "--num_heads=2", "--ff_dim=8", "--num_layers=1",
-    ],
-    "shakespeare_lstm": [
-        "--epochs=1", "--batch_size=4", "--sequence_length=8", "--embed_dim=8",
-        "--lstm_units=16", "--sample_chars=10",
-    ],
-    "shakespeare_gpt": [
-        "--epochs=1", "--batch_size=4", "--sequence_length=8", "--embed_dim=8",
-        "--num_heads=2", "--ff_dim=16", "--num_layers=1", "--sample_chars=10",
-    ],
-    "squad_qa": [
-        "--epochs=1", "--batch_size=8", "--vocab_size=200", "--sequence_length=32",
-        "--max_question_tokens=8", "--doc_stride=8", "--max_answer_tokens=5",
-        "--embed_dim=8", "--num_heads=2", "--ff_dim=16", "--num_layers=1",
-    ],
-    "bert_pretrain": [
-        "--epochs=2", "--batch_size=8", "--vocab_size=200", "--sequence_length=32",
-        "--embed_dim=8", "--num_heads=2", "--ff_dim=16", "--num_layers=1",
-        "--validation_fraction=0.2", "--warmup_steps=2",
-        # Mock text has no sentences to make cloze questions from;
-        # tests/test_bert_pretrain.py gives span selection real sentences.
-        "--span_questions=0",
-    ],
-    "flowers_resnet50": [
-        "--epochs=1", "--batch_size=4", "--image_size=32", "--weights=none",
-    ],
-}
-
 
 def tiny_flags(name):
-    """The flags that make recipe `name` train in seconds on mock data."""
-    return TINY.get(name, SMALL)
+    """The flags that make recipe `name` train in seconds on mock data (its
+    experiment's smoke overrides, as flags)."""
+    return as_flags(configs.smoke_overrides(name))
 
 
-def load_recipe(name):
-    """Imports `recipes/<name>.py` as a module."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "recipes", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def parse(name, args):
-    """Returns `(module, flag_values)` parsed from the tiny defaults + `args`."""
-    module = load_recipe(name)
+def parse(name, args=()):
+    """The smoke config of experiment `name` with the command-line `args` applied,
+    through the recipe's own flag layer."""
+    config = configs.get_config(name, **configs.smoke_overrides(name))
     flag_values = flags.FlagValues()
-    module.define_flags(flag_values)
-    flag_values([name] + tiny_flags(name) + list(args))
-    return module, flag_values
+    define_flags(config, flag_values)
+    flag_values([name, *args])
+    return config_from_flags(config, flag_values)
 
 
 def run_recipe(name, *args, num_examples=48, **overrides):
-    """Runs a recipe's `run` under `tfds.testing.mock_data`; returns the summary."""
-    module, flag_values = parse(name, args)
+    """Runs experiment `name` (smoke sizes + `args`) in process under
+    `tfds.testing.mock_data`; returns the summary."""
+    config = parse(name, args)
     with tfds.testing.mock_data(num_examples=num_examples):
-        return module.run(flag_values, **overrides)
+        return trainer.run(config, **overrides)
 
 
 def run_script(name, *args, mock=True, timeout=600):
@@ -145,3 +116,15 @@ def signal_when(command, ready, sig, what, stdout=subprocess.PIPE, stderr=subpro
         process.kill()
         process.wait()
     return process.returncode, out, err
+
+
+def free_ports(count):
+    """`count` distinct free TCP ports on 127.0.0.1."""
+    # Hold all sockets open together so the ports are distinct.
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

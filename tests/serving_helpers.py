@@ -14,8 +14,9 @@ import sys
 import tempfile
 
 import numpy as np
+import tensorflow as tf
 
-from modelzoo.export import verify
+from modelzoo.export import model_card, verify, warmup
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "serve_worker.py")
 
@@ -101,3 +102,56 @@ def saved_model_cli_show(path):
         capture_output=True, text=True, timeout=120,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     ).stdout
+
+
+def write_tiny_saved_model(path):
+    module = tf.Module()
+    module.f = tf.function(
+        lambda x: {"y": x * 2}, input_signature=[tf.TensorSpec([None], tf.float32, name="x")]
+    )
+    tf.saved_model.save(module, path, signatures={"serving_default": module.f})
+    return path
+
+
+def as_stored(value):
+    # What tf.make_ndarray gives back: strings as bytes.
+    array = np.asarray(value)
+    if array.dtype.kind in "OUS":
+        return np.asarray([v.encode() if isinstance(v, str) else bytes(v) for v in array.ravel()],
+                          dtype=object).reshape(array.shape)
+    return array
+
+
+def check_serving_assets(path, name, example=None):
+    """Checks a published export's warm-up records and model card.
+
+    The records must be the example batch (`example` if given), then its
+    first row, each a `PredictRequest` for `serving_default` that the loaded
+    SavedModel answers; the card must name the export and hold its
+    signatures.
+
+    Returns:
+        The model card, with the warm-up batch under `"warmup"`.
+    """
+    logs = warmup.read_warmup(path)
+    assert [log.WhichOneof("log_type") for log in logs] == ["predict_log"] * 2
+    requests = [log.predict_log.request for log in logs]
+    batch = {k: tf.make_ndarray(v) for k, v in requests[0].inputs.items()}
+    if example is not None:
+        assert sorted(batch) == sorted(example)
+        for key, value in example.items():
+            np.testing.assert_array_equal(batch[key], as_stored(value))
+            assert batch[key].dtype == as_stored(value).dtype
+    for key, value in requests[1].inputs.items():
+        np.testing.assert_array_equal(tf.make_ndarray(value), batch[key][:1])
+    loaded = tf.saved_model.load(path)
+    for request, rows in zip(requests, (len(next(iter(batch.values()))), 1)):
+        assert (request.model_spec.name, request.model_spec.signature_name) == (
+            name, "serving_default")
+        outputs = verify.run_request(loaded, request)
+        assert all(len(v) == rows for v in outputs.values())
+    card = model_card.read_card(path)
+    assert card["name"] == name
+    assert card["signatures"] == model_card.signature_contracts(path)
+    assert card["versions"]["tensorflow"] == tf.__version__
+    return {**card, "warmup": batch}

@@ -218,9 +218,11 @@ def test_nanogpt_train_learns_and_reports_a_loss_curve():
     flag_values, name, kwargs = common.recipe_settings("mnist_mlp", ["--epochs=3"])
     assert name == "mlp"
     assert flag_values.epochs == 3
-    assert kwargs == {"hidden_units": (128,), "dropout": 0.2}
-    recipe = common.load_recipe("mnist_cnn")
-    assert recipe.__name__.endswith("mnist_cnn")
+    assert kwargs == {"hidden_units": (128,), "dropout": 0.2, "activation": "relu"}
+    settings, name, kwargs = common.recipe_settings(
+        "shakespeare_gpt", ["--sequence_length=32"], data_kwargs=("sequence_length",))
+    assert name == "gpt" and kwargs["sequence_length"] == 32 and kwargs["tie_embeddings"]
+    assert settings.config.optimizer.warmup_steps == 100
 
 
 def _curve(*points):
@@ -397,14 +399,19 @@ def test_image_pipeline_trains_on_gathered_batches():
 
 
 def test_mnist_cnn_bfloat16_default_follows_the_cpu(tmp_path):
-    recipe = common.load_recipe("mnist_cnn")
+    from modelzoo.hardware import native_bfloat16
+
     with_bf16 = tmp_path / "bf16"
     with_bf16.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
     without = tmp_path / "avx2"
     without.write_text("processor\t: 0\nflags\t\t: fpu avx2 fma\n")
-    assert recipe.native_bfloat16(str(with_bf16)) is True
-    assert recipe.native_bfloat16(str(without)) is False
-    assert recipe.native_bfloat16(str(tmp_path / "missing")) is False
+    assert native_bfloat16(str(with_bf16)) is True
+    assert native_bfloat16(str(without)) is False
+    assert native_bfloat16(str(tmp_path / "missing")) is False
+    _, _, _ = common.recipe_settings("mnist_cnn")
+    from modelzoo import configs
+
+    assert configs.get_config("mnist_cnn").training.mixed_precision is native_bfloat16()
     flag_values, _, _ = common.recipe_settings("mnist_cnn", ["--nomixed_precision"])
     assert flag_values.mixed_precision is False
 

@@ -7,7 +7,6 @@ initialises, which this pytest process has long done.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import tensorflow as tf
 
 from modelzoo import distribute, multi_worker
 from modelzoo.errors import ModelzooError, UsageError
+from tests.recipe_helpers import free_ports
 
 WORKER_SCRIPT = os.path.join(os.path.dirname(__file__), "mw_worker.py")
 
@@ -38,17 +38,6 @@ def _run_worker(args, timeout=180):
     )
 
 
-def _free_ports(count):
-    # Hold all sockets open together so the ports are distinct.
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _run_cluster(args, log_dir, workers=2, timeout=180):
     """Runs `workers` mw_worker.py processes as one MWMS cluster.
 
@@ -57,7 +46,7 @@ def _run_cluster(args, log_dir, workers=2, timeout=180):
         files, not pipes: a worker blocked on a full pipe would stall the
         collectives of the other.
     """
-    addresses = [f"127.0.0.1:{p}" for p in _free_ports(workers)]
+    addresses = [f"127.0.0.1:{p}" for p in free_ports(workers)]
     procs, logs = [], []
     for index in range(workers):
         config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}

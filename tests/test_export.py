@@ -37,9 +37,8 @@ from modelzoo.export import (
     publish_text_classifier,
     publish_text_generator,
 )
-from tests.serving_helpers import serve_many
+from tests.serving_helpers import check_serving_assets, serve_many
 from tests.serving_helpers import texts as served_texts
-from tests.test_serving_assets import check_serving_assets
 
 # The package re-exports the function `publish`, which hides the submodule
 # attribute of the same name.

@@ -20,9 +20,8 @@ from modelzoo.export import (
 from modelzoo.export.gpt_generator import window_starts
 from modelzoo.testing import run_model_test
 from tests.recipe_helpers import run_recipe
-from tests.serving_helpers import saved_model_cli_show, serve
+from tests.serving_helpers import check_serving_assets, saved_model_cli_show, serve
 from tests.serving_helpers import texts as served_texts
-from tests.test_serving_assets import check_serving_assets
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 VOCAB = [""] + list("abcdefgh .")

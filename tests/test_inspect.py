@@ -8,7 +8,7 @@ import pytest
 
 from modelzoo import cli
 from modelzoo.export import model_card, warmup
-from tests.test_serving_assets import write_tiny_saved_model
+from tests.serving_helpers import write_tiny_saved_model
 
 
 @pytest.fixture

@@ -15,39 +15,16 @@ from modelzoo.export.model_card import read_card
 from modelzoo.export.qa import export_qa, publish_qa
 from modelzoo.models import bert
 from modelzoo.tasks import question_answering as qa
-from modelzoo.text.qa_processor import QaProcessor
-from modelzoo.text.wordpiece import CLS, RESERVED, SEP
 from modelzoo.testing import run_model_test
+from modelzoo.text.qa_processor import QaProcessor
+from modelzoo.text.wordpiece import CLS, SEP
 from modelzoo.training import compile_model
+from tests.qa_helpers import LENGTH, VOCAB, WORDS, processor, tiny_qa
 from tests.recipe_helpers import run_recipe
-from tests.serving_helpers import saved_model_cli_show, serve
+from tests.serving_helpers import check_serving_assets, saved_model_cli_show, serve
 from tests.serving_helpers import texts as served_texts
-from tests.test_serving_assets import check_serving_assets
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-WORDS = "who won the super bowl denver broncos in 2016 what is it , . ? ' s".split()
-VOCAB = RESERVED + WORDS
-LENGTH = 24
-
-
-def processor(**kwargs):
-    config = dict(max_question_tokens=6, doc_stride=6, max_answer_tokens=4)
-    config.update(kwargs)
-    return QaProcessor(VOCAB, LENGTH, **config)
-
-
-def tiny_qa(reader_layers=1):
-    keras.utils.set_random_seed(0)
-    model = modelzoo.build_qa(len(VOCAB), LENGTH, embed_dim=16, num_heads=2, ff_dim=16,
-                              num_layers=1, dropout=0.0, reader_layers=reader_layers)
-    # Larger weights spread the span scores, so ties cannot hide a wrong pick.
-    rng = np.random.default_rng(0)
-    for weight in model.weights:
-        if "embeddings" in weight.path:
-            weight.assign(rng.normal(0, 1, weight.shape))
-    return model
-
-
 LONG = " ".join(f"{w} the {WORDS[i % len(WORDS)]}" for i, w in enumerate(WORDS * 3)) + "."
 QUESTIONS = ["Who won the Super Bowl?", "What is it?", "?", "who", "In 2016?", "Who?"]
 CONTEXTS = ["The Denver Broncos won Super Bowl 50 in 2016.", LONG, "Denver won.", " \t ",

@@ -1,8 +1,8 @@
 """Warm-up records and model cards (`modelzoo.export.warmup`, `model_card`).
 
-`check_serving_assets` is what every publishing test of an export kind
-calls on its published version; the tests here cover the pieces, the
-checks of the verification step and their failures.
+`tests.serving_helpers.check_serving_assets` is what every publishing test
+of an export kind calls on its published version; the tests here cover the
+pieces, the checks of the verification step and their failures.
 """
 
 import datetime
@@ -14,10 +14,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modelzoo import recipe
+from modelzoo import trainer
 from modelzoo.errors import ModelzooError
 from modelzoo.export import model_card, publish, verify, warmup
 from tests.recipe_helpers import ROOT, parse
+from tests.serving_helpers import (
+    check_serving_assets,
+    write_tiny_saved_model,
+)
 
 TINY_CONTRACT = {
     "serving_default": {
@@ -25,59 +29,6 @@ TINY_CONTRACT = {
         "outputs": {"y": {"dtype": "float32", "shape": [None]}},
     }
 }
-
-
-def write_tiny_saved_model(path):
-    module = tf.Module()
-    module.f = tf.function(
-        lambda x: {"y": x * 2}, input_signature=[tf.TensorSpec([None], tf.float32, name="x")]
-    )
-    tf.saved_model.save(module, path, signatures={"serving_default": module.f})
-    return path
-
-
-def as_stored(value):
-    # What tf.make_ndarray gives back: strings as bytes.
-    array = np.asarray(value)
-    if array.dtype.kind in "OUS":
-        return np.asarray([v.encode() if isinstance(v, str) else bytes(v) for v in array.ravel()],
-                          dtype=object).reshape(array.shape)
-    return array
-
-
-def check_serving_assets(path, name, example=None):
-    """Checks a published export's warm-up records and model card.
-
-    The records must be the example batch (`example` if given), then its
-    first row, each a `PredictRequest` for `serving_default` that the loaded
-    SavedModel answers; the card must name the export and hold its
-    signatures.
-
-    Returns:
-        The model card, with the warm-up batch under `"warmup"`.
-    """
-    logs = warmup.read_warmup(path)
-    assert [log.WhichOneof("log_type") for log in logs] == ["predict_log"] * 2
-    requests = [log.predict_log.request for log in logs]
-    batch = {k: tf.make_ndarray(v) for k, v in requests[0].inputs.items()}
-    if example is not None:
-        assert sorted(batch) == sorted(example)
-        for key, value in example.items():
-            np.testing.assert_array_equal(batch[key], as_stored(value))
-            assert batch[key].dtype == as_stored(value).dtype
-    for key, value in requests[1].inputs.items():
-        np.testing.assert_array_equal(tf.make_ndarray(value), batch[key][:1])
-    loaded = tf.saved_model.load(path)
-    for request, rows in zip(requests, (len(next(iter(batch.values()))), 1)):
-        assert (request.model_spec.name, request.model_spec.signature_name) == (
-            name, "serving_default")
-        outputs = verify.run_request(loaded, request)
-        assert all(len(v) == rows for v in outputs.values())
-    card = model_card.read_card(path)
-    assert card["name"] == name
-    assert card["signatures"] == model_card.signature_contracts(path)
-    assert card["versions"]["tensorflow"] == tf.__version__
-    return {**card, "warmup": batch}
 
 
 def test_warmup_inputs_are_the_batch_then_its_first_row():
@@ -196,23 +147,20 @@ def test_verify_replays_the_warmup_file_and_checks_the_card(tmp_path):
 
 
 def test_card_facts_of_a_recipe_run():
-    _, flags_obj = parse("mnist_mlp", ["--dataset=fashion_mnist", "--seed=3"])
-    strategy = tf.distribute.get_strategy()
-    model = recipe.build_and_compile(flags_obj, strategy, "mlp", None, num_classes=3,
-                                     hidden_units=(8,), dropout=None)
-    with tfds_mock():
-        facts = recipe.card_facts(flags_obj, model, {"accuracy": np.float32(0.5)},
-                                  ["train", "test"])
+    from modelzoo.tasks.base import task_for
+
+    config = parse("mnist_mlp", ["--dataset=fashion_mnist", "--seed=3"])
     # The arguments the builder got: registered defaults, then the recipe's.
-    assert facts["model"] == {"name": "mlp", "builder_config": {
-        "input_shape": (28, 28, 1), "num_classes": 3, "rescale": 1 / 255, "hidden_units": (8,)}}
-    assert facts["dataset"]["name"] == "fashion_mnist" and facts["dataset"]["version"]
-    assert set(facts["dataset"]["splits"]) == {"train", "test"}
-    assert facts["metrics"] == {"accuracy": 0.5}
-    assert facts["flags"]["seed"] == 3 and facts["flags"]["epochs"] == 1
-    assert facts["flags"]["hidden_units"] == ["128"]
-    # A model built elsewhere has no builder facts.
-    assert recipe.card_facts(flags_obj, tf.Module(), {}, [])["model"] is None
+    assert trainer.built_as("mlp", num_classes=3, hidden_units=(8,), dropout=None) == {
+        "name": "mlp", "builder_config": {
+            "input_shape": (28, 28, 1), "num_classes": 3, "rescale": 1 / 255,
+            "hidden_units": (8,)}}
+    with tfds_mock():
+        facts = task_for(config).dataset_facts()
+    assert facts["name"] == "fashion_mnist" and facts["version"]
+    assert set(facts["splits"]) == {"train", "test"}
+    assert config.flat()["seed"] == 3 and config.flat()["epochs"] == 1
+    assert config.as_dict()["model"] == {"hidden_units": [128], "dropout": 0.2, "activation": "relu"}
 
 
 def tfds_mock():

@@ -20,9 +20,8 @@ from modelzoo.models import transfer
 from modelzoo.models.transfer import file_sha256, unfreeze_top_layers
 from modelzoo.testing import run_model_test
 from tests.recipe_helpers import run_recipe
-from tests.serving_helpers import serve
+from tests.serving_helpers import check_serving_assets, serve
 from tests.serving_helpers import texts as served_texts
-from tests.test_serving_assets import check_serving_assets
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 CLASSES = ["daisy", "roses", "tulips"]

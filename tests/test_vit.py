@@ -6,12 +6,13 @@ import keras
 import numpy as np
 import pytest
 
+from modelzoo import configs
 from modelzoo.export import model_card
 from modelzoo.layers.patch_embedding import PatchEmbedding
 from modelzoo.models.vit import build_vit
 from modelzoo.registry import builder_config, get_model, list_models
 from modelzoo.testing import run_model_test
-from tests.recipe_helpers import load_recipe, run_recipe
+from tests.recipe_helpers import run_recipe
 
 RNG = np.random.default_rng(0)
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -94,7 +95,7 @@ def test_recipe_reproduce_rows_have_the_benchmark_keys():
     from benchmarks.reproduce import RUNS
 
     known = set().union(*RUNS)
-    rows = load_recipe("mnist_vit").REPRODUCE
+    rows = configs.reproduce_rows("mnist_vit")
     assert [row["run"] for row in rows] == ["mnist_vit"]
     for row in rows:
         assert set(row) <= known, set(row) - known

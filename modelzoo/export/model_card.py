@@ -18,7 +18,7 @@ import subprocess
 import numpy as np
 
 MODEL_CARD_FILE = os.path.join("assets.extra", "model_card.json")
-FACTS = ("model", "dataset", "metrics", "flags")
+FACTS = ("model", "dataset", "metrics", "config", "flags")
 
 
 def build_card(name, facts, saved_model_dir):
@@ -27,8 +27,9 @@ def build_card(name, facts, saved_model_dir):
     Args:
         name: str. The export name (`<export_dir>/<name>/<version>`).
         facts: dict with any of `model` (`{"name", "builder_config"}`),
-            `dataset` (`{"name", "version", "splits"}`), `metrics` and
-            `flags`, as `modelzoo.recipe.card_facts` makes them; None (a
+            `dataset` (`{"name", "version", "splits"}`), `metrics`,
+            `config` (the experiment config's sections) and `flags` (its
+            fields by flag name), as `modelzoo.trainer.run` makes them; None (a
             direct library call) records none of them.
         saved_model_dir: str. The written SavedModel.
 

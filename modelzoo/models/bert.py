@@ -1,5 +1,6 @@
 """A BERT-style Transformer encoder, its masked-LM pre-training model and checkpoints."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -8,6 +9,8 @@ import tempfile
 import keras
 
 from modelzoo import checks
+from modelzoo.config import field
+from modelzoo.experiment_config import TransformerSizes
 from modelzoo.layers import (
     MaskedLMHead,
     SegmentEmbedding,
@@ -247,3 +250,15 @@ def read_checkpoint(directory):
 def load_checkpoint(model, directory):
     """Loads a pre-trained backbone's weights into `model`'s backbone."""
     backbone_of(model).load_weights(os.path.join(directory, WEIGHTS_FILE))
+
+
+@dataclasses.dataclass
+class BackboneConfig(TransformerSizes):
+    """`build_bert_backbone`'s arguments a recipe sets."""
+
+    registered_name = "bert_backbone"
+    embed_dim: int = field(128, "Embedding and hidden size.", minimum=1)
+    ff_dim: int = field(256, "Feed-forward width.", minimum=1)
+    token_match: bool = field(
+        False, "Give the encoder DrQA's exact-match feature (whether each token also "
+        "occurs in the other segment).")

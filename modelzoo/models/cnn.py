@@ -1,8 +1,12 @@
 """Two-block convolutional classifier (the seed / PyTorch MNIST CNN)."""
 
+import dataclasses
+
 import keras
 
 from modelzoo import checks
+from modelzoo.config import field
+from modelzoo.experiment_config import ModelConfig
 from modelzoo.registry import register_model
 
 __all__ = ["build_cnn"]
@@ -68,3 +72,14 @@ def build_cnn(
     x = keras.layers.Dropout(dropout, dtype=dtype, name="dropout")(x)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name=name)
+
+
+@dataclasses.dataclass
+class CnnConfig(ModelConfig):
+    """`build_cnn`'s arguments a recipe sets."""
+
+    registered_name = "cnn"
+    filters: tuple[int, ...] = field((32, 64), "Filters of each conv block.")
+    kernel_size: int = field(5, "Side of the square conv kernels.", minimum=1)
+    dense_units: int = field(128, "Width of the hidden dense layer.", minimum=1)
+    dropout: float = field(0.0, "Dropout before the logits, in [0, 1).", minimum=0, below=1)

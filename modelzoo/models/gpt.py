@@ -1,8 +1,12 @@
 """Decoder-only Transformer language model (a small GPT)."""
 
+import dataclasses
+
 import keras
 
 from modelzoo import checks
+from modelzoo.config import field
+from modelzoo.experiment_config import TransformerSizes
 from modelzoo.layers import TokenAndPositionEmbedding, TransformerDecoder
 from modelzoo.models.common import FunctionalModel
 from modelzoo.registry import register_model
@@ -182,3 +186,14 @@ class GPT(FunctionalModel):
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
+
+
+@dataclasses.dataclass
+class GptConfig(TransformerSizes):
+    """`build_gpt`'s arguments a recipe sets (the window is the data's `sequence_length`)."""
+
+    registered_name = "gpt"
+    embed_dim: int = field(128, "Embedding and hidden size.", minimum=1)
+    ff_dim: int = field(512, "Feed-forward width.", minimum=1)
+    num_layers: int = field(4, "Decoder blocks.", minimum=1)
+    tie_embeddings: bool = field(False, "Share the token table with the logits.")

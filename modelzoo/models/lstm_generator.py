@@ -1,8 +1,12 @@
 """Character- or token-level LSTM language model."""
 
+import dataclasses
+
 import keras
 
 from modelzoo import checks
+from modelzoo.config import field
+from modelzoo.experiment_config import ModelConfig
 from modelzoo.models.common import FunctionalModel
 from modelzoo.registry import register_model
 
@@ -120,3 +124,14 @@ class LstmGenerator(FunctionalModel):
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
+
+
+@dataclasses.dataclass
+class LstmGeneratorConfig(ModelConfig):
+    """`build_lstm_generator`'s arguments a recipe sets."""
+
+    registered_name = "lstm_generator"
+    data_args = ("vocab_size",)
+    embed_dim: int = field(64, "Character embedding size.", minimum=1)
+    lstm_units: tuple[int, ...] = field((256,), "Units of each stacked LSTM.")
+    dropout: float = field(0.0, "Dropout after each LSTM, in [0, 1).", minimum=0, below=1)

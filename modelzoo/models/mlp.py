@@ -1,8 +1,13 @@
 """Multi-layer perceptron classifier (the TF quickstart model)."""
 
+import dataclasses
+
 import keras
 
 from modelzoo import checks
+from modelzoo.config import field
+from modelzoo.errors import UsageError
+from modelzoo.experiment_config import ModelConfig
 from modelzoo.registry import register_model
 
 __all__ = ["build_mlp"]
@@ -64,3 +69,21 @@ def build_mlp(
         x = keras.layers.Dropout(dropout, dtype=dtype, name=f"dropout_{i}")(x)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name=name)
+
+
+@dataclasses.dataclass
+class MlpConfig(ModelConfig):
+    """`build_mlp`'s arguments a recipe sets."""
+
+    registered_name = "mlp"
+    hidden_units: tuple[int, ...] = field((128,), "Widths of the hidden layers.")
+    dropout: float = field(0.2, "Dropout after each hidden layer, in [0, 1).", minimum=0, below=1)
+    activation: str = field("relu", "Hidden activation, a Keras name (relu, gelu, ...).")
+
+    def check(self):
+        try:
+            keras.activations.get(self.activation)
+        except ValueError:
+            raise UsageError(
+                f"--activation={self.activation!r} is not a Keras activation; "
+                "use a name such as relu or gelu") from None

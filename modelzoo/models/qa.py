@@ -1,10 +1,13 @@
 """Extractive question answering: a BERT-style encoder with a span head."""
 
+import dataclasses
+
 import keras
 
 from modelzoo import checks
+from modelzoo.config import field
 from modelzoo.layers import SpanHead
-from modelzoo.models.bert import build_bert_backbone
+from modelzoo.models.bert import BackboneConfig, build_bert_backbone
 from modelzoo.registry import register_model
 from modelzoo.text import wordpiece
 
@@ -94,3 +97,13 @@ def span_extractor(backbone, reader_layers=0, name="qa"):
             hidden, mask=padding_mask)
     logits = SpanHead(dtype="float32", name="span_logits")(hidden, padding_mask=padding_mask)
     return keras.Model(token_ids, logits, name=name)
+
+
+@dataclasses.dataclass
+class QaConfig(BackboneConfig):
+    """`build_qa`'s arguments a recipe sets: the encoder's, and the reader's."""
+
+    registered_name = "qa"
+    reader_layers: int = field(
+        0, "Bidirectional LSTM layers between the encoder and the span head (DrQA's "
+        "reader); 0: BERT's linear head.", minimum=0)

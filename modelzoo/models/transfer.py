@@ -1,12 +1,16 @@
 """Image classifier on a pretrained `keras.applications` backbone."""
 
+import dataclasses
 import hashlib
 import os
+from typing import Optional
 
 import keras
 
 from modelzoo import checks
-from modelzoo.errors import first_line
+from modelzoo.config import field
+from modelzoo.errors import UsageError, first_line
+from modelzoo.experiment_config import ModelConfig
 from modelzoo.layers import ImageNetPreprocessing
 from modelzoo.network import network_reachable
 from modelzoo.registry import register_model
@@ -209,3 +213,24 @@ def unfreeze_top_layers(model, count):
         frozen = id(layer) not in top or isinstance(layer, keras.layers.BatchNormalization)
         layer.trainable = not frozen
     return sum(len(layer.trainable_weights) for layer in layers)
+
+
+@dataclasses.dataclass
+class TransferConfig(ModelConfig):
+    """`build_transfer_classifier`'s arguments a recipe sets."""
+
+    registered_name = "transfer_classifier"
+    backbone: str = field("resnet50", "Backbone: resnet50 or mobilenet_v2.", choices=BACKBONES)
+    weights: str = field("imagenet", "'imagenet', a local weights file, or 'none'.")
+    weights_sha256: Optional[str] = field(None, "Expected SHA-256 of a local --weights file.")
+    dropout: float = field(0.2, "Dropout before the logits, in [0, 1).", minimum=0, below=1)
+
+    def check(self):
+        if self.weights.lower() not in ("imagenet", "none") and not os.path.isfile(self.weights):
+            raise UsageError(
+                f"--weights={self.weights} is not a file; pass a weights file, 'imagenet' or 'none'")
+
+    def builder_kwargs(self):
+        kwargs = super().builder_kwargs()
+        kwargs["weights"] = None if self.weights.lower() == "none" else self.weights
+        return kwargs

@@ -1,8 +1,12 @@
 """Transformer encoder text classifier (the keras-io IMDB model, deeper)."""
 
+import dataclasses
+
 import keras
 
 from modelzoo import checks
+from modelzoo.config import field
+from modelzoo.experiment_config import TransformerSizes
 from modelzoo.layers import TokenAndPositionEmbedding
 from modelzoo.models.common import encoder_stack
 from modelzoo.registry import register_model
@@ -73,3 +77,12 @@ def build_transformer(
     x = keras.layers.Dropout(dropout, dtype=dtype, name="dropout")(x)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(token_ids, logits, name=name)
+
+
+@dataclasses.dataclass
+class TransformerConfig(TransformerSizes):
+    """`build_transformer`'s arguments a recipe sets."""
+
+    registered_name = "transformer"
+    attention_dropout: float = field(
+        0.0, "Dropout on the attention probabilities, in [0, 1).", minimum=0, below=1)

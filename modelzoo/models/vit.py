@@ -1,8 +1,12 @@
 """Vision Transformer (ViT) image classifier, small enough for MNIST on a CPU."""
 
+import dataclasses
+
 import keras
 
 from modelzoo import checks
+from modelzoo.config import field
+from modelzoo.experiment_config import ModelConfig
 from modelzoo.layers.patch_embedding import PatchEmbedding
 from modelzoo.models.common import encoder_stack
 from modelzoo.registry import register_model
@@ -95,3 +99,16 @@ def build_vit(
     x = keras.layers.Dropout(dropout, dtype=dtype, name="dropout")(x)
     logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name=name)
+
+
+@dataclasses.dataclass
+class VitConfig(ModelConfig):
+    """`build_vit`'s arguments a recipe sets."""
+
+    registered_name = "vit"
+    patch_size: int = field(7, "Side of the square patches; divides the image side.", minimum=1)
+    hidden_dim: int = field(64, "Patch embedding and hidden size.", minimum=1)
+    num_layers: int = field(4, "Encoder blocks.", minimum=1)
+    num_heads: int = field(4, "Attention heads; divides --hidden_dim.", minimum=1)
+    mlp_dim: int = field(128, "Feed-forward width of each block.", minimum=1)
+    dropout: float = field(0.0, "Dropout rate, in [0, 1).", minimum=0, below=1)

@@ -1,37 +1,50 @@
-"""A recipe as a command: parsed flags in, JSON summary out, one-line errors."""
+"""A recipe as a command: flags in, JSON summary out, one-line errors."""
 
 import json
 import os
 import sys
 
-import tensorflow as tf
-from absl import app, flags, logging
-
 from modelzoo.errors import UsageError, report
 
 
-def _parse_flags(argv):
+def main(name, argv=None):
+    """Runs experiment `name` as a command, its flags generated from its config.
+
+    `--help` prints the recipe's own flags and exits 0; a bad flag or value
+    is one line on stderr and exit 2; the summary is one JSON line.
+
+    Args:
+        name: str. A registered experiment (`modelzoo.configs`).
+        argv: list of str, or None for `sys.argv`.
+    """
+    argv = list(sys.argv if argv is None else argv)
+    prog = os.path.basename(argv[0])
+    from absl import flags, logging
+
+    from modelzoo import configs, trainer
+    from modelzoo.recipe import flags as recipe_flags
+
+    config = configs.get_config(name)
+    if any(arg in ("--help", "-h", "--helpfull", "-?") for arg in argv[1:]):
+        print(recipe_flags.help_text(name, config))
+        sys.exit(0)
+    flag_values = flags.FlagValues()
+    recipe_flags.define_flags(config, flag_values)
     try:
-        return flags.FLAGS(argv)
+        extra = flag_values(argv)[1:]
     except flags.Error as e:
-        print(f"{os.path.basename(argv[0])}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         sys.exit(2)
+    verbose = flag_values.verbose
+    if not verbose:
+        logging.set_verbosity(logging.WARNING)
+        import tensorflow as tf
 
-
-def app_run(run):
-    """Runs `run(FLAGS)` as a command: JSON summary out, one-line errors."""
-
-    def main(argv):
-        prog = os.path.basename(argv[0])
-        if not flags.FLAGS.verbose:
-            logging.set_verbosity(logging.WARNING)
-            tf.get_logger().setLevel("WARNING")
-        try:
-            if len(argv) > 1:
-                raise UsageError(f"unexpected arguments {argv[1:]}; flags look like --epochs=5")
-            summary = run(flags.FLAGS)
-        except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - every failure is one line
-            sys.exit(report(prog, e, flags.FLAGS.verbose))
-        print(json.dumps(summary))
-
-    app.run(main, flags_parser=_parse_flags)
+        tf.get_logger().setLevel("WARNING")
+    try:
+        if extra:
+            raise UsageError(f"unexpected arguments {extra}; flags look like --epochs=5")
+        summary = trainer.run(recipe_flags.config_from_flags(config, flag_values))
+    except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - every failure is one line
+        sys.exit(report(prog, e, verbose))
+    print(json.dumps(summary))

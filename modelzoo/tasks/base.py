@@ -1,21 +1,21 @@
-"""The task contract: one model kind's data, evaluation and export, and the flow around it.
+"""The task contract: one kind of experiment's data, model, evaluation and artifact.
 
-A task (Model Garden's word) is everything a kind of recipe does that the
-others do not: which TFDS datasets it reads and how (`load`), what it
-measures beyond Keras's metrics (`evaluate`), and how it publishes and scores
-its export (`publish`, `report`). `run_task` is the one flow every
-task runs: check flags → seed, strategy and export target → load → build and
-compile the registered model inside `strategy.scope()` → fit → evaluate →
-publish → the JSON summary.
+A task (Model Garden's word) is built from its config (`Task(config)`) and
+does what one kind of experiment does that the others do not: which TFDS
+datasets it reads and how (`load`), which model it builds (`build`), what it
+measures beyond Keras's metrics (`evaluate`), and the artifact it leaves
+(`publish`: an export, or a checkpoint). `modelzoo.trainer.run` is the one
+flow every task runs.
+
+Each task module defines its config class (an `ExperimentConfig`
+subclass) and a `Task` subclass whose `config_class` names it; that pairing
+is the registry `task_for` reads.
 """
 
 import dataclasses
-import importlib
-import pkgutil
-import time
 from typing import Any, Callable, Optional
 
-from modelzoo import recipe
+from modelzoo import distribute, export, trainer
 from modelzoo.data.loading import load_splits
 
 
@@ -42,137 +42,144 @@ class Data:
     state: Any = None
 
 
+_TASKS = {}
+
+
 class Task:
-    """One model kind. Subclasses set `datasets` and implement the steps.
+    """One kind of experiment, built from its config.
 
     Attributes:
-        datasets: tuple of str. The TFDS names `--dataset` accepts.
+        config_class: the `ExperimentConfig` subclass this task runs.
         unit: str. What `Data.examples` counts, for the summary's
             `train_<unit>_per_s`.
     """
 
-    datasets = ()
+    config_class = None
     unit = "examples"
 
-    def check_flags(self, flags_obj):
-        """Raises `UsageError` for a bad task flag, before any work."""
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.config_class is not None:
+            _TASKS[cls.config_class] = cls
 
-    def export_name(self, flags_obj, model_name):
-        """The export's name when --name is not given."""
-        raise NotImplementedError
+    def __init__(self, config):
+        self.config = config
 
-    def splits(self, flags_obj):
+    def check(self):
+        """Raises `UsageError` for what the config's own checks cannot see
+        (files to read, other fields' combinations), before any work."""
+
+    def check_target(self):
+        """Fails before training if the artifact could not be written."""
+        export.check_target(self.config.export.export_dir, self.config.export_name(),
+                            self.config.export.version)
+
+    def splits(self):
         """The split specs the model card records."""
         return ["train", "test"]
 
-    def load(self, flags_obj, datasets_override):
+    def read_splits(self, splits, datasets_override=None, **kwargs):
+        """`(datasets, info)` of the config's dataset splits, as `load_splits` gives them.
+
+        Read from `data_dir` (`download`, `manual_dir`), unless a test
+        injects `datasets_override` in that same shape.
+        """
+        data = self.config.data
+        return datasets_override or load_splits(
+            data.dataset, splits, data.data_dir, data.download, manual_dir=data.manual_dir,
+            **kwargs)
+
+    def load(self, datasets_override):
         """Reads the data; returns a `Data`."""
         raise NotImplementedError
 
-    def fit(self, model, data, flags_obj, strategy):
+    def build(self, data):
+        """The model (built inside the strategy's scope) and its card fact.
+
+        Returns:
+            `(model, built)`: the uncompiled `keras.Model`, and `{"name",
+            "builder_config"}` for the model card.
+        """
+        model_config = self.config.model
+        offered = data.model_kwargs
+        if model_config.data_args is not None:
+            offered = {k: v for k, v in offered.items() if k in model_config.data_args}
+        kwargs = {**model_config.builder_kwargs(), **offered}
+        model = trainer.build_model(model_config.registered_name, **kwargs)
+        return model, trainer.built_as(model_config.registered_name, **kwargs)
+
+    def fit(self, model, data, strategy):
         """Trains and evaluates; returns `(metrics, throughput, summary extras)`."""
-        metrics, throughput = recipe.fit_and_evaluate(
-            model, data.train, data.test, flags_obj, strategy, data.examples
-        )
+        metrics, throughput = trainer.fit_and_evaluate(
+            model, data.train, data.test, self.config, strategy, data.examples)
         return metrics, throughput, {}
 
     def evaluate(self, model, data, metrics):
         """Adds the task's own metrics of the in-memory model to `metrics`."""
         return metrics
 
-    def publish(self, flags_obj, strategy, name, model, data, card):
-        """Publishes the export; returns its path (None on a non-chief worker)."""
+    def publish(self, strategy, model, data, card):
+        """Writes the artifact; returns its path (None on a non-chief worker)."""
         raise NotImplementedError
 
-    def report(self, path, data, flags_obj):
+    def report(self, path, data):
         """More fields for the JSON summary, e.g. the published export's
         metrics on the raw test inputs (`path` is None on a non-chief worker)."""
         return {}
 
-    # === `modelzoo predict`'s adapter ===
+    def dataset_facts(self):
+        """The model card's `dataset` fact: name, TFDS version, split sizes."""
+        import tensorflow_datasets as tfds
 
-    @classmethod
-    def serves(cls, specs):
-        """Whether an export whose `serving_default` takes `specs` (name →
-        `tf.TensorSpec`) is this task's. What a TF Serving client sees."""
-        return False
+        data = self.config.data
+        # A model card never fails a run: facts TFDS cannot give are null.
+        try:
+            info = tfds.builder(data.dataset, data_dir=data.data_dir).info
+        except Exception:  # noqa: BLE001
+            info = None
 
-    @classmethod
-    def predict(cls, serve, request):
-        """`modelzoo predict`'s records: `serve` called on the request.
+        def size(split):
+            try:
+                return int(info.splits[split].num_examples)
+            except Exception:  # noqa: BLE001
+                return None
 
-        Args:
-            serve: the export's `serving_default` concrete function.
-            request: dict of the command's arguments (`text`, `prompt`,
-                `num_chars`, `question`, `image`, `dataset`, ...).
+        return {
+            "name": data.dataset,
+            "version": str(info.version) if info is not None else None,
+            "splits": {split: size(split) for split in self.splits()},
+        }
 
-        Raises:
-            UsageError: an argument the task needs is missing or refused.
+    def publish_export(self, strategy, publish_fn, *args, **kwargs):
+        """Runs an `export.publish_*` function into `<export_dir>/<name>/<version>`.
+
+        Under multi_worker every worker runs the export (the variables are
+        read collectively), but only the chief's lands in the export folder;
+        the others write to a hidden sibling (`distribute.worker_dir`) that
+        is removed afterwards.
+
+        Returns:
+            The published path on the chief, None on the other workers.
         """
-        raise NotImplementedError
+        target = self.config.export
+        export_dir = distribute.worker_dir(target.export_dir, strategy)
+        try:
+            path = publish_fn(*args, export_dir=export_dir, version=target.version,
+                              name=self.config.export_name(), **kwargs)
+        finally:
+            distribute.remove_worker_dir(export_dir, target.export_dir)
+        return path if distribute.is_chief(strategy) else None
 
 
-def read_splits(flags_obj, splits, datasets_override=None, **kwargs):
-    """`(datasets, info)` of --dataset's `splits`, as `load_splits` gives them.
+def task_for(config):
+    """The task that runs `config`, built from it.
 
-    Read from --data_dir (--download, --manual_dir), unless a test injects
-    `datasets_override` in that same shape. `kwargs` go to `load_splits`.
+    Raises:
+        TypeError: `config` is no registered task's config.
     """
-    return datasets_override or load_splits(
-        flags_obj.dataset, splits, flags_obj.data_dir, flags_obj.download,
-        manual_dir=flags_obj.manual_dir, **kwargs,
-    )
+    from modelzoo import tasks  # noqa: F401 - imports every task module
 
-
-def run_task(task, flags_obj, model_name, model_kwargs, datasets_override=None,
-             strategy_override=None):
-    """Runs `task` with the registered model `model_name`: the shared recipe flow.
-
-    Args:
-        task: a `Task`.
-        flags_obj: parsed flags (see `recipe.define_common_flags`).
-        model_name: str. A registered model, e.g. `"cnn"`.
-        model_kwargs: dict of builder arguments from the recipe's own flags.
-        datasets_override: injected data instead of TFDS, as the task's
-            `load` takes it.
-        strategy_override: a `tf.distribute.Strategy` instead of --strategy.
-
-    Returns:
-        The summary dict the recipe prints as JSON.
-    """
-    start = time.time()
-    task.check_flags(flags_obj)
-    name = flags_obj.name or task.export_name(flags_obj, model_name)
-    strategy = recipe.prepare(flags_obj, task.datasets, name, strategy_override)
-    data = task.load(flags_obj, datasets_override)
-    model = recipe.build_and_compile(
-        flags_obj, strategy, model_name, recipe.count(data.train), initialize=data.initialize,
-        **{**model_kwargs, **data.model_kwargs},
-    )
-    metrics, throughput, extras = task.fit(model, data, flags_obj, strategy)
-    metrics = task.evaluate(model, data, metrics)
-    card = recipe.card_facts(flags_obj, model, metrics, task.splits(flags_obj))
-    export_path = task.publish(flags_obj, strategy, name, model, data, card)
-    return recipe.summarize(
-        flags_obj, model_name, metrics, export_path, start, throughput, unit=task.unit,
-        **extras, **task.report(export_path, data, flags_obj),
-    )
-
-
-def task_serving(specs):
-    """The `Task` subclass whose `serves(specs)` is true, or None.
-
-    Every module of `modelzoo.tasks` is imported first, so a new task is
-    found without being listed anywhere.
-    """
-    from modelzoo import tasks
-
-    for info in pkgutil.iter_modules(tasks.__path__):
-        importlib.import_module(f"{tasks.__name__}.{info.name}")
-    return next((task for task in _subclasses(Task) if task.serves(specs)), None)
-
-
-def _subclasses(cls):
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)
+    for cls in type(config).__mro__:
+        if cls in _TASKS:
+            return _TASKS[cls](config)
+    raise TypeError(f"{type(config).__name__} is not the config of any task")

@@ -11,6 +11,7 @@ span head, to point at what a question leaves out. The result is a
 checkpoint folder that `recipes/squad_qa.py --init_checkpoint` fine-tunes.
 """
 
+import dataclasses
 import math
 import os
 import time
@@ -19,14 +20,19 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from modelzoo import distribute, recipe
+from modelzoo import distribute
+from modelzoo.config import Config, field
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
+from modelzoo.experiment_config import DataConfig, ExperimentConfig
 from modelzoo.models import bert, qa
+from modelzoo.models.bert import BackboneConfig
 from modelzoo.tasks import question_answering
+from modelzoo.tasks.base import Data, Task
 from modelzoo.text import cloze, wordpiece
 from modelzoo.text.qa_processor import QaProcessor
+from modelzoo.trainer import compile_args, count, fit_and_evaluate
 from modelzoo.training import compile_model
 
 # The text field each corpus is read from; SQuAD's contexts repeat once per
@@ -35,11 +41,68 @@ TEXT_FIELDS = {"imdb_reviews": "text", "squad": "context"}
 DATASETS = ("imdb_reviews,squad", "imdb_reviews", "squad")
 
 
-def read_texts(flags_obj, datasets_override=None):
-    """The train-split texts of each corpus named by --dataset, as bytes.
+@dataclasses.dataclass
+class CorpusConfig(DataConfig):
+    """The unlabelled text and how it becomes masked rows."""
+
+    dataset: str = field("imdb_reviews", "TFDS corpus, or corpora joined by a comma.")
+    vocab_size: int = field(8000, "WordPiece vocabulary size, learned from the text.",
+                            minimum=len(wordpiece.RESERVED) + 1)
+    sequence_length: int = field(256, "WordPiece pieces per row.", minimum=3)
+    mask_selection_rate: float = field(
+        0.15, "Fraction of pieces predicted (BERT: 0.15).", above=0, below=1)
+    validation_fraction: float = field(
+        0.01, "Rows held out to score the masked LM.", above=0, below=1)
+
+
+@dataclasses.dataclass
+class SpanSelectionConfig(Config):
+    """The second stage: span selection on cloze questions made from the text."""
+
+    span_questions: int = field(
+        60000, "Cloze questions made from the text for span-selection pre-training after "
+        "the masked LM; 0 skips it.", minimum=0)
+    span_questions_per_text: int = field(
+        2, "Most cloze questions made from one document.", minimum=1)
+    span_epochs: int = field(1, "Epochs over the cloze questions.", minimum=1)
+    span_learning_rate: float = field(5e-4, "Peak learning rate of span selection.", above=0)
+
+
+@dataclasses.dataclass
+class CheckpointConfig(Config):
+    """Where the pre-trained encoder is written."""
+
+    output_dir: str = field(
+        "checkpoints/bert_pretrain",
+        "Checkpoint folder to write (a new one: it is never overwritten).")
+
+    def check(self):
+        if not self.output_dir:
+            raise UsageError("--output_dir is empty; pass a new folder for the checkpoint")
+        if os.path.exists(self.output_dir):
+            raise UsageError(
+                f"--output_dir={self.output_dir} already exists; a checkpoint is never "
+                "overwritten, pass a new folder")
+
+
+@dataclasses.dataclass
+class MaskedLmConfig(ExperimentConfig):
+    """Masked-LM, then span-selection pre-training; its artifact is a checkpoint."""
+
+    task_name = "masked_lm"
+    datasets = DATASETS
+
+    data: CorpusConfig = dataclasses.field(default_factory=CorpusConfig)
+    model: BackboneConfig = dataclasses.field(default_factory=BackboneConfig)
+    span: SpanSelectionConfig = dataclasses.field(default_factory=SpanSelectionConfig)
+    export: CheckpointConfig = dataclasses.field(default_factory=CheckpointConfig)
+
+
+def read_texts(data, datasets_override=None):
+    """The train-split texts of each corpus named by `data.dataset`, as bytes.
 
     Args:
-        flags_obj: parsed flags (`dataset`, `data_dir`, `download`,
+        data: the `CorpusConfig` (`dataset`, `data_dir`, `download`,
             `manual_dir`, `max_train_examples` per corpus).
         datasets_override: dict corpus name → its train `tf.data.Dataset`
             of feature dicts, instead of TFDS.
@@ -48,19 +111,19 @@ def read_texts(flags_obj, datasets_override=None):
         A list of bytes, one per document.
     """
     texts = []
-    for name in flags_obj.dataset.split(","):
+    for name in data.dataset.split(","):
         if datasets_override and name in datasets_override:
             train = datasets_override[name]
         else:
             (train,), _ = load_splits(
-                name, ["train"], flags_obj.data_dir, flags_obj.download,
-                manual_dir=flags_obj.manual_dir, as_supervised=False,
+                name, ["train"], data.data_dir, data.download,
+                manual_dir=data.manual_dir, as_supervised=False,
             )
         field = TEXT_FIELDS[name]
         # IMDB's reviews break lines with HTML; keras-io strips it the same way.
         column = train.map(lambda example: tf.strings.regex_replace(
             example[field], "<br\\s*/?>", " "))
-        texts += list(dict.fromkeys(pipelines.take(column, flags_obj.max_train_examples)
+        texts += list(dict.fromkeys(pipelines.take(column, data.max_train_examples)
                                     .as_numpy_iterator()))
     return texts
 
@@ -132,7 +195,7 @@ def masker(vocab_size, mask_selection_length, selection_rate=0.15):
     return mask
 
 
-def cloze_questions(texts, flags_obj):
+def cloze_questions(texts, config):
     """`--span_questions` cloze questions (`modelzoo.text.cloze`), at most
     `--span_questions_per_text` per text, the texts taken in an order drawn
     from --seed.
@@ -145,20 +208,21 @@ def cloze_questions(texts, flags_obj):
     Raises:
         UsageError: too few questions for one training batch.
     """
-    rng = np.random.default_rng(flags_obj.seed)
+    span, batch_size = config.span, config.training.batch_size
+    rng = np.random.default_rng(config.training.seed)
     distinct = list(dict.fromkeys(texts))
     rows = []
     for index in rng.permutation(len(distinct)):
-        if len(rows) >= flags_obj.span_questions:
+        if len(rows) >= span.span_questions:
             break
         rows += cloze.make_questions(distinct[index].decode("utf-8", "replace"), rng,
-                                     per_passage=flags_obj.span_questions_per_text)
-    rows = rows[:flags_obj.span_questions]
-    held_out = max(1, int(len(rows) * flags_obj.validation_fraction))
-    if len(rows) - held_out < flags_obj.batch_size:
+                                     per_passage=span.span_questions_per_text)
+    rows = rows[:span.span_questions]
+    held_out = max(1, int(len(rows) * config.data.validation_fraction))
+    if len(rows) - held_out < batch_size:
         raise UsageError(
             f"the text gives {len(rows)} cloze questions, {held_out} held out: fewer than one "
-            f"--batch_size={flags_obj.batch_size} batch; use more text or --span_questions=0"
+            f"--batch_size={batch_size} batch; use more text or --span_questions=0"
         )
     examples = {k: np.empty(len(rows), dtype=object) for k in ("question", "context")}
     examples["question"][:] = [q.encode("utf-8") for q, _, _, _ in rows]
@@ -171,7 +235,7 @@ def cloze_questions(texts, flags_obj):
             {k: v[:held_out] for k, v in examples.items()})
 
 
-def pretrain_span_selection(backbone, vocabulary, questions, flags_obj, strategy):
+def pretrain_span_selection(backbone, vocabulary, questions, config, strategy):
     """Trains `backbone` to answer cloze questions (`cloze_questions`).
 
     Span selection (Glass et al. 2020): the questions are read as SQuAD
@@ -186,26 +250,26 @@ def pretrain_span_selection(backbone, vocabulary, questions, flags_obj, strategy
         number of questions and the training time.
     """
     # squad_qa.py's default windows, shrunk to fit a short --sequence_length.
-    length = flags_obj.sequence_length
+    length, span = config.data.sequence_length, config.span
+    batch_size, seed = config.training.batch_size, config.training.seed
     question_tokens = min(32, length // 4)
     processor = QaProcessor(vocabulary, length, max_question_tokens=question_tokens,
                             doc_stride=min(128, length - question_tokens - 3))
     train, test = (
         question_answering.windows_dataset(
-            processor, examples, flags_obj.batch_size, training, flags_obj.seed)
+            processor, examples, batch_size, training, seed)
         for examples, training in zip(questions, (True, False))
     )
-    steps = recipe.count(train)
+    steps = count(train)
     with strategy.scope():
         model = qa.span_extractor(backbone)
-        compile_model(model, **dict(
-            recipe.compile_args(flags_obj, steps), learning_rate=flags_obj.span_learning_rate,
-            decay_steps=steps * flags_obj.span_epochs))
+        compile_model(model, **compile_args(
+            config, steps, epochs=span.span_epochs, learning_rate=span.span_learning_rate))
     initial = model.evaluate(test, return_dict=True, verbose=0)
     train_questions = len(questions[0]["question"])
-    metrics, throughput = recipe.fit_and_evaluate(
-        model, train, test, flags_obj, strategy, train_questions,
-        epochs=flags_obj.span_epochs, model_subdir="span_selection",
+    metrics, throughput = fit_and_evaluate(
+        model, train, test, config, strategy, train_questions,
+        epochs=span.span_epochs, model_subdir="span_selection",
     )
     return dict(
         initial_metrics={k: round(float(v), 6) for k, v in initial.items()},
@@ -215,105 +279,90 @@ def pretrain_span_selection(backbone, vocabulary, questions, flags_obj, strategy
     )
 
 
-def run(flags_obj, datasets_override=None, strategy_override=None):
-    """Learns the vocabulary, pre-trains, and writes the checkpoint folder.
+class MaskedLm(Task):
+    """Learns the vocabulary, pre-trains, and writes the checkpoint folder."""
 
-    Args:
-        flags_obj: parsed flags: the common ones, the size and optimizer
-            flags, `output_dir`, `vocab_size`, `sequence_length`,
-            `mask_selection_rate` and `validation_fraction`.
-        datasets_override: see `read_texts`.
-        strategy_override: a `tf.distribute.Strategy` instead of --strategy.
+    config_class = MaskedLmConfig
 
-    Returns:
-        The summary dict the recipe prints as JSON.
-    """
-    start = time.time()
-    output_dir = flags_obj.output_dir
-    if os.path.exists(output_dir):
-        raise UsageError(
-            f"--output_dir={output_dir} already exists; a checkpoint is never overwritten, "
-            "pass a new folder"
-        )
-    if flags_obj.vocab_size <= len(wordpiece.RESERVED):
-        raise UsageError(
-            f"--vocab_size={flags_obj.vocab_size} must be an integer > {len(wordpiece.RESERVED)}"
-        )
-    if not 0 < flags_obj.mask_selection_rate < 1:
-        raise UsageError(f"--mask_selection_rate={flags_obj.mask_selection_rate} must be in (0, 1)")
-    if flags_obj.span_questions < 0:
-        raise UsageError(
-            f"--span_questions={flags_obj.span_questions} must be >= 0 (0 skips span selection)")
-    if flags_obj.span_questions_per_text < 1:
-        raise UsageError(
-            f"--span_questions_per_text={flags_obj.span_questions_per_text} must be >= 1")
-    if flags_obj.span_epochs < 1:
-        raise UsageError(f"--span_epochs={flags_obj.span_epochs} must be >= 1")
-    if not 0 < flags_obj.validation_fraction < 1:
-        raise UsageError(
-            f"--validation_fraction={flags_obj.validation_fraction} must be in (0, 1)"
-        )
-    # No SavedModel is published, so there is no export target to check.
-    recipe.check_flags(flags_obj, DATASETS)
-    recipe.set_up(flags_obj)
-    strategy = recipe.make_strategy(flags_obj, strategy_override)
-    texts = read_texts(flags_obj, datasets_override)
-    span_questions = flags_obj.span_questions and cloze_questions(texts, flags_obj)
-    vocab_start = time.time()
-    vocabulary = wordpiece.learn_vocabulary(
-        tf.data.Dataset.from_tensor_slices(np.asarray(texts, dtype=object)), flags_obj.vocab_size
-    )
-    vocab_seconds = time.time() - vocab_start
-    rows = pack(wordpiece.tokenizer(vocabulary), texts, flags_obj.sequence_length)
-    # Rows are shuffled once with the seed, so the held-out rows are a fair sample.
-    rows = rows[np.random.default_rng(flags_obj.seed).permutation(len(rows))]
-    held_out = max(1, int(len(rows) * flags_obj.validation_fraction))
-    if len(rows) - held_out < flags_obj.batch_size:
-        raise UsageError(
-            f"the text gives {len(rows)} rows of {flags_obj.sequence_length} pieces, {held_out} "
-            f"of them held out: fewer than one --batch_size={flags_obj.batch_size} batch to "
-            "train on; use more text (--max_train_examples) or a shorter --sequence_length"
-        )
-    selection = math.ceil(flags_obj.sequence_length * flags_obj.mask_selection_rate) + 1
-    mask = masker(len(vocabulary), selection, flags_obj.mask_selection_rate)
-    batch = flags_obj.batch_size
-    # Masking is sequential so that a seed fixes it; the validation masks are
-    # drawn once and cached, so every evaluation scores the same positions.
-    train_ds = distribute.shard_options(
-        tf.data.Dataset.from_tensor_slices(rows[held_out:])
-        .shuffle(len(rows) - held_out, seed=flags_obj.seed)
-        .batch(batch, drop_remainder=True)
-        .map(mask)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    validation_ds = distribute.shard_options(
-        tf.data.Dataset.from_tensor_slices(rows[:held_out]).batch(batch).map(mask).cache()
-    )
-    with strategy.scope():
-        try:
-            backbone = bert.build_bert_backbone(
-                len(vocabulary), flags_obj.sequence_length, token_match=flags_obj.token_match,
-                **recipe.transformer_size(flags_obj),
+    def check_target(self):
+        """The checkpoint folder is checked by `CheckpointConfig`; nothing is published."""
+
+    def load(self, datasets_override):
+        """`datasets_override`: dict corpus name → its train `tf.data.Dataset`
+        of feature dicts (see `read_texts`)."""
+        data, batch = self.config.data, self.config.training.batch_size
+        seed = self.config.training.seed
+        texts = read_texts(data, datasets_override)
+        span_questions = self.config.span.span_questions and cloze_questions(texts, self.config)
+        vocab_start = time.time()
+        vocabulary = wordpiece.learn_vocabulary(
+            tf.data.Dataset.from_tensor_slices(np.asarray(texts, dtype=object)), data.vocab_size)
+        vocab_seconds = time.time() - vocab_start
+        rows = pack(wordpiece.tokenizer(vocabulary), texts, data.sequence_length)
+        # Rows are shuffled once with the seed, so the held-out rows are a fair sample.
+        rows = rows[np.random.default_rng(seed).permutation(len(rows))]
+        held_out = max(1, int(len(rows) * data.validation_fraction))
+        if len(rows) - held_out < batch:
+            raise UsageError(
+                f"the text gives {len(rows)} rows of {data.sequence_length} pieces, {held_out} "
+                f"of them held out: fewer than one --batch_size={batch} batch to "
+                "train on; use more text (--max_train_examples) or a shorter --sequence_length"
             )
+        selection = math.ceil(data.sequence_length * data.mask_selection_rate) + 1
+        mask = masker(len(vocabulary), selection, data.mask_selection_rate)
+        # Masking is sequential so that a seed fixes it; the validation masks are
+        # drawn once and cached, so every evaluation scores the same positions.
+        train = distribute.shard_options(
+            tf.data.Dataset.from_tensor_slices(rows[held_out:])
+            .shuffle(len(rows) - held_out, seed=seed)
+            .batch(batch, drop_remainder=True)
+            .map(mask)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        validation = distribute.shard_options(
+            tf.data.Dataset.from_tensor_slices(rows[:held_out]).batch(batch).map(mask).cache()
+        )
+        return Data(
+            train=train, test=validation, examples=len(rows) - held_out,
+            model_kwargs=dict(vocab_size=len(vocabulary), sequence_length=data.sequence_length),
+            state=dict(vocabulary=vocabulary, selection=selection, span_questions=span_questions,
+                       extras=dict(vocab_size=len(vocabulary), vocab_seconds=round(vocab_seconds, 1),
+                                   documents=len(texts), train_rows=len(rows) - held_out,
+                                   validation_rows=held_out)),
+        )
+
+    def build(self, data):
+        sizes = self.config.model.builder_kwargs()
+        try:
+            self.backbone = bert.build_bert_backbone(**data.model_kwargs, **sizes)
         except ValueError as e:
             raise UsageError(str(e)) from None
-        model = bert.build_masked_lm(backbone, selection)
-        compile_model(model, **recipe.compile_args(flags_obj, (len(rows) - held_out) // batch))
-    initial = model.evaluate(validation_ds, return_dict=True, verbose=0)
-    metrics, throughput = recipe.fit_and_evaluate(
-        model, train_ds, validation_ds, flags_obj, strategy, len(rows) - held_out
-    )
-    span_selection = None
-    if span_questions:
-        span_selection = pretrain_span_selection(
-            backbone, vocabulary, span_questions, flags_obj, strategy)
-    path = None
-    if distribute.is_chief(strategy):
-        path = bert.save_checkpoint(backbone, vocabulary, output_dir)
-    return recipe.summarize(
-        flags_obj, "bert_backbone", metrics, None, start, throughput,
-        initial_metrics={k: round(float(v), 6) for k, v in initial.items()},
-        checkpoint=path, vocab_size=len(vocabulary), vocab_seconds=round(vocab_seconds, 1),
-        documents=len(texts), train_rows=len(rows) - held_out, validation_rows=held_out,
-        span_selection=span_selection,
-    )
+        model = bert.build_masked_lm(self.backbone, data.state["selection"])
+        builder_config = dict(data.model_kwargs, **sizes)
+        return model, {"name": "bert_backbone", "builder_config": builder_config}
+
+    def fit(self, model, data, strategy):
+        initial = model.evaluate(data.test, return_dict=True, verbose=0)
+        metrics, throughput, _ = super().fit(model, data, strategy)
+        span_selection = None
+        if data.state["span_questions"]:
+            span_selection = pretrain_span_selection(
+                self.backbone, data.state["vocabulary"], data.state["span_questions"],
+                self.config, strategy)
+        extras = dict(initial_metrics={k: round(float(v), 6) for k, v in initial.items()},
+                      span_selection=span_selection, **data.state["extras"])
+        return metrics, throughput, extras
+
+    def publish(self, strategy, model, data, card):
+        """Writes the checkpoint on the chief; returns its path (None elsewhere)."""
+        if not distribute.is_chief(strategy):
+            return None
+        return bert.save_checkpoint(self.backbone, data.state["vocabulary"],
+                                    self.config.export.output_dir)
+
+    def report(self, path, data):
+        # A checkpoint is not an export: the summary names it as such.
+        return {"export_path": None, "checkpoint": path}
+
+    def dataset_facts(self):
+        return {"name": self.config.data.dataset, "version": None, "splits": {}}

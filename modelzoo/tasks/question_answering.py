@@ -1,19 +1,24 @@
 """Extractive question answering on SQuAD with a Transformer encoder."""
 
 import collections
+import dataclasses
 import functools
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from modelzoo import recipe, scoring
+from modelzoo import scoring
+from modelzoo.config import field
 from modelzoo.data import pipelines
 from modelzoo.errors import UsageError
+from modelzoo.experiment_config import DataConfig, ExperimentConfig, TrainingConfig
 from modelzoo.export.qa import publish_qa
 from modelzoo.models import bert
+from modelzoo.models.qa import QaConfig
 from modelzoo.squad_eval import squad_scores
-from modelzoo.tasks.base import Data, Task, read_splits, run_task
+from modelzoo.tasks.base import Data, Task
 from modelzoo.text import wordpiece
 from modelzoo.text.qa_processor import QaProcessor
 
@@ -128,93 +133,136 @@ def windows_dataset(processor, examples, batch_size, training, seed=None):
     return pipelines.finish(ds, batch_size, training, seed)
 
 
-def read_pretrained(flags_obj):
-    """`(vocabulary, encoder sizes)` of --init_checkpoint, or None without one.
+@dataclasses.dataclass
+class QaDataConfig(DataConfig):
+    """SQuAD, its vocabulary and how questions and contexts become windows."""
 
-    The encoder's sizes come from the checkpoint; --dropout stays a
-    fine-tuning choice.
+    dataset: str = field("squad", "TFDS dataset.")
+    vocab_size: int = field(
+        8000, "WordPiece vocabulary size, learned from the train split "
+        "(without --init_checkpoint).", minimum=len(wordpiece.RESERVED) + 1)
+    sequence_length: int = field(256, "WordPiece tokens per window.", minimum=1)
+    max_question_tokens: int = field(32, "Question tokens kept.", minimum=1)
+    doc_stride: int = field(128, "Context tokens between window starts.", minimum=1)
+    max_answer_tokens: int = field(30, "Longest answer span, in tokens.", minimum=1)
+
+    def windowing(self):
+        """`QaProcessor`'s window arguments."""
+        return dict(sequence_length=self.sequence_length,
+                    max_question_tokens=self.max_question_tokens,
+                    doc_stride=self.doc_stride, max_answer_tokens=self.max_answer_tokens)
+
+    def check(self):
+        try:  # The processor's own checks, before any data is read.
+            QaProcessor(wordpiece.RESERVED + ["a"], **self.windowing())
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+
+
+@dataclasses.dataclass
+class QaTrainingConfig(TrainingConfig):
+    """Training, optionally from a pre-trained encoder."""
+
+    init_checkpoint: Optional[str] = field(
+        None, "Folder written by recipes/bert_pretrain.py: its encoder weights, sizes and "
+        "WordPiece vocabulary. Unset: train from scratch with a vocabulary learned "
+        "from the train split.")
+
+
+@dataclasses.dataclass
+class QuestionAnsweringConfig(ExperimentConfig):
+    """Question and context in, answer span out."""
+
+    task_name = "question_answering"
+    datasets = DATASETS
+
+    data: QaDataConfig = dataclasses.field(default_factory=QaDataConfig)
+    model: QaConfig = dataclasses.field(default_factory=QaConfig)
+    training: QaTrainingConfig = dataclasses.field(default_factory=QaTrainingConfig)
+
+    def default_export_name(self):
+        return f"squad_{self.model.registered_name}"
+
+
+# The encoder's sizes, which a pre-trained checkpoint decides.
+ENCODER_SIZES = ("embed_dim", "num_heads", "ff_dim", "num_layers", "token_match")
+
+
+def read_pretrained(config):
+    """`(vocabulary, encoder sizes)` of `init_checkpoint`, or None without one.
+
+    The encoder's sizes come from the checkpoint; `dropout` stays a
+    fine-tuning choice. A size left at the `squad_qa` experiment's default
+    takes the checkpoint's.
 
     Raises:
-        UsageError: the checkpoint is unreadable, or a size flag given on
-            the command line (or --sequence_length) differs from it.
+        UsageError: the checkpoint is unreadable, or a size set away from that
+            default (or `sequence_length`) differs from it.
     """
-    if not flags_obj.init_checkpoint:
+    from modelzoo.configs import get_config
+
+    directory = config.training.init_checkpoint
+    if not directory:
         return None
     try:
-        config, vocabulary = bert.read_checkpoint(flags_obj.init_checkpoint)
+        saved, vocabulary = bert.read_checkpoint(directory)
     except ValueError as e:
         raise UsageError(f"--init_checkpoint: {e}") from None
-    if config["sequence_length"] != flags_obj.sequence_length:
+    length = config.data.sequence_length
+    if saved["sequence_length"] != length:
         raise UsageError(
-            f"--sequence_length={flags_obj.sequence_length} differs from the checkpoint's "
-            f"{config['sequence_length']}; drop the flag or pre-train at that length"
-        )
+            f"--sequence_length={length} differs from the checkpoint's "
+            f"{saved['sequence_length']}; drop the flag or pre-train at that length")
+    defaults = get_config("squad_qa").model
     sizes = {}
-    for key in ("embed_dim", "num_heads", "ff_dim", "num_layers", "token_match"):
-        if flags_obj[key].present and flags_obj[key].value != config.get(key, False):
+    for key in ENCODER_SIZES:
+        value, theirs = getattr(config.model, key), saved.get(key, False)
+        if value != getattr(defaults, key) and value != theirs:
             raise UsageError(
-                f"--{key}={flags_obj[key].value} differs from the checkpoint's {config.get(key)}; "
-                "the encoder's sizes come from --init_checkpoint, drop the flag"
-            )
-        sizes[key] = config.get(key, False)
+                f"--{key}={value} differs from the checkpoint's {saved.get(key)}; "
+                "the encoder's sizes come from --init_checkpoint, drop the flag")
+        sizes[key] = theirs
     return vocabulary, sizes
 
 
 class QuestionAnswering(Task):
-    """Question and context in, answer span out; tokenizing and windowing are in the export.
+    """Tokenizing and windowing are in the export.
 
     The vocabulary is learned from the train contexts and questions, or read
-    from --init_checkpoint with the encoder's sizes and weights.
+    from `init_checkpoint` with the encoder's sizes and weights.
     """
 
-    datasets = DATASETS
+    config_class = QuestionAnsweringConfig
 
-    def check_flags(self, flags_obj):
-        self.windowing = dict(
-            sequence_length=flags_obj.sequence_length,
-            max_question_tokens=flags_obj.max_question_tokens,
-            doc_stride=flags_obj.doc_stride,
-            max_answer_tokens=flags_obj.max_answer_tokens,
-        )
-        try:  # Checks the windowing flags before any data is read.
-            QaProcessor(wordpiece.RESERVED + ["a"], **self.windowing)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        self.pretrained = read_pretrained(flags_obj)
-        if self.pretrained is None and flags_obj.vocab_size <= len(wordpiece.RESERVED):
-            raise UsageError(
-                f"--vocab_size={flags_obj.vocab_size} must be an integer > {len(wordpiece.RESERVED)}"
-            )
+    def check(self):
+        self.pretrained = read_pretrained(self.config)
 
-    def export_name(self, flags_obj, model_name):
-        return f"squad_{model_name}"
-
-    def splits(self, flags_obj):
+    def splits(self):
         return ["train", "validation"]
 
-    def load(self, flags_obj, datasets_override):
+    def load(self, datasets_override):
         """`datasets_override`: `((train, validation), info)` as `load_splits`
         returns with `as_supervised=False`."""
-        (train, test), _ = read_splits(
-            flags_obj, ["train", "validation"], datasets_override, as_supervised=False)
-        train_examples, skipped = keep_located(read_examples(train, flags_obj.max_train_examples))
-        test_examples = read_examples(test, flags_obj.max_eval_examples)
+        data, training = self.config.data, self.config.training
+        (train, test), _ = self.read_splits(["train", "validation"], datasets_override,
+                                            as_supervised=False)
+        train_examples, skipped = keep_located(read_examples(train, data.max_train_examples))
+        test_examples = read_examples(test, data.max_eval_examples)
         model_kwargs, initialize = {}, None
         if self.pretrained is None:
-            vocabulary = learn_vocabulary(train_examples, flags_obj.vocab_size)
+            vocabulary = learn_vocabulary(train_examples, data.vocab_size)
         else:
             vocabulary, model_kwargs = self.pretrained
             initialize = functools.partial(
-                bert.load_checkpoint, directory=flags_obj.init_checkpoint)
-
-        processor = QaProcessor(vocabulary, **self.windowing)
+                bert.load_checkpoint, directory=training.init_checkpoint)
+        processor = QaProcessor(vocabulary, **data.windowing())
         return Data(
             train=windows_dataset(
-                processor, train_examples, flags_obj.batch_size, True, flags_obj.seed),
-            test=windows_dataset(processor, test_examples, flags_obj.batch_size, False),
+                processor, train_examples, training.batch_size, True, training.seed),
+            test=windows_dataset(processor, test_examples, training.batch_size, False),
             examples=len(train_examples["question"]),
             model_kwargs=dict(model_kwargs, vocab_size=len(vocabulary),
-                              sequence_length=flags_obj.sequence_length),
+                              sequence_length=data.sequence_length),
             initialize=initialize,
             state=dict(processor=processor, test=test_examples, skipped=skipped),
         )
@@ -226,14 +274,14 @@ class QuestionAnswering(Task):
         predictions = [a.decode("utf-8") for a in answers["answer"]]
         return {**metrics, **squad_scores(predictions, test["answers"])}
 
-    def publish(self, flags_obj, strategy, name, model, data, card):
+    def publish(self, strategy, model, data, card):
         test = data.state["test"]
         example = [[t.decode("utf-8") for t in texts[:8]]
                    for texts in (test["question"], test["context"])]
-        return recipe.publish(flags_obj, strategy, publish_qa, model, data.state["processor"],
-                              name=name, example=example, card=card)
+        return self.publish_export(strategy, publish_qa, model, data.state["processor"],
+                                   example=example, card=card)
 
-    def report(self, path, data, flags_obj):
+    def report(self, path, data):
         test = data.state["test"]
         export_metrics = None
         if path:
@@ -242,45 +290,6 @@ class QuestionAnswering(Task):
         return dict(
             skipped_examples=data.state["skipped"],
             vocab_size=len(data.state["processor"].vocabulary),
-            init_checkpoint=flags_obj.init_checkpoint, export_metrics=export_metrics,
+            init_checkpoint=self.config.training.init_checkpoint, export_metrics=export_metrics,
         )
 
-    @classmethod
-    def serves(cls, specs):
-        return set(specs) == {"question", "context"}
-
-    @classmethod
-    def predict(cls, serve, request):
-        """Each `question`'s answer in its `context`; a refused request is a `UsageError`."""
-        question, context = request["question"], request["context"]
-        if not question or not context or len(question) != len(context):
-            raise UsageError(
-                "question answering needs one --context per --question; "
-                f"got {len(question or [])} questions and {len(context or [])} contexts"
-            )
-        try:
-            out = serve(question=tf.constant(question), context=tf.constant(context))
-        except tf.errors.InvalidArgumentError as e:
-            raise UsageError(f"the model refused the request: {refusal(e)}") from None
-        return [
-            {"question": q, "answer": a.decode("utf-8", "replace"), "score": round(float(s), 4)}
-            for q, a, s in zip(question, out["answer"].numpy(), out["score"].numpy())
-        ]
-
-
-def refusal(error):
-    """The reason an export's request check gave, from its `InvalidArgumentError`."""
-    # The export's checks put their message first: "assertion failed: [every
-    # context must be non-empty] [Condition ...".
-    text = error.message
-    if "assertion failed: [" in text:
-        text = text.split("assertion failed: [", 1)[1].split("]", 1)[0]
-    # tf.debugging's messages may end in ". " before their condition.
-    return text.strip().splitlines()[0].strip().rstrip(".")
-
-
-def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):
-    """Learns a vocabulary (or reads --init_checkpoint's), trains `model_name`
-    (e.g. `"qa"`), evaluates (EM/F1), exports; see `run_task`."""
-    return run_task(QuestionAnswering(), flags_obj, model_name, model_kwargs,
-                    datasets_override, strategy_override)

@@ -1,25 +1,72 @@
 """Character-level language modelling on a TFDS text corpus."""
 
-import math
+import dataclasses
 
 import numpy as np
 import tensorflow as tf
 
-from modelzoo import export, recipe, scoring
+from modelzoo import export, scoring
+from modelzoo.config import Config, field
 from modelzoo.data import pipelines
 from modelzoo.errors import DataError, UsageError, check_utf8
-from modelzoo.tasks.base import Data, Task, read_splits, run_task
+from modelzoo.experiment_config import DataConfig, ExperimentConfig, ModelConfig
+from modelzoo.models.gpt import GptConfig
+from modelzoo.tasks.base import Data, Task
 from modelzoo.text import chars
 
 DATASETS = ("tiny_shakespeare",)
 
-# Each generator kind's publishing function, and the sample flags its
-# signature takes beyond prompt, num_chars and temperature. A GPT has its own
-# generator (key/value cache, window, top_k).
+# Each generator kind's publishing function. A GPT has its own generator
+# (key/value cache, window, top_k).
 EXPORTS = {
-    "lstm_generator": (export.publish_text_generator, {}),
-    "gpt": (export.publish_gpt_generator, {"top_k": "sample_top_k"}),
+    "lstm_generator": export.publish_text_generator,
+    "gpt": export.publish_gpt_generator,
 }
+
+
+@dataclasses.dataclass
+class CharDataConfig(DataConfig):
+    """The corpus, cut into windows of characters."""
+
+    dataset: str = field("tiny_shakespeare", "TFDS dataset.")
+    sequence_length: int = field(64, "Context window, in characters.", minimum=2)
+
+
+@dataclasses.dataclass
+class SampleConfig(Config):
+    """The sample the published export writes into the summary."""
+
+    sample_prompt: str = field("ROMEO:", "Prompt of the sample in the summary.")
+    sample_chars: int = field(200, "Characters of the sample.", minimum=0)
+    sample_temperature: float = field(0.8, "Sampling temperature; <= 0 is greedy.")
+    sample_top_k: int = field(
+        0, "Sample among the k likeliest; 0 is all (for generators that take top_k).",
+        minimum=0)
+
+    def check(self):
+        check_utf8("sample_prompt", self.sample_prompt)
+
+
+@dataclasses.dataclass
+class TextGenerationConfig(ExperimentConfig):
+    """Next-character prediction; the export generates text in one call."""
+
+    task_name = "text_generation"
+    datasets = DATASETS
+
+    data: CharDataConfig = dataclasses.field(default_factory=CharDataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=GptConfig)
+    sample: SampleConfig = dataclasses.field(default_factory=SampleConfig)
+
+    def default_export_name(self):
+        return f"shakespeare_{self.model.registered_name.removesuffix('_generator')}"
+
+    def check(self):
+        super().check()
+        if self.model.registered_name not in EXPORTS:
+            raise UsageError(
+                f"model {self.model.registered_name!r} has no generator export; "
+                f"use one of: {', '.join(EXPORTS)}")
 
 
 def greedy_next_char_accuracy(model, vocabulary, prompts, next_chars, batch_size=256):
@@ -34,73 +81,42 @@ def greedy_next_char_accuracy(model, vocabulary, prompts, next_chars, batch_size
     return float(np.mean([p == c for p, c in zip(predicted, next_chars)]))
 
 
-def check_task_flags(flags_obj):
-    """Raises `UsageError` for a bad generation flag, before any work.
-
-    The sample flags are checked here, not by the export's call after
-    training and publishing.
-    """
-    if flags_obj.sequence_length <= 1:
-        raise UsageError(f"--sequence_length={flags_obj.sequence_length} must be an integer > 1")
-    if math.isnan(flags_obj.sample_temperature):
-        raise UsageError("--sample_temperature=nan must be a number; <= 0 is greedy")
-    if flags_obj.sample_chars < 0:
-        raise UsageError(f"--sample_chars={flags_obj.sample_chars} must be >= 0")
-    if "sample_top_k" in flags_obj and flags_obj.sample_top_k < 0:
-        raise UsageError(f"--sample_top_k={flags_obj.sample_top_k} must be >= 0; 0 is all")
-    check_utf8("sample_prompt", flags_obj.sample_prompt)
-
-
 class TextGeneration(Task):
-    """Next-character prediction; the export generates text in one call.
+    """Trains a character model; its export generates text in one call."""
 
-    Args:
-        model_name: str. The registered generator (a key of `EXPORTS`).
-    """
-
-    datasets = DATASETS
+    config_class = TextGenerationConfig
     unit = "chars"
 
-    def __init__(self, model_name):
-        self.publish_fn, self.sample_flags = EXPORTS[model_name]
-
-    def check_flags(self, flags_obj):
-        check_task_flags(flags_obj)
-
-    def export_name(self, flags_obj, model_name):
-        return f"shakespeare_{model_name.removesuffix('_generator')}"
-
-    def load(self, flags_obj, datasets_override):
+    def load(self, datasets_override):
         """`datasets_override`: `((train, test), info)` as `load_splits` returns
         with `as_supervised=False` (examples are `{"text": string}`)."""
-        (train, test), _ = read_splits(
-            flags_obj, ["train", "test"], datasets_override, as_supervised=False)
+        data, training = self.config.data, self.config.training
+        length = data.sequence_length
+        (train, test), _ = self.read_splits(["train", "test"], datasets_override,
+                                            as_supervised=False)
         train_text, test_text = pipelines.read_text(train), pipelines.read_text(test)
         # A split shorter than one sequence gives no example: training would
         # not run, or the metrics would be empty.
         for split, text in (("train", train_text), ("test", test_text)):
-            if len(text) <= flags_obj.sequence_length:
+            if len(text) <= length:
                 raise DataError(
-                    f"the {flags_obj.dataset} {split} split has {len(text)} characters; "
-                    f"it needs more than --sequence_length={flags_obj.sequence_length}"
-                )
+                    f"the {data.dataset} {split} split has {len(text)} characters; "
+                    f"it needs more than --sequence_length={length}")
         vocabulary = chars.char_vocabulary(train_text)
-        sequences = dict(vocabulary=vocabulary, sequence_length=flags_obj.sequence_length,
-                         batch_size=flags_obj.batch_size)
-        num_sequences = len(train_text) // (flags_obj.sequence_length + 1)
-        if flags_obj.max_train_examples:
-            num_sequences = min(num_sequences, flags_obj.max_train_examples)
-        prompts, next_chars = scoring.next_char_windows(test_text, flags_obj.sequence_length, 1000)
+        sequences = dict(vocabulary=vocabulary, sequence_length=length,
+                         batch_size=training.batch_size)
+        num_sequences = len(train_text) // (length + 1)
+        if data.max_train_examples:
+            num_sequences = min(num_sequences, data.max_train_examples)
+        prompts, next_chars = scoring.next_char_windows(test_text, length, 1000)
         return Data(
             train=pipelines.char_sequences(
-                train_text, training=True, seed=flags_obj.seed,
-                max_examples=flags_obj.max_train_examples, **sequences,
-            ),
+                train_text, training=True, seed=training.seed,
+                max_examples=data.max_train_examples, **sequences),
             test=pipelines.char_sequences(
-                test_text, training=False, max_examples=flags_obj.max_eval_examples, **sequences
-            ),
-            examples=num_sequences * flags_obj.sequence_length,
-            model_kwargs=dict(vocab_size=len(vocabulary)),
+                test_text, training=False, max_examples=data.max_eval_examples, **sequences),
+            examples=num_sequences * length,
+            model_kwargs=dict(vocab_size=len(vocabulary), sequence_length=length),
             state=dict(vocabulary=vocabulary, prompts=prompts, next_chars=next_chars),
         )
 
@@ -110,62 +126,29 @@ class TextGeneration(Task):
                 model, data.state["vocabulary"], data.state["prompts"], data.state["next_chars"])
         return metrics
 
-    def publish(self, flags_obj, strategy, name, model, data, card):
-        return recipe.publish(flags_obj, strategy, self.publish_fn, model,
-                              data.state["vocabulary"], name=name, card=card)
+    def publish(self, strategy, model, data, card):
+        return self.publish_export(
+            strategy, EXPORTS[self.config.model.registered_name], model,
+            data.state["vocabulary"], card=card)
 
-    def report(self, path, data, flags_obj):
+    def report(self, path, data):
         """The sample, generated by the published SavedModel itself from
         --sample_prompt (what TF Serving will answer), and its accuracy."""
         if path is None:
             return {"sample": None, "export_metrics": None}
+        sample = self.config.sample
         serve = tf.saved_model.load(path).signatures["serving_default"]
         inputs = dict(
-            prompt=tf.constant([flags_obj.sample_prompt]),
-            num_chars=tf.constant([flags_obj.sample_chars]),
-            temperature=tf.constant([flags_obj.sample_temperature]),
+            prompt=tf.constant([sample.sample_prompt]),
+            num_chars=tf.constant([sample.sample_chars]),
+            temperature=tf.constant([sample.sample_temperature]),
         )
-        for signature_input, flag in self.sample_flags.items():
-            inputs[signature_input] = tf.constant([flags_obj[flag].value])
+        if "top_k" in serve.structured_input_signature[1]:
+            inputs["top_k"] = tf.constant([sample.sample_top_k])
         text = serve(**inputs)["text"][0].numpy().decode("utf-8", "replace")
         export_metrics = None
         if data.state["prompts"]:
             export_metrics = {"next_char_accuracy": scoring.generator_next_char_accuracy(
                 path, data.state["prompts"], data.state["next_chars"])}
-        return {"sample": flags_obj.sample_prompt + text, "export_metrics": export_metrics}
+        return {"sample": sample.sample_prompt + text, "export_metrics": export_metrics}
 
-    @classmethod
-    def serves(cls, specs):
-        return set(specs) in ({"prompt", "num_chars", "temperature"},
-                              {"prompt", "num_chars", "temperature", "top_k"})
-
-    @classmethod
-    def predict(cls, serve, request):
-        """Each `prompt`'s continuation (`top_k` only for a GPT)."""
-        prompt = request["prompt"]
-        if not prompt:
-            raise UsageError("--prompt is needed for a text generator")
-        n = len(prompt)
-        specs = serve.structured_input_signature[1]
-        extra = {}
-        if "top_k" in specs:
-            extra["top_k"] = tf.fill([n], tf.constant(request["top_k"], tf.int32))
-        out = serve(
-            prompt=tf.constant(prompt),
-            num_chars=tf.fill([n], tf.constant(request["num_chars"], tf.int32)),
-            temperature=tf.fill([n], tf.constant(request["temperature"], tf.float32)),
-            **extra,
-        )
-        return [
-            {"prompt": p, "text": t.decode("utf-8", "replace")}
-            for p, t in zip(prompt, out["text"].numpy())
-        ]
-
-
-def run(flags_obj, model_name, model_kwargs, datasets_override=None, strategy_override=None):
-    """Trains a character model (e.g. `"gpt"`), exports it, writes a sample; see `run_task`.
-
-    The summary's `sample` is generated by the published export.
-    """
-    return run_task(TextGeneration(model_name), flags_obj, model_name, model_kwargs,
-                    datasets_override, strategy_override)

@@ -11,9 +11,8 @@ import tensorflow_datasets as tfds
 
 from modelzoo.errors import UsageError
 from tests.recipe_helpers import run_recipe, run_script
-from tests.serving_helpers import serve
+from tests.serving_helpers import check_serving_assets, serve
 from tests.serving_helpers import texts as served_texts
-from tests.test_serving_assets import check_serving_assets
 
 pytestmark = pytest.mark.slow
 
@@ -62,11 +61,14 @@ def test_recipe_exports_carry_the_runs_model_card(tmp_path):
     assert len(card["warmup"]["images"]) == 8  # real test images
     assert card["model"] == {"name": "mlp", "builder_config": {
         "input_shape": [28, 28, 1], "num_classes": 10, "rescale": 1 / 255,
-        "hidden_units": [16], "dropout": 0.2}}
+        "hidden_units": [16], "dropout": 0.2, "activation": "relu"}}
     assert card["dataset"]["name"] == "fashion_mnist" and card["dataset"]["version"] == "3.0.1"
     assert set(card["dataset"]["splits"]) == {"train", "test"}
     assert card["metrics"] == pytest.approx(summary["metrics"], abs=1e-6)
-    assert card["flags"]["seed"] == 1 and card["flags"]["hidden_units"] == ["16"]
+    assert card["flags"]["seed"] == 1 and card["flags"]["hidden_units"] == [16]
+    # The experiment config it was trained with, by section.
+    assert card["config"]["model"] == {"hidden_units": [16], "dropout": 0.2, "activation": "relu"}
+    assert card["config"]["training"]["seed"] == 1
 
 
 def test_transformer_recipe_serves_raw_text(tmp_path):

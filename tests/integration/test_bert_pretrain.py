@@ -29,8 +29,8 @@ def test_pack_joins_documents_with_sep_into_cls_sep_rows():
 
 
 def test_read_texts_strips_html_line_breaks_and_repeats():
-    _, flag_values = parse("bert_pretrain", ["--dataset=imdb_reviews,squad"])
-    texts = masked_lm.read_texts(flag_values, {
+    config = parse("bert_pretrain", ["--dataset=imdb_reviews,squad"])
+    texts = masked_lm.read_texts(config.data, {
         "imdb_reviews": tf.data.Dataset.from_tensor_slices({"text": [b"Fine.<br /><br />Next<br/>"]}),
         "squad": tf.data.Dataset.from_tensor_slices({"context": [b"Same.", b"Same.", b"Other."]}),
     })
@@ -73,7 +73,7 @@ def test_pretraining_lowers_the_masked_lm_loss_and_writes_a_checkpoint(tmp_path)
     summary = run_recipe("bert_pretrain", f"--output_dir={out}", "--seed=0", "--epochs=3",
                          "--learning_rate=1e-2", num_examples=64)
     # Mock text is random words: the model can learn their frequencies only.
-    # (tests/test_real_data.py pre-trains on real text.)
+    # (tests/integration/test_real_data.py pre-trains on real text.)
     assert summary["metrics"]["loss"] < summary["initial_metrics"]["loss"] - 0.1
     assert sorted(os.listdir(out)) == ["backbone.json", "backbone.weights.h5", "vocab.txt"]
     config, vocabulary = bert.read_checkpoint(str(out))
@@ -87,13 +87,13 @@ def test_pretraining_lowers_the_masked_lm_loss_and_writes_a_checkpoint(tmp_path)
 @pytest.mark.parametrize("flag, message", [
     ("--mask_selection_rate=1.5", "--mask_selection_rate=1.5 must be in"),
     ("--validation_fraction=0", "--validation_fraction=0.0 must be in"),
-    ("--vocab_size=3", "--vocab_size=3 must be an integer > 5"),
+    ("--vocab_size=3", "--vocab_size=3 must be an integer >= 6"),
     ("--dataset=wikipedia", "--dataset='wikipedia' is not supported"),
     ("--batch_size=4096", "fewer than one --batch_size=4096 batch to train on"),
     ("--span_questions=100", r"the text gives \d+ cloze questions, \d+ held out: fewer than one"),
-    ("--span_questions=-1", "--span_questions=-1 must be >= 0"),
-    ("--span_questions_per_text=0", "--span_questions_per_text=0 must be >= 1"),
-    ("--span_epochs=0", "--span_epochs=0 must be >= 1"),
+    ("--span_questions=-1", "--span_questions=-1 must be an integer >= 0"),
+    ("--span_questions_per_text=0", "--span_questions_per_text=0 must be a positive integer"),
+    ("--span_epochs=0", "--span_epochs=0 must be a positive integer"),
 ])
 def test_bad_flags_are_usage_errors(tmp_path, flag, message):
     with pytest.raises(UsageError, match=message):
@@ -135,11 +135,11 @@ def sentences(count, seed):
 
 @pytest.mark.parametrize("per_text", [1, 2])
 def test_cloze_questions_take_at_most_per_text_from_each_document(per_text):
-    _, flag_values = parse("bert_pretrain", [
+    config = parse("bert_pretrain", [
         f"--span_questions_per_text={per_text}", "--span_questions=1000", "--batch_size=8",
         "--validation_fraction=0.1", "--seed=0"])
     docs = sentences(40, 1)
-    train, held_out = masked_lm.cloze_questions(docs, flag_values)
+    train, held_out = masked_lm.cloze_questions(docs, config)
     contexts = list(train["context"]) + list(held_out["context"])
     # Each document's four sentences fit in one context, so a context names its document.
     per_document = [sum(c in doc for c in contexts) for doc in docs]

@@ -9,20 +9,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import tensorflow_datasets as tfds
 
-from tests.recipe_helpers import ROOT, run_script
-
-SHARED = Path(ROOT).parent / "shared" / "data"
-MANUAL = SHARED / "tfds_manual"
-IN_CI = bool(os.environ.get("CI"))
-
-needs_shared = pytest.mark.skipif(
-    not MANUAL.is_dir() and not IN_CI, reason="../shared/data is absent (CI always has it)"
-)
+from tests.recipe_helpers import MANUAL, SHARED, needs_shared, run_script
 
 
 def modelzoo(*args):

@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from tests.recipe_helpers import ROOT, tiny_flags
-from tests.test_distribute import _free_ports
+from tests.recipe_helpers import ROOT, free_ports, tiny_flags
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +61,7 @@ def test_mirrored_on_two_cpu_replicas_matches_one_device(tmp_path, one_device):
 
 
 def test_two_workers_train_a_recipe_and_only_the_chief_exports(tmp_path, one_device):
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     exports, runs = tmp_path / "exports", tmp_path / "run"
     logs = [open(tmp_path / f"worker{i}.log", "w+") for i in range(2)]

@@ -391,7 +391,7 @@ def test_qa_export_refuses_invalid_utf8_by_name(tmp_path, reliability):
     import tensorflow as tf
 
     from modelzoo.export import export_qa
-    from tests.test_qa import processor, tiny_qa
+    from tests.qa_helpers import processor, tiny_qa
 
     with reliability.case():
         path = export_qa(tiny_qa(), processor(), str(tmp_path / "export"))

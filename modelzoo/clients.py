@@ -1,0 +1,186 @@
+"""Clients of the exports: what `modelzoo predict` sends each kind and how it reads the answer.
+
+Each export kind has one client. A client recognises its exports by their
+`serving_default` inputs, as a TF Serving client sees them (`serves`), and
+turns the command's arguments into a request and the outputs into records
+(`predict`). Nothing here imports training, tasks or models.
+"""
+
+import tensorflow as tf
+
+from modelzoo.data.loading import load_splits
+from modelzoo.errors import DataError, UsageError
+
+
+class Client:
+    """One export kind's `modelzoo predict` adapter."""
+
+    @classmethod
+    def serves(cls, specs):
+        """Whether an export whose `serving_default` takes `specs` (name →
+        `tf.TensorSpec`) is this kind."""
+        return False
+
+    @classmethod
+    def predict(cls, serve, request):
+        """`modelzoo predict`'s records: `serve` called on the request.
+
+        Args:
+            serve: the export's `serving_default` concrete function.
+            request: dict of the command's arguments (`text`, `prompt`,
+                `num_chars`, `question`, `image`, `dataset`, ...).
+
+        Raises:
+            UsageError: an argument the export needs is missing or refused.
+        """
+        raise NotImplementedError
+
+
+class ImageClient(Client):
+    """uint8 pixel images in, labels out."""
+
+    @classmethod
+    def serves(cls, specs):
+        return set(specs) == {"images"} and specs["images"].dtype != tf.string
+
+    @classmethod
+    def predict(cls, serve, request):
+        """The first `count` test images of TFDS `dataset`, with their true labels."""
+        if not request["dataset"]:
+            raise UsageError("--dataset is needed to feed test images to an image model")
+        (test,), info = load_splits(request["dataset"], [f"test[:{request['count']}]"],
+                                    request["data_dir"], download=False)
+        images, truth = next(iter(test.batch(request["count"])))
+        out = serve(images=images)
+        names = info.features["label"].names
+        return [
+            {"label": label.decode(), "true_label": names[int(t)],
+             "probability": round(float(p.max()), 4)}
+            for label, t, p in zip(out["labels"].numpy(), truth.numpy(),
+                                   out["probabilities"].numpy())
+        ]
+
+
+class ImageBytesClient(Client):
+    """Encoded image files in, labels out."""
+
+    @classmethod
+    def serves(cls, specs):
+        return set(specs) == {"images"} and specs["images"].dtype == tf.string
+
+    @classmethod
+    def predict(cls, serve, request):
+        """Each `image` file's label; a file that is no image is a `DataError`."""
+        files = request["image"]
+        if not files:
+            raise UsageError("--image FILE is needed for a model that takes image bytes")
+        contents = []
+        for name in files:
+            try:
+                with open(name, "rb") as f:
+                    contents.append(f.read())
+            except OSError as e:
+                raise UsageError(f"--image {name}: cannot be read ({e.strerror})") from None
+        try:
+            out = serve(images=tf.constant(contents))
+        except tf.errors.InvalidArgumentError as e:
+            raise DataError(
+                f"--image: a file is not a JPEG, PNG, GIF or BMP image ({e.message})") from None
+        return [
+            {"image": name, "label": label.decode(), "probability": round(float(p.max()), 4)}
+            for name, label, p in zip(files, out["labels"].numpy(), out["probabilities"].numpy())
+        ]
+
+
+class TextClassifierClient(Client):
+    """Raw text in, labels out."""
+
+    @classmethod
+    def serves(cls, specs):
+        return set(specs) == {"text"}
+
+    @classmethod
+    def predict(cls, serve, request):
+        """Each `text`'s label and its probability."""
+        text = request["text"]
+        if not text:
+            raise UsageError("--text is needed for a text classifier")
+        out = serve(text=tf.constant(text))
+        return [
+            {"text": t, "label": label.decode(), "probability": round(float(p.max()), 4)}
+            for t, label, p in zip(text, out["labels"].numpy(), out["probabilities"].numpy())
+        ]
+
+
+class GeneratorClient(Client):
+    """A prompt in, its continuation out (the LSTM's and the GPT's generators)."""
+
+    REQUIRED = {"prompt", "num_chars", "temperature"}
+
+    @classmethod
+    def serves(cls, specs):
+        return cls.REQUIRED <= set(specs) and "question" not in specs
+
+    @classmethod
+    def predict(cls, serve, request):
+        """Each `prompt`'s continuation (`top_k` where the export takes it)."""
+        prompt = request["prompt"]
+        if not prompt:
+            raise UsageError("--prompt is needed for a text generator")
+        n = len(prompt)
+        specs = serve.structured_input_signature[1]
+        extra = {}
+        if "top_k" in specs:
+            extra["top_k"] = tf.fill([n], tf.constant(request["top_k"], tf.int32))
+        out = serve(
+            prompt=tf.constant(prompt),
+            num_chars=tf.fill([n], tf.constant(request["num_chars"], tf.int32)),
+            temperature=tf.fill([n], tf.constant(request["temperature"], tf.float32)),
+            **extra,
+        )
+        return [
+            {"prompt": p, "text": t.decode("utf-8", "replace")}
+            for p, t in zip(prompt, out["text"].numpy())
+        ]
+
+
+class QaClient(Client):
+    """A question and its context in, the answer span out."""
+
+    @classmethod
+    def serves(cls, specs):
+        return set(specs) == {"question", "context"}
+
+    @classmethod
+    def predict(cls, serve, request):
+        """Each `question`'s answer in its `context`; a refused request is a `UsageError`."""
+        question, context = request["question"], request["context"]
+        if not question or not context or len(question) != len(context):
+            raise UsageError(
+                "question answering needs one --context per --question; "
+                f"got {len(question or [])} questions and {len(context or [])} contexts"
+            )
+        try:
+            out = serve(question=tf.constant(question), context=tf.constant(context))
+        except tf.errors.InvalidArgumentError as e:
+            raise UsageError(f"the model refused the request: {refusal(e)}") from None
+        return [
+            {"question": q, "answer": a.decode("utf-8", "replace"), "score": round(float(s), 4)}
+            for q, a, s in zip(question, out["answer"].numpy(), out["score"].numpy())
+        ]
+
+
+def refusal(error):
+    """The reason an export's request check gave, from its `InvalidArgumentError`."""
+    # The export's checks put their message first: "assertion failed: [every
+    # context must be non-empty] [Condition ...".
+    text = error.message
+    if "assertion failed: [" in text:
+        text = text.split("assertion failed: [", 1)[1].split("]", 1)[0]
+    # tf.debugging's messages may end in ". " before their condition.
+    return text.strip().splitlines()[0].strip().rstrip(".")
+
+
+def client_for(specs):
+    """The `Client` subclass whose `serves(specs)` is true, or None."""
+    return next((c for c in Client.__subclasses__() if c.serves(specs)), None)

@@ -1,0 +1,175 @@
+"""The one training flow every experiment runs, from its config.
+
+`run(config)`: seed, strategy and artifact target → the task's data → the
+model built and compiled inside `strategy.scope()` → fit → evaluate → the
+artifact (an export, or a checkpoint) → the summary dict. The command line
+(`modelzoo.recipe`) and the Python API (`modelzoo.train`) both call it.
+"""
+
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+from modelzoo import distribute
+from modelzoo.errors import UsageError
+from modelzoo.registry import builder_config, get_model
+from modelzoo.training import Throughput, compile_model, model_dir_callbacks
+
+
+def set_up(training):
+    """Seeds every random generator and sets the precision policy.
+
+    Args:
+        training: the config's `TrainingConfig`.
+    """
+    if training.seed is not None:
+        keras.utils.set_random_seed(training.seed)
+        tf.config.experimental.enable_op_determinism()
+    if training.mixed_precision:
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+        keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "mixed_bfloat16")
+    else:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def make_strategy(training, strategy_override=None):
+    """The strategy named by `training.strategy`, unless a test injects one."""
+    if strategy_override is not None:
+        return strategy_override
+    strategy = distribute.get_distribution_strategy(
+        training.strategy, cpu_replicas=training.cpu_replicas, tpu=training.tpu)
+    distribute.per_replica_batch_size(training.batch_size, strategy)
+    return strategy
+
+
+def compile_args(config, train_steps, epochs=None, learning_rate=None):
+    """`training.compile_model`'s arguments from the optimizer and training sections."""
+    opt = config.optimizer
+    epochs = epochs or config.training.epochs
+    return dict(
+        learning_rate=learning_rate or opt.learning_rate,
+        decay_steps=train_steps and train_steps * epochs,
+        steps_per_execution=config.training.steps_per_execution,
+        warmup_steps=opt.warmup_steps,
+        final_learning_rate_ratio=opt.final_learning_rate_ratio,
+        weight_decay=opt.weight_decay,
+        beta_2=opt.beta_2,
+        clipnorm=opt.clipnorm,
+    )
+
+
+def build_model(model_name, **model_kwargs):
+    """A registered model; a bad builder argument is a `UsageError`."""
+    try:
+        return get_model(model_name, **model_kwargs)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def fit_and_evaluate(model, train_ds, test_ds, config, strategy, examples_per_epoch=None,
+                     epochs=None, model_subdir=None):
+    """Trains with the --model_dir callbacks, then evaluates.
+
+    Args:
+        epochs: int or None for `config.training.epochs`.
+        model_subdir: str or None. For a later training stage (fine-tuning),
+            the folder under --model_dir that holds its backups.
+
+    Returns:
+        `(metrics, throughput)`: the test metrics dict and the `Throughput`
+        callback that timed the epochs.
+    """
+    model_dir = config.training.model_dir
+    if model_dir and model_subdir:
+        model_dir = os.path.join(model_dir, model_subdir)
+    if model_dir:
+        os.makedirs(model_dir, exist_ok=True)
+    throughput = Throughput(examples_per_epoch)
+    model.fit(
+        train_ds,
+        epochs=epochs or config.training.epochs,
+        callbacks=[throughput,
+                   *model_dir_callbacks(model_dir, strategy, config.training.fresh_start)],
+        verbose=2,
+    )
+    if model_dir:
+        distribute.remove_worker_dir(distribute.worker_dir(model_dir, strategy), model_dir)
+    metrics = model.evaluate(test_ds, return_dict=True, verbose=0)
+    return metrics, throughput
+
+
+def count(ds):
+    """Number of elements (batches, if batched) of `ds`, or None if unknown."""
+    n = int(ds.cardinality())
+    return n if n > 0 else None
+
+
+def run(config, datasets_override=None, strategy_override=None):
+    """Runs an experiment config through its task; returns the summary dict.
+
+    Args:
+        config: an `ExperimentConfig` (e.g. from `experiments.get_config`).
+        datasets_override: injected data instead of TFDS, in the shape the
+            task's `load` documents (tests use it).
+        strategy_override: a `tf.distribute.Strategy` instead of
+            `config.training.strategy`.
+
+    Returns:
+        The summary dict a recipe prints as its JSON line.
+
+    Raises:
+        UsageError: a bad config field, before any work.
+    """
+    from modelzoo.tasks.base import task_for
+
+    start = time.time()
+    config = config.checked()
+    task = task_for(config)
+    task.check()
+    set_up(config.training)
+    strategy = make_strategy(config.training, strategy_override)
+    task.check_target()
+    data = task.load(datasets_override)
+    with strategy.scope():
+        model, built = task.build(data)
+        if data.initialize is not None:
+            data.initialize(model)
+        compile_model(model, **compile_args(config, count(data.train)))
+    metrics, throughput, extras = task.fit(model, data, strategy)
+    metrics = task.evaluate(model, data, metrics)
+    card = dict(model=built, metrics={k: float(v) for k, v in metrics.items()},
+                dataset=task.dataset_facts(), config=config.as_dict(), flags=config.flat())
+    artifact = task.publish(strategy, model, data, card)
+    return summarize(
+        config, built["name"], metrics, artifact, start, throughput, unit=task.unit,
+        **extras, **task.report(artifact, data),
+    )
+
+
+def summarize(config, model_name, metrics, export_path, start, throughput=None,
+              unit="examples", **extra):
+    """The one-line JSON summary, as a dict.
+
+    `unit` names what the throughput counts: `train_<unit>_per_s`.
+    """
+    summary = {
+        "model": model_name,
+        "dataset": config.data.dataset,
+        "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
+        "export_path": export_path,
+        "wall_time_s": round(time.time() - start, 2),
+    }
+    if throughput is not None:
+        summary["epochs_run"] = len(throughput.epoch_seconds)
+        summary["train_time_s"] = round(sum(throughput.epoch_seconds), 2)
+    if throughput is not None and throughput.examples_per_second():
+        summary[f"train_{unit}_per_s"] = round(throughput.examples_per_second(), 1)
+    summary.update(extra)
+    return summary
+
+
+def built_as(model_name, **model_kwargs):
+    """The model card's `model` fact: the registered name and builder arguments."""
+    return {"name": model_name, "builder_config": builder_config(model_name, **model_kwargs)}

@@ -1,0 +1,1 @@
+"""End-to-end tests: recipes as commands and in process, on mock and real data."""
