@@ -76,12 +76,21 @@ def _optional_json(path):
 
 
 def recipe_of_runs(root=ROOT):
-    """Maps each reproduce run name to the recipe file declaring it (read as text, not imported)."""
+    """Maps each reproduce run name to its recipe file (`recipes/<experiment>.py`).
+
+    Read as text from the experiment registrations in `modelzoo/configs/`
+    (`@register_experiment("<experiment>", reproduce=[dict(run="<run>", ...)])`),
+    not imported, so this needs no TensorFlow.
+    """
     runs = {}
-    for path in sorted(glob.glob(os.path.join(root, "recipes", "*.py"))):
+    for path in sorted(glob.glob(os.path.join(root, "modelzoo", "configs", "*.py"))):
         with open(path, encoding="utf-8") as f:
-            for name in re.findall(r"""\brun=["']([a-z0-9_]+)["']""", f.read()):
-                runs[name] = os.path.basename(path)
+            chunks = re.split(r"""@register_experiment\(\s*["']([a-z0-9_]+)["']""", f.read())
+        for experiment, body in zip(chunks[1::2], chunks[2::2]):
+            if not os.path.exists(os.path.join(root, "recipes", f"{experiment}.py")):
+                continue
+            for name in re.findall(r"""\brun=["']([a-z0-9_]+)["']""", body):
+                runs[name] = f"{experiment}.py"
     return runs
 
 

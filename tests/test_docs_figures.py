@@ -51,6 +51,7 @@ def copy(tmp_path):
         os.makedirs(tmp_path / os.path.dirname(rel), exist_ok=True)
         shutil.copy(os.path.join(ROOT, rel), tmp_path / rel)
     shutil.copytree(os.path.join(ROOT, "recipes"), tmp_path / "recipes")
+    shutil.copytree(os.path.join(ROOT, "modelzoo", "configs"), tmp_path / "modelzoo" / "configs")
     shutil.copytree(docs_figures.RESULTS, tmp_path / "results",
                     ignore=shutil.ignore_patterns("*.png"))
     return tmp_path
