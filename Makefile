@@ -1,19 +1,26 @@
-# Two entry points: `make demo` (the main job) and `make test`.
+# Entry points: `make demo` (the main job), `make test`, `make docs`,
+# `make reproduce` and `make bench`. TensorFlow's start-up lines are dropped
+# by modelzoo itself (modelzoo/quiet.py); --verbose shows them.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= data/tfds
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv demo test test-fast clean
+.PHONY: venv demo test test-fast clean docs
 
+# The demo needs modelzoo and its dependencies only (from PyPI).
 $(BIN)/activate: setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e .
 	touch $(BIN)/activate
 
 venv: $(BIN)/activate
+
+# The tests also need the test extra (pytest, pytest-timeout, hypothesis, matplotlib).
+$(BIN)/.test-extra: $(BIN)/activate
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
 
 FASHION_SRC ?= /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -34,36 +41,54 @@ demo: venv fashion-mnist
 
 # Both cores: pytest-xdist runs the tests in two processes.
 TEST_WORKERS ?= 2
-test: venv
+test: $(BIN)/.test-extra
 	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_WORKERS)
 
-test-fast: venv
+test-fast: $(BIN)/.test-extra
 	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS)
+
+# The result tables in docs/ and the README's headline column, written from
+# benchmarks/results/*.json (tests/test_docs_figures.py checks they agree).
+docs: venv
+	$(BIN)/python benchmarks/docs_figures.py
+
+# make demo's three steps, timed in a scratch folder: benchmarks/results/demo.json
+# (the README's demo figures and transcript), then `make docs`.
+.PHONY: demo-record
+demo-record: venv fashion-mnist
+	$(BIN)/python benchmarks/demo_run.py --src $(FASHION_SRC)
+	$(BIN)/python benchmarks/docs_figures.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
 
-# Benchmarks (issue #6, #14): modelzoo against its peers on the real offline
-# data, all in one run of benchmarks/run.py; results in benchmarks/results/.
+# Benchmarks: modelzoo against its peers on the real offline data, all in
+# one run of benchmarks/run.py; results in benchmarks/results/, then `make docs`.
 # The data share make reproduce's folder: Fashion-MNIST from Debian, and Tiny
-# Shakespeare prepared by TFDS's own builder from ../shared/data/tfds_manual.
+# Shakespeare prepared by TFDS's own builder from $(SHARED_DATA)/tfds_manual.
 # BENCH_ARGS passes flags through, e.g. BENCH_ARGS="--sections=mlp,serving" or "--tiny".
+# torch is pinned to its CPU build (the "+cpu" wheel; plain torch==2.13.0 on
+# Linux is the CUDA build), from PyTorch's CPU index or a local find-links;
+# TORCH_INDEX= (empty) skips the index.
 REAL_DATA_DIR ?= data/real
 SHARED_DATA ?= ../shared/data
 BENCH_ARGS ?=
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 .PHONY: bench
 bench: venv fashion-mnist
-	@$(BIN)/python -c "import matplotlib, torch" 2>/dev/null || \
-	  $(BIN)/pip install -q matplotlib torch==2.13.0
+	@$(BIN)/python -c "import matplotlib, torch; assert torch.__version__ == '2.13.0+cpu'" 2>/dev/null || \
+	  $(BIN)/pip install -q $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+	    matplotlib 'torch==2.13.0+cpu'
 	$(BIN)/modelzoo data import-idx --name fashion_mnist --src $(FASHION_SRC) --data_dir $(REAL_DATA_DIR)
 	$(BIN)/modelzoo data prepare --name tiny_shakespeare --manual_dir $(SHARED_DATA)/tfds_manual \
 	  --data_dir $(REAL_DATA_DIR)
 	$(BIN)/python benchmarks/run.py --data_dir=$(REAL_DATA_DIR) $(BENCH_ARGS)
+	$(BIN)/python benchmarks/docs_figures.py
 
-# Every recipe at its defaults on its real dataset (issue #11): Fashion-MNIST
-# from Debian, the rest from ../shared/data. MNIST and Tiny Shakespeare are
+# Every recipe at its defaults on its real dataset: Fashion-MNIST
+# from Debian, the rest from $(SHARED_DATA). MNIST and Tiny Shakespeare are
 # prepared by TFDS's own builders from their original downloads (--manual_dir).
-# Results: benchmarks/results/reproduce.{json,md}; exports: saved_models/.
+# Results: benchmarks/results/reproduce.{json,md}, then `make docs`; exports: saved_models/.
 REPRODUCE_ARGS ?=
 .PHONY: reproduce
 reproduce: venv fashion-mnist
@@ -74,3 +99,4 @@ reproduce: venv fashion-mnist
 	  --data_dir $(REAL_DATA_DIR)
 	$(BIN)/python benchmarks/reproduce.py --data_dir=$(REAL_DATA_DIR) \
 	  --manual_dir=$(SHARED_DATA)/tfds_manual $(REPRODUCE_ARGS)
+	$(BIN)/python benchmarks/docs_figures.py

@@ -22,7 +22,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout", "pytest-xdist", "hypothesis", "matplotlib"],
-        "bench": ["matplotlib", "torch==2.13.0"],
+        # The CPU build: on Linux, plain torch==2.13.0 is the CUDA one.
+        "bench": ["matplotlib", "torch==2.13.0+cpu"],
     },
     entry_points={"console_scripts": ["modelzoo=modelzoo.cli:main"]},
 )

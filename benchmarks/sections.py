@@ -708,15 +708,15 @@ def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label, baton=
     model.fit(train_ds, epochs=flag_values.epochs, callbacks=[callback], verbose=0)
     clock.finish(evaluate)
     result = clock.summary()
-    result["settings"] = dict(
+    # The optimizer's fields, then the recipe's flags (learning_rate is in both).
+    result["settings"] = {**flag_values.config.optimizer.as_dict(), **dict(
         recipe="recipes/shakespeare_gpt.py", recipe_args=args, model=model_name,
         model_kwargs=_jsonable(model_kwargs), **recipe_flags_summary(flag_values),
         sequence_length=seq, steps_per_epoch=steps_per_epoch,
-        **flag_values.config.optimizer.as_dict(),
         parameters=int(model.count_params()),
         input="tf.data char_sequences (non-overlapping windows at a random offset each "
               "epoch, shuffle, batch)",
-    )
+    )}
     keras.backend.clear_session()
     return result
 

@@ -3,7 +3,9 @@
 Each subcommand is added by an `_add_*_commands` function and runs through
 the function stored as its `run` default, so new groups (e.g. `demo`) plug in
 without touching the others. Heavy imports (TensorFlow, TFDS) happen inside
-the run functions, so `--help` and usage errors stay fast.
+the run functions, so `--help` and usage errors stay fast and never load
+TensorFlow; when a command does load it, `modelzoo.quiet` drops its
+start-up lines unless `--verbose` is given.
 """
 
 import argparse
@@ -11,8 +13,16 @@ import json
 import math
 import sys
 
+from modelzoo import quiet
 from modelzoo.data import default_data_dir
 from modelzoo.errors import UsageError, check_utf8, report
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse with a usage error as one line on stderr (exit code 2), like every error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser():
@@ -24,14 +34,14 @@ def build_parser():
     """
     # Shared by every level so `--verbose` works before or after the
     # subcommand; SUPPRESS keeps a later level from resetting it to False.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _ArgumentParser(add_help=False)
     common.add_argument(
         "--verbose",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="show a traceback on errors",
+        help="show a traceback on errors, and TensorFlow's start-up lines",
     )
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="modelzoo",
         description="Keras 3 / TensorFlow model zoo.",
         parents=[common],
@@ -283,6 +293,10 @@ def main(argv=None):
       on Ctrl-C (argparse exits with 2 itself on usage errors).
     """
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        quiet.uninstall()
+    else:
+        quiet.install()
     try:
         summary = args.run(args)
     except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 - every failure is one line

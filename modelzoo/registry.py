@@ -10,8 +10,14 @@ never downloads weights unless asked: `transfer_classifier` registers
 """
 
 import fnmatch
+import importlib
 
 _REGISTRY = {}
+
+
+def _load_builders():
+    """Imports `modelzoo.models`, whose modules register every builder (once)."""
+    importlib.import_module("modelzoo.models")
 
 
 def register_model(name, **defaults):
@@ -36,6 +42,7 @@ def register_model(name, **defaults):
 
 def list_models(pattern="*"):
     """Returns the sorted registered names that match an fnmatch `pattern`."""
+    _load_builders()
     return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
 
 
@@ -64,6 +71,7 @@ def get_model(name, **overrides):
 
 
 def _lookup(name):
+    _load_builders()
     if name not in _REGISTRY:
         raise ValueError(
             f"Unknown model name {name!r}. Known models: {', '.join(list_models())}"

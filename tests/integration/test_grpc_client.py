@@ -1,6 +1,6 @@
-"""The README's gRPC client: its requests answered as TF Serving would, offline.
+"""The gRPC client of docs/serving.md: its requests answered as TF Serving would, offline.
 
-The test runs the README's own code block (its `__main__` part, which
+The test runs the docs' own code block (its `__main__` part, which
 dials the server, is left out), builds the requests it sends, turns each
 input into an array with `tf.make_ndarray` as the server does, and calls the
 exported signature.
@@ -29,12 +29,12 @@ CLASS_NAMES = ["T-shirt/top", "Trouser", "Ankle boot"]
 
 
 def readme_client():
-    """The namespace of the README's gRPC client block, run as a module."""
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+    """The namespace of docs/serving.md's gRPC client block, run as a module."""
+    with open(os.path.join(ROOT, "docs", "serving.md"), encoding="utf-8") as f:
         blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
     (block,) = [b for b in blocks if "prediction_service_pb2_grpc" in b]
     namespace = {"__name__": "readme_client"}
-    exec(compile(block, "README.md:grpc-client", "exec"), namespace)  # noqa: S102
+    exec(compile(block, "docs/serving.md:grpc-client", "exec"), namespace)  # noqa: S102
     return namespace
 
 
@@ -46,7 +46,7 @@ def test_readme_image_request_is_answered_by_an_image_export(tmp_path):
     path = export_image_classifier(model, CLASS_NAMES, str(tmp_path / "image"))
     images = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype("uint8")
     request = client["image_request"](images)
-    # The README's request is the one modelzoo writes as warm-up, field for field.
+    # The docs' request is the one modelzoo writes as warm-up, field for field.
     assert request == warmup.predict_request({"images": images}, "fashion_mnist_mlp")
     out = verify.run_request(tf.saved_model.load(path), request)
     want = np.argmax(keras.ops.convert_to_numpy(model(images.astype("float32"))), axis=1)
@@ -58,7 +58,7 @@ def test_readme_gpt_request_is_answered_by_a_gpt_export(tmp_path):
     client = readme_client()
     model, vocab = test_gpt.tiny_gpt(), test_gpt.VOCAB
     loaded = tf.saved_model.load(export_gpt_generator(model, vocab, str(tmp_path / "gpt")))
-    # Exactly what the README sends: 200 sampled characters at 0.8, top-k 10.
+    # Exactly what the docs' client sends: 200 sampled characters at 0.8, top-k 10.
     request = client["gpt_request"](["ROMEO:"])
     assert request.model_spec.name == "shakespeare_gpt"
     (text,) = verify.run_request(loaded, request)["text"].numpy()
