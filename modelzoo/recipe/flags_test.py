@@ -75,10 +75,10 @@ def test_recipe_help_lists_its_own_flags_and_exits_0():
 
 @pytest.mark.slow
 def test_recipe_usage_error_is_one_line_and_exit_2():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run([sys.executable, os.path.join(ROOT, "recipes", "mnist_mlp.py"),
                              "--dropout=1.5"], capture_output=True, text=True, timeout=300,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+                            env=env)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (
-        "mnist_mlp.py: error: --dropout=1.5 must be in [0, 1)")
-    assert "Traceback" not in result.stderr
+    # TensorFlow's start-up lines are off (modelzoo.quiet): the error is all there is.
+    assert result.stderr.splitlines() == ["mnist_mlp.py: error: --dropout=1.5 must be in [0, 1)"]

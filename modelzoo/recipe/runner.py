@@ -19,6 +19,9 @@ def main(name, argv=None):
     """
     argv = list(sys.argv if argv is None else argv)
     prog = os.path.basename(argv[0])
+    from modelzoo import quiet
+
+    quiet.start(argv)  # before TensorFlow loads: its start-up lines off unless --verbose
     from absl import flags, logging
 
     from modelzoo import configs, trainer
