@@ -60,6 +60,8 @@ def _base_type(annotation):
 
 def _describe_bounds(meta, kind):
     lo, hi, above, below = meta["minimum"], meta["maximum"], meta["above"], meta["below"]
+    if kind is int and hi in (INT32_MAX, INT64_MAX):
+        hi = None  # the storage type's bound has its own message
     if kind is int and lo == 1 and hi is None and above is None and below is None:
         return "a positive integer"
     if kind is int and hi is None and above is None and below is None and lo is not None:
@@ -98,7 +100,7 @@ def check_value(name, value, annotation, meta):
             raise UsageError(f"--{name}={value!r} must be a string")
         if meta["choices"] is not None and value not in meta["choices"]:
             raise UsageError(
-                f"--{name}={value!r} is not supported; use one of: {', '.join(meta['choices'])}")
+                f"--{name}={value!r} is unknown; use one of: {', '.join(meta['choices'])}")
         return
     if kind is int:
         if not isinstance(value, int) or isinstance(value, bool):

@@ -51,7 +51,7 @@ def test_override_reaches_nested_sections_and_returns_a_checked_copy():
     (dict(steps=2.0), "--steps=2.0 must be an integer"),
     (dict(steps=2**31), "the largest is 2147483647"),
     (dict(big=2**63), "the largest is 9223372036854775807"),
-    (dict(label="c"), "--label='c' is not supported; use one of: a, b"),
+    (dict(label="c"), "--label='c' is unknown; use one of: a, b"),
     (dict(flag="yes"), "--flag='yes' must be true or false"),
     (dict(flag=True), "--flag needs --steps >= 2"),
     (dict(steps=None), "--steps must be set"),

@@ -48,7 +48,7 @@ def test_unknown_names_and_fields_list_the_known_ones():
     (dict(version=2**63), "--version=9223372036854775808 is too large"),
     (dict(batch_size=2**31), "--batch_size=2147483648 is too large; the largest is 2147483647"),
     (dict(dataset="cifar10"), "--dataset='cifar10' is not supported; use one of: mnist"),
-    (dict(strategy="gpu"), "--strategy='gpu' is not supported; use one of: default"),
+    (dict(strategy="gpu"), "--strategy='gpu' is unknown; use one of: default"),
     (dict(hidden_units=(128, 0)), "--hidden_units=128,0 must be positive integers"),
     (dict(export_dir=""), "--export_dir is empty"),
     (dict(name=""), "--name is empty"),

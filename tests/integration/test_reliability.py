@@ -112,8 +112,8 @@ RECIPE_CASES = [
     (["--learning_rate=0"], 2, "--learning_rate=0.0 must be > 0"),
     (["--learning_rate=-1e-3"], 2, "must be > 0"),
     (["--hidden_units=12,x"], 2, "--hidden_units=12,x must be comma-separated integers"),
-    (["--hidden_units=0"], 2, "`hidden_units` must be"),
-    (["--dropout=1.5"], 2, "`dropout` must be a float in [0, 1)"),
+    (["--hidden_units=0"], 2, "--hidden_units=0 must be positive integers"),
+    (["--dropout=1.5"], 2, "--dropout=1.5 must be in [0, 1)"),
     (["--no_such_flag=1"], 2, "no_such_flag"),
     (["--epochs=three"], 2, "epochs"),
     (["--version=1"], 2, "--version 1 already exists"),
@@ -123,6 +123,11 @@ RECIPE_CASES = [
     (["--strategy=multi_worker"], 2, "TF_CONFIG"),
     (["--strategy=mirrored", "--cpu_replicas=0"], 2, "--cpu_replicas=0 must be a positive integer"),
     (["--learning_rate=inf"], 2, "--learning_rate=inf must be a finite number"),
+    # TF Serving's versions are int64; seeds are 32-bit.
+    (["--version=9223372036854775808"], 2, "--version=9223372036854775808 is too large"),
+    (["--seed=-1"], 2, "--seed=-1 must be in [0, 4294967295]"),
+    (["--export_dir="], 2, "--export_dir is empty"),
+    (["--name="], 2, "--name is empty"),
 ]
 
 
@@ -258,11 +263,14 @@ def versions(export_dir, name):
 
 
 GENERATOR_CASES = [
-    ("shakespeare_lstm", ["--sample_temperature=nan"], "--sample_temperature=nan must be a number"),
+    ("shakespeare_lstm", ["--sample_temperature=nan"], "--sample_temperature=nan must be a finite number"),
     ("shakespeare_lstm", ["--sample_prompt=\udcff\udcfe"], "--sample_prompt=b'\\xff\\xfe' is not valid UTF-8"),
-    ("shakespeare_lstm", ["--sample_chars=-1"], "--sample_chars=-1 must be >= 0"),
-    ("shakespeare_gpt", ["--sample_top_k=-2"], "--sample_top_k=-2 must be >= 0"),
-    ("shakespeare_gpt", ["--sample_temperature=nan"], "--sample_temperature=nan must be a number"),
+    ("shakespeare_lstm", ["--sample_chars=-1"], "--sample_chars=-1 must be an integer >= 0"),
+    ("shakespeare_gpt", ["--sample_top_k=-2"], "--sample_top_k=-2 must be an integer >= 0"),
+    ("shakespeare_gpt", ["--sample_temperature=nan"], "--sample_temperature=nan must be a finite number"),
+    # Numbers that end in int32 tensors are bounded before any work.
+    ("shakespeare_gpt", ["--sample_chars=3000000000"], "--sample_chars=3000000000 is too large"),
+    ("shakespeare_gpt", ["--sample_top_k=3000000000"], "--sample_top_k=3000000000 is too large"),
 ]
 
 
