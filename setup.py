@@ -24,6 +24,8 @@ setup(
         "test": ["pytest>=8", "pytest-timeout", "pytest-xdist", "hypothesis", "matplotlib"],
         # The CPU build: on Linux, plain torch==2.13.0 is the CUDA one.
         "bench": ["matplotlib", "torch==2.13.0+cpu"],
+        # TensorFlow with its CUDA libraries, for a GPU machine without a system CUDA.
+        "gpu": ["tensorflow[and-cuda]~=2.21.0"],
     },
     entry_points={"console_scripts": ["modelzoo=modelzoo.cli:main"]},
 )

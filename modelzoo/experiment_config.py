@@ -85,6 +85,13 @@ class TrainingConfig(Config):
     cpu_replicas: Optional[int] = field(
         None, "mirrored on a CPU-only machine: logical CPUs.", minimum=1)
     tpu: Optional[str] = field(None, "TPU name or address for --strategy=tpu.")
+    deterministic: Optional[bool] = field(
+        None, "Deterministic ops (tf.config.experimental.enable_op_determinism). Unset: on "
+        "with --seed on a CPU, off on GPU and TPU, where some ops have no deterministic "
+        "kernel or run slower with one.")
+    jit_compile: str = field(
+        "auto", "XLA-compile the train step: auto (Keras decides), true or false.",
+        choices=("auto", "true", "false"))
     mixed_precision: bool = field(False, "bfloat16 on CPU/TPU, float16 on GPU.")
     model_dir: Optional[str] = field(None, "Backups (resume), checkpoints, TensorBoard logs.")
     fresh_start: bool = field(False, "Set an existing --model_dir backup aside.")

@@ -18,14 +18,25 @@ from modelzoo.registry import builder_config, get_model
 from modelzoo.training import Throughput, compile_model, model_dir_callbacks
 
 
+def deterministic(training):
+    """Whether ops run deterministically: `training.deterministic`, or by default
+    with a seed on a CPU (cheap there) and not on GPU or TPU (some ops have no
+    deterministic kernel, or a slower one)."""
+    if training.deterministic is not None:
+        return training.deterministic
+    accelerator = training.strategy == "tpu" or bool(tf.config.list_physical_devices("GPU"))
+    return training.seed is not None and not accelerator
+
+
 def set_up(training):
-    """Seeds every random generator and sets the precision policy.
+    """Seeds every random generator, sets op determinism and the precision policy.
 
     Args:
         training: the config's `TrainingConfig`.
     """
     if training.seed is not None:
         keras.utils.set_random_seed(training.seed)
+    if deterministic(training):
         tf.config.experimental.enable_op_determinism()
     if training.mixed_precision:
         gpu = bool(tf.config.list_physical_devices("GPU"))
@@ -57,6 +68,7 @@ def compile_args(config, train_steps, epochs=None, learning_rate=None):
         weight_decay=opt.weight_decay,
         beta_2=opt.beta_2,
         clipnorm=opt.clipnorm,
+        jit_compile={"auto": "auto", "true": True, "false": False}[config.training.jit_compile],
     )
 
 

@@ -15,6 +15,7 @@ from modelzoo.errors import ModelzooError, first_line
 def compile_model(
     model, learning_rate, decay_steps=None, steps_per_execution=1, warmup_steps=0,
     final_learning_rate_ratio=0.0, weight_decay=0.0, beta_2=0.999, clipnorm=None,
+    jit_compile="auto",
 ):
     """Compiles a logits classifier / language model with Adam or AdamW.
 
@@ -35,6 +36,8 @@ def compile_model(
             or normalization scales.
         beta_2: float. Adam's second-moment decay.
         clipnorm: float or None. Clips each gradient to this norm.
+        jit_compile: `"auto"`, True or False: Keras's XLA compilation of
+            the train step (`"auto"` lets Keras decide).
     """
     if decay_steps:
         warmup_steps = min(warmup_steps, decay_steps - 1)
@@ -70,6 +73,7 @@ def compile_model(
         # sample weights this is plain accuracy.
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
     )
     multi_worker.prepare_model(model)
 
