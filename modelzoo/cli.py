@@ -12,7 +12,7 @@ import math
 import sys
 
 from modelzoo.data import default_data_dir
-from modelzoo.errors import UsageError, check_utf8, report
+from modelzoo.errors import UsageError, check_utf8, handle_sigterm, report
 
 
 def build_parser():
@@ -280,9 +280,10 @@ def main(argv=None):
     Returns:
       The process exit code: 0 on success, else that of `errors.report`:
       the error's exit_code on a ModelzooError, 1 on any other error, 130
-      on Ctrl-C (argparse exits with 2 itself on usage errors).
+      on Ctrl-C, 143 on SIGTERM (argparse exits with 2 itself on usage errors).
     """
     args = build_parser().parse_args(argv)
+    handle_sigterm()
     try:
         summary = args.run(args)
     except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 - every failure is one line

@@ -2,7 +2,8 @@
 
 import os
 
-from modelzoo.errors import DataError, UsageError
+from modelzoo import storage
+from modelzoo.errors import DataError, ModelzooError, UsageError
 
 
 def version_path(model_dir, version=None, argument="--model"):
@@ -24,9 +25,9 @@ def version_path(model_dir, version=None, argument="--model"):
             f"{argument} {model_dir} is a version folder, not the folder of versions; pass {hint}"
         )
     try:
-        versions = sorted(int(n) for n in os.listdir(model_dir) if n.isascii() and n.isdigit())
-    except OSError as e:
-        raise UsageError(f"{argument} {model_dir} cannot be listed ({e.strerror})") from None
+        versions = storage.list_versions(model_dir)
+    except ModelzooError as e:
+        raise UsageError(f"{argument} {model_dir} cannot be listed ({e.__cause__.strerror})") from None
     if not versions:
         raise UsageError(f"{argument} {model_dir} holds no exported version; run a recipe first")
     if version is None:

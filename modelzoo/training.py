@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from modelzoo import multi_worker
+from modelzoo import multi_worker, storage
 from modelzoo.errors import ModelzooError, first_line
 
 
@@ -146,15 +146,13 @@ def set_aside(path, label="discarded"):
     Returns:
         The new path, or None if `path` does not exist.
     """
-    from modelzoo.export.publish import rename_no_replace
-
     if not os.path.lexists(path):
         return None
     base = f"{path}.{label}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 1000):
         target = base if n == 1 else f"{base}-{n}"
         try:
-            rename_no_replace(path, target)
+            storage.rename_no_replace(path, target)
             return target
         except FileExistsError:
             continue

@@ -7,7 +7,7 @@ import sys
 import tensorflow as tf
 from absl import app, flags, logging
 
-from modelzoo.errors import UsageError, report
+from modelzoo.errors import UsageError, handle_sigterm, report
 
 
 def _parse_flags(argv):
@@ -23,6 +23,7 @@ def app_run(run):
 
     def main(argv):
         prog = os.path.basename(argv[0])
+        handle_sigterm()
         if not flags.FLAGS.verbose:
             logging.set_verbosity(logging.WARNING)
             tf.get_logger().setLevel("WARNING")
