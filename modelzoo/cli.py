@@ -14,6 +14,8 @@ import sys
 from modelzoo.data import default_data_dir
 from modelzoo.errors import UsageError, check_utf8, handle_sigterm, report
 
+FLOAT32_MAX = 3.4028234663852886e38
+
 
 def build_parser():
     """Builds the argument parser with all subcommands.
@@ -115,12 +117,19 @@ def _add_predict_command(commands, common):
 def _run_predict(args):
     from modelzoo.predict import card_summary, export_path, predict
 
+    from modelzoo import storage
+
     if args.count <= 0:
         raise UsageError(f"--count={args.count} must be a positive integer")
-    if args.version is not None and args.version <= 0:
-        raise UsageError(f"--version={args.version} must be a positive integer")
+    storage.check_version(args.version)
+    # The export's tensors are int32 and float32: a larger number would wrap.
+    for flag in ("count", "num_chars", "top_k"):
+        storage.check_int_range(f"--{flag}", getattr(args, flag))
     if math.isnan(args.temperature):
         raise UsageError("--temperature=nan must be a number; <= 0 is greedy")
+    if math.isfinite(args.temperature) and abs(args.temperature) > FLOAT32_MAX:
+        raise UsageError(f"--temperature={args.temperature} is out of range: float32 holds "
+                         f"at most {FLOAT32_MAX:.6g}")
     for flag in ("text", "prompt", "question", "context"):
         for value in getattr(args, flag) or ():
             check_utf8(flag, value)

@@ -3,7 +3,7 @@
 import os
 
 from modelzoo import storage
-from modelzoo.errors import DataError, ModelzooError, UsageError
+from modelzoo.errors import DataError, ModelzooError, UsageError, first_line
 
 
 def version_path(model_dir, version=None, argument="--model"):
@@ -58,10 +58,95 @@ def card_summary(path):
         return f"unreadable model card ({exc})"
 
 
+def card_dataset(path):
+    """The dataset name the export's model card records, or None."""
+    from modelzoo.export.model_card import read_card
+
+    try:
+        card = read_card(path) or {}
+    except ValueError:
+        return None
+    name = (card.get("dataset") or {}).get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def load_serving(path):
+    """The `serving_default` of the SavedModel at `path`.
+
+    Raises:
+        DataError: the export cannot be loaded (a truncated or corrupt
+            file), naming it and the fix.
+    """
+    import tensorflow as tf
+
+    try:
+        return tf.saved_model.load(path).signatures["serving_default"]
+    except KeyError:
+        raise DataError(f"{path}: the SavedModel has no serving_default signature") from None
+    except Exception as exc:  # noqa: BLE001 - TF raises many types for a corrupt file
+        raise DataError(
+            f"{path}: cannot load the SavedModel ({type(exc).__name__}: {first_line(exc)}); "
+            "it is corrupt: publish it again, or pass another --version"
+        ) from None
+
+
+def check_image_dataset(dataset, data_dir, count, images_spec):
+    """Checks that TFDS `dataset` can feed `count` test images to a pixel export.
+
+    Everything is read from the dataset's registered info, before its
+    examples are.
+
+    Args:
+        dataset: str. The TFDS name.
+        data_dir: str or None. The TFDS data directory.
+        count: int. Test images asked for.
+        images_spec: the export's `images` `tf.TensorSpec`.
+
+    Raises:
+        UsageError: an unknown dataset, one without images of the export's
+            shape, or fewer test images than `count`.
+        DataError: the dataset is not prepared in `data_dir`.
+    """
+    import tensorflow_datasets as tfds
+
+    from modelzoo.data.loading import IMPORT_HINTS
+
+    known = ", ".join(sorted(IMPORT_HINTS))
+    try:
+        builder = tfds.builder(dataset, data_dir=data_dir)
+    except (tfds.core.registered.DatasetNotFoundError, ValueError):
+        raise UsageError(
+            f"--dataset={dataset!r} is not a TFDS dataset; modelzoo's datasets are: {known}"
+        ) from None
+    feature = builder.info.features["image"] if "image" in builder.info.features else None
+    want = tuple(images_spec.shape[1:])
+    if feature is None or len(feature.shape) != len(want) or any(
+            w is not None and d is not None and w != d for d, w in zip(feature.shape, want)):
+        has = "no images" if feature is None else f"images of shape {list(feature.shape)}"
+        raise UsageError(
+            f"--dataset={dataset} has {has}; this export takes images of shape "
+            f"{[None if d is None else int(d) for d in want]}: pass the dataset it was trained on"
+        )
+    if not builder.is_prepared():
+        hint = IMPORT_HINTS.get(dataset, f"tfds build {dataset} on a machine with network")
+        raise DataError(
+            f"dataset {dataset!r} is not prepared in {builder.data_dir}; import it with "
+            f"`{hint} --data_dir DIR` and pass --data_dir DIR"
+        )
+    test = builder.info.splits["test"].num_examples if "test" in builder.info.splits else 0
+    if count > test:
+        raise UsageError(f"--count={count} is more than the {test} test images of {dataset}; "
+                         f"pass at most {test}")
+
+
 def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None,
             prompt=None, num_chars=200, temperature=0.5, top_k=0, image=None,
             question=None, context=None):
     """Calls `serving_default` of an export on real inputs.
+
+    A pixel image export without `dataset` takes the one its model card
+    records, and the dataset is checked (known, images of the export's
+    shape, prepared, at least `count` test images) before it is read.
 
     The export's inputs say what it is, as they do to a TF Serving client:
     the task whose `serves` recognises them (`modelzoo.tasks`) reads the
@@ -96,11 +181,15 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     from modelzoo.tasks.base import task_serving
 
     path = export_path(model, version)
-    serve = tf.saved_model.load(path).signatures["serving_default"]
+    serve = load_serving(path)
     specs = serve.structured_input_signature[1]
     task = task_serving(specs)
     if task is None:
         raise DataError(f"{path}: unrecognised serving_default inputs {sorted(specs)}")
+    if set(specs) == {"images"} and specs["images"].dtype != tf.string:
+        dataset = dataset or card_dataset(path)
+        if dataset:
+            check_image_dataset(dataset, data_dir, count, specs["images"])
     request = dict(dataset=dataset, data_dir=data_dir, count=count, text=text, prompt=prompt,
                    num_chars=num_chars, temperature=temperature, top_k=top_k, image=image,
                    question=question, context=context)

@@ -227,7 +227,7 @@ _HELD = {}
 
 
 def hold_folder_lock(path, what=None):
-    """Locks the folder `path` until this process ends, without waiting.
+    """Locks the folder (or lock file) `path` until this process ends, without waiting.
 
     Taking it again in the same process is a no-op, so one process can run
     several trainings in the same folder one after the other.
@@ -248,8 +248,10 @@ def release_folder_lock(path):
 
 
 def _lock(path, blocking, what):
+    # A folder is locked itself; any other path is a lock file, created if missing.
+    flags = os.O_RDONLY | os.O_DIRECTORY if os.path.isdir(path) else os.O_RDWR | os.O_CREAT
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        fd = os.open(path, flags, 0o644)
     except OSError as exc:
         raise ModelzooError(f"cannot open {path} to lock it: {first_line(exc)}") from exc
     try:

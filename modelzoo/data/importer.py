@@ -27,7 +27,7 @@ from tensorflow_datasets.core.dataset_builders.adhoc_builder import AdhocBuilder
 
 from modelzoo import storage
 from modelzoo.data import idx
-from modelzoo.errors import DataError, UsageError
+from modelzoo.errors import DataError, UsageError, first_line
 
 IDX_DATASETS = ("fashion_mnist", "mnist")
 TEXT_DATASETS = ("tiny_shakespeare",)
@@ -36,6 +36,10 @@ TEXT_DATASETS = ("tiny_shakespeare",)
 _IDX_SPLIT_PREFIXES = {"train": "train", "test": "t10k"}
 
 _STAGING_PREFIX = ".modelzoo-import-"
+
+# The most text one import reads; tiny_shakespeare keeps a split as one
+# example, and a larger read would only run out of memory.
+MAX_TEXT_BYTES = 2**30
 
 
 class _ImportBuilder(AdhocBuilder, skip_registration=True):
@@ -205,7 +209,7 @@ def read_text(paths, fortune=False):
     parts = []
     for path in map(Path, paths):
         try:
-            raw = path.read_bytes()
+            raw = _read_bounded(path, MAX_TEXT_BYTES)
         except FileNotFoundError:
             raise DataError(
                 f"{path}: no such file; expected a UTF-8 text file"
@@ -223,6 +227,16 @@ def read_text(paths, fortune=False):
             f"empty corpus: {names} hold no text; expected some UTF-8 text"
         )
     return text
+
+
+def _read_bounded(path, limit):
+    """The bytes of `path`; DataError past `limit` bytes (e.g. a pipe that never ends)."""
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise DataError(f"{path}: more than {limit // 2**20} MiB; expected a UTF-8 text corpus "
+                        "of at most that size")
+    return raw
 
 
 def decode_utf8(raw, name):
@@ -299,6 +313,9 @@ def _check_src(src, name, directory):
     if directory != stat.S_ISDIR(mode):
         kind = "a directory" if stat.S_ISDIR(mode) else "not a directory"
         raise DataError(f"--src {src}: {kind}; expected {expected}")
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        # /dev/zero and the like never end.
+        raise DataError(f"--src {src}: a device, not a file; expected {expected}")
     if not os.access(src, os.R_OK | (os.X_OK if directory else 0)):
         raise DataError(f"--src {src}: cannot read (permission denied); expected {expected}")
     return src
@@ -372,14 +389,28 @@ def store(info, split_examples, data_dir, target, description=None, force=False)
     Returns:
       The summary dict; its status is "already imported" (and it describes
       that dataset) if another import finished first and not `force`.
+
+    Raises:
+      DataError: a split without examples (TFDS would fail after building),
+        or the dataset cannot be written.
     """
+    empty = [split for split, examples in split_examples.items() if not examples]
+    if empty:
+        raise DataError(f"the {empty[0]} split of {info.name} would hold no examples; "
+                        "expected some in every split")
     with staging_dir(data_dir, info.name) as staging:
         builder = _ImportBuilder(
             reference_info=info, split_examples=split_examples, data_dir=staging,
             description=description,
         )
-        with quiet_tfds():
-            builder.download_and_prepare()
+        try:
+            with quiet_tfds():
+                builder.download_and_prepare()
+        except OSError as err:
+            raise DataError(
+                f"{data_dir}: cannot write the dataset ({err.strerror or first_line(err)}); "
+                "free space there or pass another --data_dir"
+            ) from None
         built = staging / info.full_name
         expected = {split: len(ex) for split, ex in split_examples.items()}
         _check_loadable(info.name, staging, expected)

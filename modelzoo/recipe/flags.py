@@ -5,7 +5,7 @@ import os
 
 from absl import flags
 
-from modelzoo import distribute
+from modelzoo import distribute, training
 from modelzoo.errors import UsageError
 
 
@@ -75,6 +75,7 @@ def check_flags(flags_obj, datasets):
     if not math.isfinite(flags_obj.learning_rate):
         raise UsageError(f"--learning_rate={flags_obj.learning_rate} must be a finite number")
     check_model_dir(flags_obj.model_dir)
+    training.claim_model_dir(flags_obj.model_dir)
 
 
 def check_model_dir(model_dir):
