@@ -162,9 +162,11 @@ def rename_no_replace(source, target):
 def write_file(path, text, replace_existing=False, mode=0o644):
     """Writes `text` to `path` through a hidden sibling and one rename.
 
+    A reader never sees a partial file, and a failed write leaves none.
+
     Args:
         path: str. The file to write.
-        text: str, written as UTF-8.
+        text: str, written as UTF-8, or bytes.
         replace_existing: bool. Replace an existing `path`; else
             FileExistsError if one exists, even one written meanwhile.
         mode: int. The file's permissions (a temporary file's 0600 would
@@ -173,8 +175,8 @@ def write_file(path, text, replace_existing=False, mode=0o644):
     folder = os.path.dirname(os.path.abspath(path))
     temp = os.path.join(folder, f".{os.path.basename(path)}-{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        with open(temp, "x", encoding="utf-8") as f:
-            f.write(text)
+        with open(temp, "xb") as f:
+            f.write(text.encode("utf-8") if isinstance(text, str) else text)
         os.chmod(temp, mode)
         if replace_existing:
             os.replace(temp, path)

@@ -209,7 +209,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             raise
 
 
-def save_weights(model, path, remove_partial=True):
+def save_weights(model, path, remove_partial=True, atomic=False):
     """`model.save_weights(path)`; a failure is one `ModelzooError` naming `path`.
 
     The weights are written into memory by Keras and then to `path` by
@@ -221,14 +221,19 @@ def save_weights(model, path, remove_partial=True):
         model: a built `keras.Model`.
         path: str. The `.weights.h5` file.
         remove_partial: bool. Remove what a failed write left at `path`.
+        atomic: bool. Write a hidden sibling and rename it to `path`, so
+            `path` never holds a partial file.
 
     Raises:
         ModelzooError: the write failed (a full disk, a folder in the way).
     """
     data = weights_bytes(model)
     try:
-        with open(path, "wb") as f:
-            f.write(data)
+        if atomic:
+            storage.write_file(path, data, replace_existing=True)
+        else:
+            with open(path, "wb") as f:
+                f.write(data)
     except OSError as e:
         if remove_partial and os.path.isfile(path):
             os.remove(path)
@@ -294,7 +299,7 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
         if moved:
             logging.warning("%s existed; kept it as %s", path, moved)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        save_weights(self.model, path)
+        save_weights(self.model, path, atomic=True)
 
 
 # What a run writes inside --model_dir; each must be a folder if it exists.
@@ -398,11 +403,13 @@ def model_dir_callbacks(model_dir, strategy=None, fresh_start=False):
         # overwritten one by one.
         moved = set_aside(checkpoints, "previous")
         logging.warning("%s held an earlier run's checkpoints; kept them as %s", checkpoints, moved)
+    # The checkpoint first: once the backup records an epoch, its checkpoint
+    # is complete, so a run killed in between resumes without a gap.
     return [
-        BackupAndRestore(backup_dir),
         ModelCheckpoint(
             os.path.join(checkpoints, "epoch-{epoch:03d}.weights.h5"),
             save_weights_only=True,
         ),
+        BackupAndRestore(backup_dir),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
     ]
