@@ -895,7 +895,7 @@ CORRUPT_CASES = [
     ("warmup_garbage", garbage("assets.extra/tf_serving_warmup_requests"), "inspect", 1,
      "tf_serving_warmup_requests"),
     ("warmup_truncated", truncate("assets.extra/tf_serving_warmup_requests", 1000), "inspect", 1,
-     "tf_serving_warmup_requests is truncated"),
+     "tf_serving_warmup_requests is corrupt (truncated record at 0"),
 ]
 
 

@@ -7,6 +7,7 @@ generators: the first run of the sampling loop). The file is a TFRecord of
 """
 
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -107,7 +108,9 @@ def read_warmup(saved_model_dir):
                 raise ValueError(f"{path}: record {i} is not a PredictionLog ({exc}); "
                                  "publish the export again") from None
     except tf.errors.OpError as exc:
-        raise ValueError(f"{path} is corrupt ({first_line(exc)}); publish the export again") from None
+        # TF's text starts with the op's name in braces and ends with it in brackets.
+        reason = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:.*$", "", first_line(exc.message))
+        raise ValueError(f"{path} is corrupt ({reason}); publish the export again") from None
     # TF's reader stops quietly at a record cut short, which would read as fewer requests.
     if size != os.path.getsize(path):
         raise ValueError(
