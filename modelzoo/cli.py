@@ -98,9 +98,12 @@ def _add_predict_command(commands, common):
     predict = commands.add_parser(
         "predict", parents=[common], help="call an export's serving_default, as TF Serving would"
     )
-    predict.add_argument("--model", required=True, help="<export_dir>/<name>, e.g. saved_models/fashion_mnist_mlp")
+    predict.add_argument("--model", required=True,
+                         help="<export_dir>/<name> (its latest version) or a version folder, "
+                         "e.g. saved_models/fashion_mnist_mlp")
     predict.add_argument("--version", type=int, default=None, help="version (default: the latest)")
-    predict.add_argument("--dataset", help="image models: TFDS dataset whose test images to use")
+    predict.add_argument("--dataset", help="image models: TFDS dataset whose test images to use "
+                         "(default: the one the model card records)")
     predict.add_argument("--data_dir", default=None, help="TFDS data directory")
     predict.add_argument("--count", type=int, default=1, help="image models: number of test images")
     predict.add_argument("--text", action="append", help="text classifiers: a text; repeatable")

@@ -9,21 +9,26 @@ from modelzoo.errors import DataError, ModelzooError, UsageError, first_line
 def version_path(model_dir, version=None, argument="--model"):
     """Returns `<model_dir>/<version>`, by default the largest, as TF Serving picks.
 
+    `model_dir` may also be a version folder itself (`<export_dir>/<name>/3`),
+    as `inspect` takes it; then `version`, if given, must be its number.
     `argument` names the command-line argument in the error messages.
 
     Raises:
         UsageError: naming what is wrong with --model or --version.
     """
     if not os.path.exists(model_dir):
-        raise UsageError(f"{argument} {model_dir} does not exist; pass <export_dir>/<name>")
+        raise UsageError(f"{argument} {model_dir} does not exist; pass <export_dir>/<name>"
+                         f"{_exports_beside(model_dir)}")
     if not os.path.isdir(model_dir):
         raise UsageError(f"{argument} {model_dir} is a file; pass the folder <export_dir>/<name>")
     if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
-        parent, name = os.path.split(os.path.normpath(model_dir))
-        hint = f"--model {parent} --version {name}" if name.isdigit() else f"--model {parent}"
-        raise UsageError(
-            f"{argument} {model_dir} is a version folder, not the folder of versions; pass {hint}"
-        )
+        name = os.path.basename(os.path.normpath(model_dir))
+        if version is not None and str(version) != name:
+            raise UsageError(
+                f"--version {version} does not match {argument} {model_dir}, a version folder; "
+                f"pass --model {os.path.dirname(os.path.normpath(model_dir))} --version {version}"
+            )
+        return model_dir
     try:
         versions = storage.list_versions(model_dir)
     except ModelzooError as e:
@@ -38,6 +43,21 @@ def version_path(model_dir, version=None, argument="--model"):
             f"{', '.join(map(str, versions))}"
         )
     return os.path.join(model_dir, str(version))
+
+
+def _exports_beside(model_dir):
+    """"; <parent> holds the exports a, b" if the missing `model_dir`'s folder has some."""
+    parent = os.path.dirname(os.path.normpath(model_dir)) or "."
+    try:
+        names = sorted(
+            n for n in os.listdir(parent)
+            if not n.startswith(".") and storage.list_versions(os.path.join(parent, n))
+        )
+    except (OSError, ModelzooError):
+        return ""
+    if not names:
+        return ""
+    return f"; {parent} holds the exports {', '.join(names)}"
 
 
 def export_path(model, version=None):
@@ -157,7 +177,8 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     `question` and `context`, one per question.
 
     Args:
-        model: str. `<export_dir>/<name>`, the folder of versions.
+        model: str. `<export_dir>/<name>`, the folder of versions, or one
+            version folder.
         version: int or None for the latest.
         dataset: str. TFDS dataset of test images, for pixel image exports.
         data_dir: str or None. TFDS data directory.

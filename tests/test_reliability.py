@@ -189,8 +189,15 @@ CLI_CASES = [
     (["predict", "--model", "{w}/exports/nothing"], 2, "--model {w}/exports/nothing does not exist"),
     (["predict", "--model", "{w}/exports/empty_model"], 2, "holds no exported version"),
     (["predict", "--model", "{w}/exports/a_file"], 2, "is a file"),
-    (["predict", "--model", "{w}/exports/mnist_mlp/1"], 2,
-     "is a version folder, not the folder of versions; pass --model {w}/exports/mnist_mlp --version 1"),
+    # A version folder is taken as inspect takes it (this one is no real SavedModel).
+    (["predict", "--model", "{w}/exports/mnist_mlp/1"], 1,
+     "{w}/exports/mnist_mlp/1: cannot load the SavedModel"),
+    (["predict", "--model", "{w}/exports/mnist_mlp/1", "--version", "2"], 2,
+     "--version 2 does not match --model {w}/exports/mnist_mlp/1, a version folder; "
+     "pass --model {w}/exports/mnist_mlp --version 2"),
+    (["predict", "--model", "{w}/exports/mnist_mlpp"], 2,
+     "--model {w}/exports/mnist_mlpp does not exist; pass <export_dir>/<name>; {w}/exports holds "
+     "the exports mnist_mlp"),
     (["predict", "--model", "{w}/exports/mnist_mlp", "--version", "0"], 2, "--version=0 must be a positive"),
     (["predict", "--model", "{w}/exports/mnist_mlp", "--version", "7"], 2, "--version 7 does not exist"),
     (["predict", "--model", "{w}/exports/mnist_mlp", "--count", "0"], 2, "--count=0"),
