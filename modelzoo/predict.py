@@ -30,18 +30,11 @@ def version_path(model_dir, version=None, argument="--model"):
             )
         return model_dir
     try:
-        versions = storage.list_versions(model_dir)
-    except ModelzooError as e:
+        version, _ = storage.resolve_version(model_dir, version, argument)
+    except UsageError:
+        raise
+    except ModelzooError as e:  # it cannot be listed
         raise UsageError(f"{argument} {model_dir} cannot be listed ({e.__cause__.strerror})") from None
-    if not versions:
-        raise UsageError(f"{argument} {model_dir} holds no exported version; run a recipe first")
-    if version is None:
-        version = versions[-1]
-    elif version not in versions:
-        raise UsageError(
-            f"--version {version} does not exist in {model_dir}; it holds "
-            f"{', '.join(map(str, versions))}"
-        )
     return os.path.join(model_dir, str(version))
 
 

@@ -113,15 +113,23 @@ def check_int_range(flag, value, low=0, high=MAX_INT32, kind="int32"):
     return value
 
 
-def resolve_version(model_dir, version=None):
+def resolve_version(model_dir, version=None, argument=None):
     """`(version, versions)`: `version`, or the largest if None, and all versions.
+
+    The largest is what TF Serving's default policy serves.
+
+    Args:
+        model_dir: str. The folder of version folders.
+        version: int or None.
+        argument: str or None. How messages name `model_dir`, e.g. "--model".
 
     Raises:
         UsageError: `model_dir` holds no version, or not `version`.
     """
+    named = f"{argument} {model_dir}" if argument else model_dir
     versions = list_versions(model_dir)
     if not versions:
-        raise UsageError(f"{model_dir} holds no exported version; run a recipe first")
+        raise UsageError(f"{named} holds no exported version; run a recipe first")
     if version is None:
         return versions[-1], versions
     if version not in versions:
