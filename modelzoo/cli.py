@@ -15,7 +15,9 @@ import sys
 
 from modelzoo import quiet
 from modelzoo.data import default_data_dir
-from modelzoo.errors import UsageError, check_utf8, report
+from modelzoo.errors import UsageError, check_utf8, handle_sigterm, report
+
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -106,9 +108,12 @@ def _add_predict_command(commands, common):
     predict = commands.add_parser(
         "predict", parents=[common], help="call an export's serving_default, as TF Serving would"
     )
-    predict.add_argument("--model", required=True, help="<export_dir>/<name>, e.g. saved_models/fashion_mnist_mlp")
+    predict.add_argument("--model", required=True,
+                         help="<export_dir>/<name> (its latest version) or a version folder, "
+                         "e.g. saved_models/fashion_mnist_mlp")
     predict.add_argument("--version", type=int, default=None, help="version (default: the latest)")
-    predict.add_argument("--dataset", help="image models: TFDS dataset whose test images to use")
+    predict.add_argument("--dataset", help="image models: TFDS dataset whose test images to use "
+                         "(default: the one the model card records)")
     predict.add_argument("--data_dir", default=None, help="TFDS data directory")
     predict.add_argument("--count", type=int, default=1, help="image models: number of test images")
     predict.add_argument("--text", action="append", help="text classifiers: a text; repeatable")
@@ -125,12 +130,19 @@ def _add_predict_command(commands, common):
 def _run_predict(args):
     from modelzoo.predict import card_summary, export_path, predict
 
+    from modelzoo import storage
+
     if args.count <= 0:
         raise UsageError(f"--count={args.count} must be a positive integer")
-    if args.version is not None and args.version <= 0:
-        raise UsageError(f"--version={args.version} must be a positive integer")
+    storage.check_version(args.version)
+    # The export's tensors are int32 and float32: a larger number would wrap.
+    for flag in ("count", "num_chars", "top_k"):
+        storage.check_int_range(f"--{flag}", getattr(args, flag))
     if math.isnan(args.temperature):
         raise UsageError("--temperature=nan must be a number; <= 0 is greedy")
+    if math.isfinite(args.temperature) and abs(args.temperature) > FLOAT32_MAX:
+        raise UsageError(f"--temperature={args.temperature} is out of range: float32 holds "
+                         f"at most {FLOAT32_MAX:.6g}")
     for flag in ("text", "prompt", "question", "context"):
         for value in getattr(args, flag) or ():
             check_utf8(flag, value)
@@ -290,13 +302,14 @@ def main(argv=None):
     Returns:
       The process exit code: 0 on success, else that of `errors.report`:
       the error's exit_code on a ModelzooError, 1 on any other error, 130
-      on Ctrl-C (argparse exits with 2 itself on usage errors).
+      on Ctrl-C, 143 on SIGTERM (argparse exits with 2 itself on usage errors).
     """
     args = build_parser().parse_args(argv)
     if args.verbose:
         quiet.uninstall()
     else:
         quiet.install()
+    handle_sigterm()
     try:
         summary = args.run(args)
     except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 - every failure is one line

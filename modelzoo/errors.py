@@ -1,11 +1,40 @@
 """Errors that the command-line entry points turn into one-line messages."""
 
 import os
+import signal
 import sys
+import threading
 import traceback
 
-# What a shell reports for a process ended by SIGINT (128 + 2).
+# What a shell reports for a process ended by SIGINT (128 + 2) and SIGTERM (128 + 15).
 INTERRUPTED_EXIT_CODE = 130
+TERMINATED_EXIT_CODE = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every clean-up runs on the way out.
+
+    A `KeyboardInterrupt`, so the code that already cleans up after Ctrl-C
+    (staged folders, the publish check's child process) does so for it too.
+    """
+
+
+def handle_sigterm():
+    """Makes SIGTERM raise `Terminated` in the main thread, as Ctrl-C does.
+
+    `kill`, `timeout`, `docker stop` and job schedulers send SIGTERM, whose
+    default action ends the process at once and leaves staging folders and
+    child processes behind. Does nothing outside the main thread, where
+    Python cannot set handlers.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum, frame):
+    # Later SIGTERMs are ignored, so the clean-up the first one started finishes.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
 
 
 class ModelzooError(Exception):
@@ -71,15 +100,16 @@ def first_line(error, limit=None, empty=None):
 
 
 def _interrupted(error):
+    """The KeyboardInterrupt (or `Terminated`) in `error`'s chain, or None."""
     # Ctrl-C while Keras traces a layer reaches us wrapped in another error
     # ("Exception encountered when calling Flatten.call()").
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, KeyboardInterrupt):
-            return True
+            return error
         seen.add(id(error))
         error = error.__cause__ or error.__context__
-    return False
+    return None
 
 
 def report(prog, error, verbose=False):
@@ -90,7 +120,8 @@ def report(prog, error, verbose=False):
     is printed as it is; any other exception is named by its type, with a
     hint to rerun with --verbose; Ctrl-C is "interrupted; nothing
     published" and exit code 130, since exports and imports are renamed
-    into place only once complete.
+    into place only once complete, and SIGTERM (see `handle_sigterm`) is
+    "terminated; nothing published" and exit code 143.
 
     Args:
         prog: str. The program name that starts the line.
@@ -102,7 +133,11 @@ def report(prog, error, verbose=False):
     """
     if verbose:
         traceback.print_exception(error)
-    if _interrupted(error):
+    interrupt = _interrupted(error)
+    if isinstance(interrupt, Terminated):
+        print(f"{prog}: terminated; nothing published", file=sys.stderr)
+        return TERMINATED_EXIT_CODE
+    if interrupt is not None:
         print(f"{prog}: interrupted; nothing published", file=sys.stderr)
         return INTERRUPTED_EXIT_CODE
     if isinstance(error, ModelzooError):

@@ -3,7 +3,7 @@
 import json
 import os
 
-from modelzoo.errors import DataError, UsageError
+from modelzoo.errors import DataError, UsageError, first_line
 from modelzoo.export import model_card, warmup
 
 
@@ -43,6 +43,7 @@ def inspect_export(path):
         logs = warmup.read_warmup(path)
     except (ValueError, OSError, tf.errors.OpError) as exc:
         raise DataError(f"{path}: {exc}") from None
+    check_variables(path)
     requests = [
         {
             "signature": log.predict_log.request.model_spec.signature_name,
@@ -60,6 +61,28 @@ def inspect_export(path):
         "signatures": signatures,
         "warmup_requests": requests,
     }
+
+
+def check_variables(path):
+    """Reads every variable of the SavedModel at `path`, as a server loading it would.
+
+    Raises:
+        DataError: `variables/` is truncated or corrupt, naming the export.
+    """
+    import tensorflow as tf
+
+    prefix = os.path.join(path, "variables", "variables")
+    if not os.path.exists(prefix + ".index"):
+        return  # a SavedModel without variables
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as exc:  # noqa: BLE001 - TF raises many types for a corrupt file
+        raise DataError(
+            f"{path}: its variables cannot be read ({type(exc).__name__}: {first_line(exc)}); "
+            "it is corrupt: publish it again"
+        ) from None
 
 
 def render(info):

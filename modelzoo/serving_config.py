@@ -8,15 +8,21 @@ platform and version policy. This writes it for the folders of
 
 import os
 import posixpath
-import tempfile
 
+from modelzoo import storage
 from modelzoo.errors import UsageError
 
 VERSIONS_HELP = "latest (the default), latest:N, all, or specific:V1,V2,..."
 
 
+# TF Serving's `latest.num_versions` is a uint32; a version is an int64.
+MAX_NUM_VERSIONS = 2**32 - 1
+
+
 def parse_versions(text):
     """Parses --versions into `(kind, value)`.
+
+    Every number is range-checked against the type TF Serving stores it in.
 
     Returns:
         `("latest", N)`, `("all", None)` or `("specific", [versions])`.
@@ -29,16 +35,24 @@ def parse_versions(text):
         if kind == "latest" and not colon:
             return "latest", 1
         if kind == "latest" and int(argument) > 0:
+            if int(argument) > MAX_NUM_VERSIONS:
+                raise _out_of_range(text, f"latest:N is at most {MAX_NUM_VERSIONS} (uint32)")
             return "latest", int(argument)
         if kind == "all" and not colon:
             return "all", None
         if kind == "specific":
             versions = sorted({int(v) for v in argument.split(",")})
+            if versions and versions[-1] > storage.MAX_VERSION:
+                raise _out_of_range(text, f"a version is at most {storage.MAX_VERSION} (int64)")
             if versions and versions[0] > 0:
                 return "specific", versions
     except ValueError:
         pass
     raise UsageError(f"--versions={text!r} is not valid; use {VERSIONS_HELP}")
+
+
+def _out_of_range(text, bound):
+    return UsageError(f"--versions={text!r} is out of range: {bound}")
 
 
 def exported_models(export_dir):
@@ -63,7 +77,7 @@ def exported_models(export_dir):
         model_dir = os.path.join(export_dir, name)
         versions = []
         for child in _visible_folders(model_dir):
-            if not (child.isascii() and child.isdigit()):
+            if not storage.is_version_name(child):
                 raise UsageError(
                     f"{os.path.join(model_dir, child)} is not an integer version folder; "
                     f"TF Serving would skip it: move it out of {model_dir}"
@@ -125,25 +139,11 @@ def write_config(config, out, force=False):
     """
     from google.protobuf import text_format
 
-    from modelzoo.export.publish import rename_no_replace
-
-    folder = check_out(out, force)
-    descriptor, temp = tempfile.mkstemp(dir=folder, prefix=".models.config-")
+    check_out(out, force)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as f:
-            f.write(text_format.MessageToString(config))
-        # mkstemp's 0600 would hide the file from a server running as another user.
-        os.chmod(temp, 0o644)
-        if force:
-            os.replace(temp, out)
-        else:
-            try:
-                rename_no_replace(temp, out)
-            except FileExistsError:  # written meanwhile by someone else
-                raise _exists(out) from None
-    finally:
-        if os.path.lexists(temp):
-            os.unlink(temp)
+        storage.write_file(out, text_format.MessageToString(config), replace_existing=force)
+    except FileExistsError:  # written meanwhile by someone else
+        raise _exists(out) from None
 
 
 def check_out(out, force=False):

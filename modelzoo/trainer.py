@@ -15,7 +15,7 @@ import tensorflow as tf
 from modelzoo import distribute
 from modelzoo.errors import UsageError
 from modelzoo.registry import builder_config, get_model
-from modelzoo.training import Throughput, compile_model, model_dir_callbacks
+from modelzoo.training import Throughput, claim_model_dir, compile_model, model_dir_callbacks
 
 
 def deterministic(training):
@@ -112,6 +112,18 @@ def fit_and_evaluate(model, train_ds, test_ds, config, strategy, examples_per_ep
     return metrics, throughput
 
 
+def make_model_dir(model_dir):
+    """Creates --model_dir (if set); a folder that cannot be made is a `UsageError`."""
+    if not model_dir:
+        return
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+    except OSError as e:
+        raise UsageError(
+            f"--model_dir={model_dir} cannot be created ({e.strerror}); pass a writable folder"
+        ) from None
+
+
 def count(ds):
     """Number of elements (batches, if batched) of `ds`, or None if unknown."""
     n = int(ds.cardinality())
@@ -140,6 +152,9 @@ def run(config, datasets_override=None, strategy_override=None):
     config = config.checked()
     task = task_for(config)
     task.check()
+    make_model_dir(config.training.model_dir)
+    # Locked for this run: a second run sharing the folder fails now, not after an epoch.
+    claim_model_dir(config.training.model_dir)
     set_up(config.training)
     strategy = make_strategy(config.training, strategy_override)
     task.check_target()

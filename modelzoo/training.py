@@ -1,5 +1,6 @@
 """Compiling and fitting, shared by every recipe."""
 
+import io
 import json
 import os
 import time
@@ -8,8 +9,8 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from modelzoo import multi_worker
-from modelzoo.errors import ModelzooError, first_line
+from modelzoo import multi_worker, storage
+from modelzoo.errors import ModelzooError, UsageError, first_line
 
 
 def compile_model(
@@ -101,16 +102,21 @@ class Throughput(keras.callbacks.Callback):
 
 
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
-    """Keras's `BackupAndRestore` that names a corrupt backup in one line.
+    """Keras's `BackupAndRestore` that resumes from the last sound backup.
 
-    It keeps the previous backup too (`double_checkpoint`), since Keras
-    writes the backup in place and a kill during the write corrupts it.
+    It keeps the previous backup too (`<file>.bkp`), since a kill while the
+    backup is written leaves it broken, and rotates by renaming (Keras
+    copies), which needs no disk space: a full disk cannot break both. When
+    the latest backup is missing or broken (empty, unreadable or not an epoch
+    count) and the previous pair is sound, training resumes from that pair.
+    A backup that cannot be restored is named in one line.
     """
 
     def __init__(self, backup_dir):
         super().__init__(backup_dir, double_checkpoint=True)
 
     def on_train_begin(self, logs=None):
+        self._fall_back_to_previous()
         # Keras resumes at the saved epoch even without the weights file, so
         # the run would go on from random weights as if nothing was lost.
         if (
@@ -124,6 +130,12 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 f"{os.path.basename(self._weights_path)}, so its weights cannot be restored; "
                 "rerun with --fresh_start to set it aside and train from epoch 1"
             )
+        broken = self._broken_file()
+        if broken == self._training_metadata_path:
+            raise ModelzooError(
+                f"the backup {broken} cannot be restored ({self._metadata_problem(broken)}); "
+                "rerun with --fresh_start to set it aside and train from epoch 1"
+            )
         try:
             super().on_train_begin(logs)
         except Exception as e:  # noqa: BLE001 - h5py, OSError, JSON, shape errors
@@ -133,15 +145,130 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 "rerun with --fresh_start to set it aside and train from epoch 1"
             ) from e
 
-    def _broken_file(self):
+    def _fall_back_to_previous(self):
+        """Puts the previous pair in place if the latest is missing or broken."""
+        current = (self._weights_path, self._training_metadata_path)
+        previous = (self._prev_weights_path, self._prev_training_metadata_path)
+        if self._pair_is_sound(*current) or not self._pair_is_sound(*previous):
+            return
+        if not any(os.path.exists(p) for p in current):
+            return  # a finished or fresh run: nothing to resume
+        meta = self._training_metadata_path
+        logging.warning(
+            "the latest backup in %s is incomplete (%s); resuming from the previous one (%s.bkp)",
+            self.backup_dir, self._metadata_problem(meta) if os.path.exists(meta)
+            else f"no {os.path.basename(meta)}", os.path.basename(meta),
+        )
+        for source, target in zip(previous, current):
+            os.replace(source, target)
+
+    def _pair_is_sound(self, weights, metadata):
+        return os.path.isfile(weights) and self._metadata_problem(metadata) is None
+
+    @staticmethod
+    def _metadata_problem(path):
+        """Why the metadata file `path` cannot be resumed from, or None."""
         try:
-            with open(self._training_metadata_path) as f:
-                int(json.load(f)["epoch"])
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, KeyError, TypeError):
+            with open(path) as f:
+                text = f.read()
+        except OSError as e:
+            return e.strerror or type(e).__name__
+        if not text.strip():
+            return "it is empty"
+        try:
+            epoch = json.loads(text)["epoch"]
+        except (ValueError, KeyError, TypeError) as e:
+            return f"not a JSON object with an epoch: {first_line(e, empty=type(e).__name__)}"
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            return f"its epoch is {json.dumps(epoch)}, not a whole number >= 0"
+        return None
+
+    def _broken_file(self):
+        if os.path.exists(self._training_metadata_path) and self._metadata_problem(
+                self._training_metadata_path):
             return self._training_metadata_path
         return self._weights_path
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        current = (self._weights_path, self._training_metadata_path)
+        previous = (self._prev_weights_path, self._prev_training_metadata_path)
+        if self._pair_is_sound(*current):
+            for source, target in zip(current, previous):
+                os.replace(source, target)
+        try:
+            save_weights(self.model, self._weights_path, remove_partial=False)
+            write_text(self._training_metadata_path, json.dumps(
+                {"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+        except ModelzooError:
+            # Back to the state before this save: the last sound backup as
+            # the latest, or none rather than a broken one.
+            if self._pair_is_sound(*previous):
+                for source, target in zip(previous, current):
+                    os.replace(source, target)
+            else:
+                for path in current:
+                    if os.path.isfile(path):
+                        os.remove(path)
+            raise
+
+
+def save_weights(model, path, remove_partial=True, atomic=False):
+    """`model.save_weights(path)`; a failure is one `ModelzooError` naming `path`.
+
+    The weights are written into memory by Keras and then to `path` by
+    plain file I/O: h5py writing to a full disk leaves its file open, and
+    freeing it at exit prints two tracebacks and crashes the process (exit
+    139).
+
+    Args:
+        model: a built `keras.Model`.
+        path: str. The `.weights.h5` file.
+        remove_partial: bool. Remove what a failed write left at `path`.
+        atomic: bool. Write a hidden sibling and rename it to `path`, so
+            `path` never holds a partial file.
+
+    Raises:
+        ModelzooError: the write failed (a full disk, a folder in the way).
+    """
+    data = weights_bytes(model)
+    try:
+        if atomic:
+            storage.write_file(path, data, replace_existing=True)
+        else:
+            with open(path, "wb") as f:
+                f.write(data)
+    except OSError as e:
+        if remove_partial and os.path.isfile(path):
+            os.remove(path)
+        raise ModelzooError(
+            f"cannot write {path} ({e.strerror}); free space there or pass another --model_dir"
+        ) from None
+
+
+def weights_bytes(model):
+    """The `.weights.h5` file `model.save_weights` would write, as bytes."""
+    # Keras's own writer, the one `save_weights` uses, given a BytesIO: its
+    # public API takes only a path.
+    from keras.src.saving import saving_lib
+
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="",
+                           visited_saveables=set())
+    store.close()
+    return buffer.getvalue()
+
+
+def write_text(path, text):
+    """Writes `text` to `path`; a failure is one `ModelzooError` naming `path`."""
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise ModelzooError(
+            f"cannot write {path} ({e.strerror}); free space there or pass another --model_dir"
+        ) from None
 
 
 def set_aside(path, label="discarded"):
@@ -150,15 +277,13 @@ def set_aside(path, label="discarded"):
     Returns:
         The new path, or None if `path` does not exist.
     """
-    from modelzoo.export.publish import rename_no_replace
-
     if not os.path.lexists(path):
         return None
     base = f"{path}.{label}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 1000):
         target = base if n == 1 else f"{base}-{n}"
         try:
-            rename_no_replace(path, target)
+            storage.rename_no_replace(path, target)
             return target
         except FileExistsError:
             continue
@@ -166,7 +291,10 @@ def set_aside(path, label="discarded"):
 
 
 class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """Keras's `ModelCheckpoint` that sets an existing file aside, never replacing it."""
+    """Keras's `ModelCheckpoint` that sets an existing file aside, never replacing it.
+
+    A failed write is one `ModelzooError` naming the file (see `save_weights`).
+    """
 
     def on_epoch_end(self, epoch, logs=None):
         # The file name template has only {epoch}, counted from 1 by Keras.
@@ -174,7 +302,68 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
         moved = set_aside(path, "previous")
         if moved:
             logging.warning("%s existed; kept it as %s", path, moved)
-        super().on_epoch_end(epoch, logs)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        save_weights(self.model, path, atomic=True)
+
+
+# What a run writes inside --model_dir; each must be a folder if it exists.
+MODEL_DIR_FOLDERS = ("backup", "checkpoints", "logs")
+
+
+def claim_model_dir(model_dir):
+    """Checks the folders a run writes in `model_dir` and locks it for this run.
+
+    Called before any work, so a file in the way or a second run sharing
+    the folder fails at once, not after an epoch. The lock is a `flock` on
+    a hidden file, one per multi-worker task (they share `model_dir` but
+    each writes its own backup); it is held until the process ends, and
+    taking it again in the same process is a no-op.
+
+    Args:
+        model_dir: str or None (then nothing is done). An existing folder.
+
+    Raises:
+        UsageError: a file is in the way of `backup`, `checkpoints` or `logs`.
+        storage.FolderInUse: another run holds `model_dir`.
+    """
+    if not model_dir:
+        return
+    task = _task_suffix()
+    check_model_dir_folders(
+        model_dir, [os.path.join(model_dir, n) for n in (*MODEL_DIR_FOLDERS, f"backup{task}")])
+    lock = os.path.join(model_dir, f".modelzoo-run{task}.lock")
+    storage.hold_folder_lock(lock, what=f"--model_dir={model_dir}")
+
+
+def check_model_dir_folders(model_dir, paths):
+    """Raises `UsageError` if one of `paths` (in `model_dir`) exists and is not a folder."""
+    for path in paths:
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise UsageError(
+                f"--model_dir={model_dir}: {path} is a file, not a folder; "
+                "move it away or pass another --model_dir"
+            )
+
+
+def _task_suffix():
+    # The multi-worker task from TF_CONFIG, as `-worker1`; "" for the chief
+    # or a single process. The chief's files carry no suffix, as in
+    # `model_dir_callbacks`.
+    try:
+        task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task") or {}
+        kind, index = task.get("type"), int(task.get("index", 0))
+    except (ValueError, AttributeError, TypeError):
+        return ""
+    if not kind or kind == "chief" or (kind == "worker" and index == 0 and not _has_chief()):
+        return ""
+    return f"-{kind}{index}"
+
+
+def _has_chief():
+    try:
+        return bool(json.loads(os.environ["TF_CONFIG"]).get("cluster", {}).get("chief"))
+    except (KeyError, ValueError, AttributeError):
+        return False
 
 
 def model_dir_callbacks(model_dir, strategy=None, fresh_start=False):
@@ -211,17 +400,20 @@ def model_dir_callbacks(model_dir, strategy=None, fresh_start=False):
         set_aside(backup_dir)
     out_dir = distribute.worker_dir(model_dir, strategy)
     checkpoints = os.path.join(out_dir, "checkpoints")
+    check_model_dir_folders(model_dir, [backup_dir, checkpoints, os.path.join(out_dir, "logs")])
     if not os.path.exists(backup_dir) and os.path.isdir(checkpoints) and os.listdir(checkpoints):
         # A run that does not resume starts its epochs at 1 again: the
         # earlier run's checkpoints move aside whole instead of being
         # overwritten one by one.
         moved = set_aside(checkpoints, "previous")
         logging.warning("%s held an earlier run's checkpoints; kept them as %s", checkpoints, moved)
+    # The checkpoint first: once the backup records an epoch, its checkpoint
+    # is complete, so a run killed in between resumes without a gap.
     return [
-        BackupAndRestore(backup_dir),
         ModelCheckpoint(
             os.path.join(checkpoints, "epoch-{epoch:03d}.weights.h5"),
             save_weights_only=True,
         ),
+        BackupAndRestore(backup_dir),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
     ]

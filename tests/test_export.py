@@ -449,8 +449,8 @@ def test_verify_module_imports_only_tensorflow_tf_text_and_serving_protos():
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or ".").split(".")[0])
     # tensorflow_text for its ops only, which TF Serving links as well.
-    assert imported <= {"base64", "json", "os", "sys", "numpy", "tensorflow", "tensorflow_text",
-                        "tensorflow_serving"}
+    assert imported <= {"base64", "ctypes", "json", "os", "signal", "sys", "numpy", "tensorflow",
+                        "tensorflow_text", "tensorflow_serving"}
 
 
 # --- slow: real publishing, fresh-process checks ---------------------------------------

@@ -6,24 +6,28 @@ names and splits), so `tfds.load(name, data_dir=..., download=False)` loads it w
 registered builder class, unchanged.
 
 Writing is atomic: the dataset is built in a hidden staging folder inside
-`data_dir` and its version folder is renamed into place only once complete.
-Inputs are fully read and checked before anything is written, so a corrupt
-file leaves `data_dir` untouched.
+`data_dir` (a `storage.StagedDir`, removed on any failure or signal, and
+swept by a later import if a killed one left it) and its version folder is
+renamed into place only once complete. What happens to a folder already
+there is decided at that moment, under a lock on its parent folder: a
+prepared dataset is kept unless `force`, and a folder holding anything else
+is never deleted without `force`. Inputs are fully read and checked before
+anything is written, so a corrupt file leaves `data_dir` untouched.
 """
 
 import contextlib
+import io
 import os
-import shutil
 import stat
-import sys
 import tempfile
 from pathlib import Path
 
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.dataset_builders.adhoc_builder import AdhocBuilder
 
+from modelzoo import storage
 from modelzoo.data import idx
-from modelzoo.errors import DataError, UsageError
+from modelzoo.errors import DataError, UsageError, first_line
 
 IDX_DATASETS = ("fashion_mnist", "mnist")
 TEXT_DATASETS = ("tiny_shakespeare",)
@@ -32,6 +36,10 @@ TEXT_DATASETS = ("tiny_shakespeare",)
 _IDX_SPLIT_PREFIXES = {"train": "train", "test": "t10k"}
 
 _STAGING_PREFIX = ".modelzoo-import-"
+
+# The most text one import reads; tiny_shakespeare keeps a split as one
+# example, and a larger read would only run out of memory.
+MAX_TEXT_BYTES = 2**30
 
 
 class _ImportBuilder(AdhocBuilder, skip_registration=True):
@@ -97,8 +105,9 @@ def import_idx(name, src, data_dir, force=False):
     src = _check_src(src, name, directory=True)
     info = reference_info(name)
     target = version_dir(data_dir, info)
-    if is_prepared(target) and not force:
-        return existing_summary(name, data_dir, target)
+    kept = keep_existing(name, data_dir, target, force)
+    if kept:
+        return kept
 
     rows, cols, _ = info.features["image"].shape
     num_classes = info.features["label"].num_classes
@@ -112,7 +121,7 @@ def import_idx(name, src, data_dir, force=False):
             num_classes,
         )
         split_examples[split] = _idx_examples(images, labels)
-    return store(info, split_examples, data_dir, target)
+    return store(info, split_examples, data_dir, target, force=force)
 
 
 def import_text(name, src_files, data_dir, fortune=False, force=False):
@@ -144,8 +153,9 @@ def import_text(name, src_files, data_dir, fortune=False, force=False):
         _check_src(path, name, directory=False)
     info = reference_info(name)
     target = version_dir(data_dir, info)
-    if is_prepared(target) and not force:
-        return existing_summary(name, data_dir, target)
+    kept = keep_existing(name, data_dir, target, force)
+    if kept:
+        return kept
 
     text = read_text(src_files, fortune=fortune)
     # Keys as in TFDS's builder, which yields one example per split.
@@ -153,7 +163,7 @@ def import_text(name, src_files, data_dir, fortune=False, force=False):
         split: [(split, {"text": part})]
         for split, part in split_text(text).items()
     }
-    return store(info, split_examples, data_dir, target)
+    return store(info, split_examples, data_dir, target, force=force)
 
 
 def import_with(name, data_dir, read, force=False):
@@ -175,10 +185,11 @@ def import_with(name, data_dir, read, force=False):
     """
     info = reference_info(name)
     target = version_dir(data_dir, info)
-    if is_prepared(target) and not force:
-        return existing_summary(name, data_dir, target)
+    kept = keep_existing(name, data_dir, target, force)
+    if kept:
+        return kept
     split_examples, description = read(info)
-    return store(info, split_examples, data_dir, target, description)
+    return store(info, split_examples, data_dir, target, description, force=force)
 
 
 def read_text(paths, fortune=False):
@@ -198,7 +209,7 @@ def read_text(paths, fortune=False):
     parts = []
     for path in map(Path, paths):
         try:
-            raw = path.read_bytes()
+            raw = _read_bounded(path, MAX_TEXT_BYTES)
         except FileNotFoundError:
             raise DataError(
                 f"{path}: no such file; expected a UTF-8 text file"
@@ -216,6 +227,16 @@ def read_text(paths, fortune=False):
             f"empty corpus: {names} hold no text; expected some UTF-8 text"
         )
     return text
+
+
+def _read_bounded(path, limit):
+    """The bytes of `path`; DataError past `limit` bytes (e.g. a pipe that never ends)."""
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise DataError(f"{path}: more than {limit // 2**20} MiB; expected a UTF-8 text corpus "
+                        "of at most that size")
+    return raw
 
 
 def decode_utf8(raw, name):
@@ -292,6 +313,9 @@ def _check_src(src, name, directory):
     if directory != stat.S_ISDIR(mode):
         kind = "a directory" if stat.S_ISDIR(mode) else "not a directory"
         raise DataError(f"--src {src}: {kind}; expected {expected}")
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        # /dev/zero and the like never end.
+        raise DataError(f"--src {src}: a device, not a file; expected {expected}")
     if not os.access(src, os.R_OK | (os.X_OK if directory else 0)):
         raise DataError(f"--src {src}: cannot read (permission denied); expected {expected}")
     return src
@@ -351,7 +375,7 @@ def _idx_examples(images, labels):
     ]
 
 
-def store(info, split_examples, data_dir, target, description=None):
+def store(info, split_examples, data_dir, target, description=None, force=False):
     """Builds the dataset in a staging dir, then renames it to `target`.
 
     Args:
@@ -360,29 +384,62 @@ def store(info, split_examples, data_dir, target, description=None):
       data_dir: the TFDS data directory.
       target: <data_dir>/<name>[/<config>]/<version>.
       description: the dataset's description; TFDS's by default.
+      force: replace what is at `target` when the build is done.
 
     Returns:
-      The summary dict.
+      The summary dict; its status is "already imported" (and it describes
+      that dataset) if another import finished first and not `force`.
+
+    Raises:
+      DataError: a split without examples (TFDS would fail after building),
+        or the dataset cannot be written.
     """
+    empty = [split for split, examples in split_examples.items() if not examples]
+    if empty:
+        raise DataError(f"the {empty[0]} split of {info.name} would hold no examples; "
+                        "expected some in every split")
     with staging_dir(data_dir, info.name) as staging:
         builder = _ImportBuilder(
             reference_info=info, split_examples=split_examples, data_dir=staging,
             description=description,
         )
-        # TFDS prints "Downloading and preparing..." to stdout; keep stdout
-        # for the caller's own output.
-        with contextlib.redirect_stdout(sys.stderr):
-            builder.download_and_prepare()
+        try:
+            with quiet_tfds():
+                builder.download_and_prepare()
+        except OSError as err:
+            raise DataError(
+                f"{data_dir}: cannot write the dataset ({err.strerror or first_line(err)}); "
+                "free space there or pass another --data_dir"
+            ) from None
         built = staging / info.full_name
         expected = {split: len(ex) for split, ex in split_examples.items()}
         _check_loadable(info.name, staging, expected)
-        status = move_into_place(built, target, staging)
+        status = move_into_place(built, target, staging, force)
+    if status == "already imported":
+        return existing_summary(info.name, data_dir, target)
     return summary(info.name, info.version, target, expected, status)
 
 
 @contextlib.contextmanager
+def quiet_tfds():
+    """Silences TFDS's progress bars and its "downloaded and prepared to" lines.
+
+    They name the staging folder, not where the dataset ends up, and a
+    progress bar printed after a failure would hide the error's one line.
+    """
+    tfds.display_progress_bar(False)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        tfds.display_progress_bar(True)
+
+
+@contextlib.contextmanager
 def staging_dir(data_dir, name):
-    """A hidden folder inside `data_dir` to build in, removed afterwards.
+    """A hidden, locked folder inside `data_dir` to build in, removed afterwards.
+
+    Staging folders that killed imports left in `data_dir` are removed first.
 
     Args:
       data_dir: the TFDS data directory (created if missing).
@@ -395,16 +452,14 @@ def staging_dir(data_dir, name):
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         # Inside data_dir so the final rename stays on one filesystem.
-        staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX + name + "-", dir=data_dir))
+        staged = storage.StagedDir.create(data_dir, f"{_STAGING_PREFIX}{name}-", _STAGING_PREFIX)
     except OSError as err:
         raise DataError(
             f"{data_dir}: cannot create a staging folder ({err.strerror}); "
             "expected a writable TFDS data directory"
         ) from err
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with staged:
+        yield Path(staged.path)
 
 
 def _check_loadable(name, data_dir, expected):
@@ -418,22 +473,91 @@ def _check_loadable(name, data_dir, expected):
         )
 
 
-def move_into_place(built, target, staging):
-    """Renames `built` to `target`, replacing an existing one only at the end."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        built.rename(target)
-        return "imported"
-    # The old version moves into staging (deleted with it) only after the new
-    # one is complete; if the swap fails the old one is put back.
-    old = staging / "replaced"
-    target.rename(old)
+def move_into_place(built, target, staging, force=False):
+    """Renames `built` to `target`, deciding under a lock what to do with an existing one.
+
+    The decision is made here, at the rename, not when the import started,
+    so two imports of one dataset at once never replace each other.
+
+    Args:
+      built: the complete new version folder.
+      target: where it goes.
+      staging: the staging folder (an old version replaced is moved there,
+        and deleted with it).
+      force: replace an existing `target`, whatever it holds.
+
+    Returns:
+      "imported", "replaced" or "already imported" (`target` was prepared
+      meanwhile and not `force`: it is kept, `built` is dropped).
+
+    Raises:
+      DataError: `target` exists, is not a prepared dataset and holds
+        something, and not `force`.
+    """
     try:
-        built.rename(target)
-    except BaseException:
-        old.rename(target)
-        raise
-    return "replaced"
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"{target.parent}: cannot create it ({err.strerror})") from err
+    with storage.folder_lock(target.parent):
+        if not force:
+            refuse_unknown_folder(target)
+            if is_prepared(target):
+                return "already imported"
+            if target.is_dir():
+                target.rmdir()  # empty, checked above
+        if not os.path.lexists(target):
+            storage.rename_no_replace(built, target)
+            return "imported"
+        # The old version moves into staging (deleted with it) only after the
+        # new one is complete; if the swap fails the old one is put back.
+        old = staging / "replaced"
+        storage.rename_no_replace(target, old)
+        try:
+            storage.rename_no_replace(built, target)
+        except BaseException:
+            storage.rename_no_replace(old, target)
+            raise
+        return "replaced"
+
+
+def refuse_unknown_folder(target):
+    """Raises DataError if `target` exists and is neither a dataset nor empty.
+
+    Such a folder may hold a user's files, which only `--force` may delete.
+    """
+    if not os.path.lexists(target) or is_prepared(target):
+        return
+    try:
+        names = sorted(os.listdir(target))
+    except NotADirectoryError:
+        names = None
+    except OSError as err:
+        raise DataError(f"{target}: cannot list it ({err.strerror})") from err
+    if names == []:
+        return
+    held = "is a file" if names is None else (
+        "holds " + ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    )
+    raise DataError(
+        f"{target} is not an imported dataset (no dataset_info.json) and {held}; "
+        "move it away, or pass --force to replace it"
+    )
+
+
+def keep_existing(name, data_dir, target, force):
+    """The summary of the dataset already at `target` if it is kept, else None.
+
+    Checked before any work; `move_into_place` checks again at the rename.
+
+    Raises:
+      DataError: `target` holds something else and not `force`.
+    """
+    if force:
+        return None
+    refuse_unknown_folder(target)
+    if is_prepared(target):
+        return existing_summary(name, data_dir, target)
+    return None
 
 
 def existing_summary(name, data_dir, target):

@@ -7,8 +7,6 @@ into place only when TFDS has finished, so a failure leaves no partial
 dataset.
 """
 
-import contextlib
-import sys
 from pathlib import Path
 
 import tensorflow_datasets as tfds
@@ -66,8 +64,9 @@ def prepare(name, data_dir, manual_dir, download=False):
     data_dir = Path(data_dir).expanduser().absolute()
     builder = tfds.builder(name, data_dir=data_dir)
     target = Path(builder.data_dir)
-    if importer.is_prepared(target):
-        return importer.existing_summary(name, data_dir, target)
+    kept = importer.keep_existing(name, data_dir, target, force=False)
+    if kept:
+        return kept
     missing = [f for f in required_files(builder) if not (manual / f).is_file()]
     if missing and not download:
         raise DataError(
@@ -78,14 +77,16 @@ def prepare(name, data_dir, manual_dir, download=False):
         staged = tfds.builder(name, data_dir=staging)
         config = tfds.download.DownloadConfig(manual_dir=str(manual))
         try:
-            # TFDS reports progress on stdout; the caller's JSON owns stdout.
-            with contextlib.redirect_stdout(sys.stderr):
+            # TFDS's progress output names the staging folder; the caller's JSON owns stdout.
+            with importer.quiet_tfds():
                 staged.download_and_prepare(download_config=config)
         except NonMatchingChecksumError as err:
             raise DataError(_checksum_message(err, manual, name)) from None
         splits = {split: s.num_examples for split, s in staged.info.splits.items()}
         built = Path(staged.data_dir)
         status = importer.move_into_place(built, target, staging)
+    if status == "already imported":
+        return importer.existing_summary(name, data_dir, target)
     return importer.summary(name, builder.version, target, splits,
                             "prepared" if status == "imported" else status)
 

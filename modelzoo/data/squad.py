@@ -85,6 +85,14 @@ def split_dev(path, articles):
     for key, example in qa_utils.generate_squadlike_examples(path):
         is_validation = article_of[key] % VALIDATION_EVERY == VALIDATION_EVERY - 1
         splits["validation" if is_validation else "train"].append((key, example))
+    empty = [split for split, examples in splits.items() if not examples]
+    if empty:
+        raise DataError(
+            f"{path}: its {len(articles)} articles leave the {empty[0]} split empty; a dev-only "
+            f"import needs at least {VALIDATION_EVERY} articles with questions (article i goes "
+            f"to validation if i % {VALIDATION_EVERY} == {VALIDATION_EVERY - 1}): pass the whole "
+            "dev-v1.1.json"
+        )
     return splits
 
 

@@ -79,7 +79,22 @@ def read_card(saved_model_dir):
         raise ValueError(f"{path} is not a readable JSON model card ({exc})") from None
     if not isinstance(card, dict):
         raise ValueError(f"{path} is not a JSON object")
+    for key, kind in _CARD_TYPES.items():
+        value = card.get(key)
+        if value is not None and not isinstance(value, kind):
+            expected = "an object" if kind is dict else "a string"
+            raise ValueError(
+                f"{path}: {key!r} is {json.dumps(value)[:60]}, not {expected}; "
+                "it is not a model card modelzoo wrote: publish the export again"
+            )
     return card
+
+
+# What each field of a card modelzoo writes is; a card read back must agree.
+_CARD_TYPES = {
+    "name": str, "model": dict, "dataset": dict, "metrics": dict, "flags": dict,
+    "versions": dict, "git_commit": str, "date": str,
+}
 
 
 def summary_line(card):

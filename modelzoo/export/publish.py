@@ -13,36 +13,29 @@ Every version ships, in `assets.extra/`, TF Serving's warm-up requests
 (built from the real examples the check uses) and a model card; the check
 replays every warm-up request and compares the card with the signatures.
 
-A publisher holds an exclusive `flock` on its `.tmp-*` folder until it is
-done, so a folder left by a killed run is one that is older than this
-process and that nobody holds: the next publish into the same model folder
-removes it.
+The `.tmp-*` folder is a `storage.staged_dir`: locked while it is written,
+removed on any failure (Ctrl-C and SIGTERM included), and, if a killed run
+left it, removed by the next publish into the same model folder.
 """
 
-import ctypes
-import errno
-import fcntl
 import json
 import os
-import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 from absl import logging
 
+from modelzoo import storage
 from modelzoo.errors import ModelzooError, UsageError
 from modelzoo.export import model_card, warmup
 from modelzoo.export.verify import encode_array
+from modelzoo.storage import next_version, rename_no_replace  # noqa: F401 - re-exported
 
 VERIFY_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify.py")
 
-# A temporary folder older than this may be a killed run's; a younger one
-# may belong to a publisher between its mkdir and its flock.
-_STARTED = time.time()
+_TEMP_PREFIX = ".tmp-"
 
 # bfloat16 keeps about 3 significant digits, and graph and eager code round
 # differently, so a 16-bit model's export matches it only this closely.
@@ -111,17 +104,20 @@ def publish(
         "rtol": rtol,
         "atol": atol,
     }
-    model_dir = check_target(export_dir, name, version)
-    remove_stale_temp_dirs(model_dir)
-    temp_dir, lock = _make_temp_dir(model_dir, version or next_version(existing_versions(model_dir)))
+    check_target(export_dir, name, version)
+    created = _missing_folders(os.path.join(os.fspath(export_dir), name))
+    model_dir = _model_dir(os.fspath(export_dir), name)
+    number = version or next_version(existing_versions(model_dir))
     try:
-        _step("write", model_dir, write_step, write_fn, temp_dir)
-        spec.update(_step("write", model_dir, assets_step, temp_dir, name, example, card))
-        _step("verify", model_dir, verify_step, temp_dir, spec, timeout)
-        return _step("rename", model_dir, commit_step, temp_dir, model_dir, version)
+        with storage.staged_dir(model_dir, f"{_TEMP_PREFIX}{number}-",
+                                sweep_prefix=_TEMP_PREFIX) as staged:
+            temp_dir = staged.path
+            _step("write", model_dir, write_step, write_fn, temp_dir)
+            spec.update(_step("write", model_dir, assets_step, temp_dir, name, example, card))
+            _step("verify", model_dir, verify_step, temp_dir, spec, timeout)
+            return _step("rename", model_dir, commit_step, temp_dir, model_dir, version)
     finally:
-        shutil.rmtree(temp_dir, ignore_errors=True)
-        os.close(lock)
+        _remove_empty(created)
 
 
 def publish_export(export_fn, args, example, expected, export_dir, name, **options):
@@ -164,47 +160,21 @@ def is_low_precision(model):
 def remove_stale_temp_dirs(model_dir):
     """Removes the `.tmp-*` folders of publishers that died (e.g. SIGKILL).
 
-    A folder is stale when it is older than this process and no live
-    publisher holds its lock; each one removed is logged.
+    A folder is stale when no live publisher holds its lock and it is older
+    than this process or its publisher is gone; each one removed is logged.
 
     Returns:
         The list of removed paths.
     """
-    removed = []
-    try:
-        names = os.listdir(model_dir)
-    except OSError:
-        return removed
-    for name in names:
-        path = os.path.join(model_dir, name)
-        if not name.startswith(".tmp-"):
-            continue
-        try:
-            if os.lstat(path).st_mtime >= _STARTED or not os.path.isdir(path):
-                continue
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue
-        try:
-            shutil.rmtree(path)
-            removed.append(path)
-            logging.warning("removed %s, left unfinished by an earlier run", path)
-        except OSError as exc:
-            logging.warning("cannot remove %s, left by an earlier run: %s", path, _one_line(exc))
-        finally:
-            os.close(fd)
-    return removed
+    return storage.sweep(model_dir, _TEMP_PREFIX)
 
 
 def check_target(export_dir, name, version=None):
     """Fails early, e.g. before training, if publishing there would fail.
 
-    Creates `<export_dir>/<name>` if needed.
+    Nothing is left behind: folders it creates to check that they can be
+    created are removed again, so a run that fails later leaves no empty
+    `<export_dir>/<name>`.
 
     Args:
         export_dir: str. The root holding one folder per model name.
@@ -220,28 +190,23 @@ def check_target(export_dir, name, version=None):
         ModelzooError: the directory cannot be created or written.
     """
     version = _check_version(version)
-    model_dir = _model_dir(os.fspath(export_dir), name)
+    export_dir = os.fspath(export_dir)
+    model_dir = _checked_model_dir(export_dir, name)
     if version is not None and version in existing_versions(model_dir):
         raise UsageError(_taken_message(version, model_dir))
-    if not os.access(model_dir, os.W_OK | os.X_OK):
-        raise ModelzooError(f"cannot write in {model_dir}: permission denied")
+    created = _missing_folders(model_dir)
+    try:
+        _make_dirs(model_dir)
+        if not os.access(model_dir, os.W_OK | os.X_OK):
+            raise ModelzooError(f"cannot write in {model_dir}: permission denied")
+    finally:
+        _remove_empty(created)
     return model_dir
 
 
 def existing_versions(model_dir):
     """Returns the set of integer versions under `model_dir` (empty if none)."""
-    try:
-        names = os.listdir(model_dir)
-    except FileNotFoundError:
-        return set()
-    except OSError as exc:
-        raise ModelzooError(f"cannot list {model_dir}: {_one_line(exc)}") from exc
-    return {int(n) for n in names if n.isascii() and n.isdigit()}
-
-
-def next_version(versions):
-    """Returns 1 for no versions, else the largest + 1."""
-    return max(versions, default=0) + 1
+    return set(storage.list_versions(model_dir))
 
 
 def write_step(write_fn, temp_dir):
@@ -278,6 +243,7 @@ def verify_step(temp_dir, spec, timeout):
             json.dump(spec, f)
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env["MODELZOO_VERIFY_PARENT"] = str(os.getpid())
         # -P: do not put this package's folder on sys.path.
         command = [sys.executable, "-P", VERIFY_SCRIPT, temp_dir, spec_path]
         try:
@@ -317,49 +283,6 @@ def commit_step(temp_dir, model_dir, version):
     raise ModelzooError(f"could not claim a free version under {model_dir}")
 
 
-def rename_no_replace(source, target):
-    """Renames `source` to `target`; FileExistsError if `target` exists.
-
-    Uses Linux `renameat2(RENAME_NOREPLACE)` where available, so a version
-    created by someone else at the same moment is never replaced; elsewhere
-    it checks first, which leaves only a tiny window, and `os.rename` itself
-    refuses to replace a non-empty directory.
-    """
-    if _renameat2 is not None:
-        result = _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), 1)
-        if result == 0:
-            return
-        code = ctypes.get_errno()
-        if code == errno.EEXIST:
-            raise FileExistsError(code, os.strerror(code), target)
-        if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise OSError(code, os.strerror(code), target)
-    if os.path.lexists(target):
-        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), target)
-    try:
-        os.rename(source, target)
-    except OSError as exc:
-        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), target) from None
-        raise
-
-
-def _load_renameat2():
-    try:
-        function = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        return None
-    function.argtypes = [
-        ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint
-    ]
-    function.restype = ctypes.c_int
-    return function
-
-
-_AT_FDCWD = -100
-_renameat2 = _load_renameat2()
-
-
 def _step(label, model_dir, function, *args):
     # One line per failure: the CLI prints it as is.
     try:
@@ -378,10 +301,10 @@ def _check_version(version):
         return None
     if isinstance(version, bool) or not isinstance(version, int) or version <= 0:
         raise UsageError(f"--version must be a positive integer, got {version!r}")
-    return version
+    return storage.check_version(version)
 
 
-def _model_dir(export_dir, name):
+def _checked_model_dir(export_dir, name):
     if not isinstance(name, str) or not name or name.startswith(".") or os.sep in name or (
         os.altsep and os.altsep in name
     ):
@@ -393,29 +316,43 @@ def _model_dir(export_dir, name):
     model_dir = os.path.join(export_dir, name)
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise UsageError(f"--export_dir {export_dir}: {model_dir} is a file, not a directory")
-    try:
-        os.makedirs(model_dir, exist_ok=True)
-    except OSError as exc:
-        raise ModelzooError(f"cannot create {model_dir}: {_one_line(exc)}") from exc
     return model_dir
 
 
-def _make_temp_dir(model_dir, version):
-    """Creates `.tmp-<version>-<random>`; returns it and the fd holding its lock."""
-    # Not tempfile.mkdtemp: its 0700 mode would survive the rename and hide
-    # the version from a TF Serving running as another user.
-    for _ in range(100):
-        path = os.path.join(model_dir, f".tmp-{version}-{secrets.token_hex(4)}")
+def _model_dir(export_dir, name):
+    model_dir = _checked_model_dir(export_dir, name)
+    _make_dirs(model_dir)
+    return model_dir
+
+
+def _make_dirs(path):
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise ModelzooError(f"cannot create {path}: {_one_line(exc)}") from exc
+
+
+def _missing_folders(path):
+    """The folders `os.makedirs(path)` would create, deepest first."""
+    missing = []
+    while path and not os.path.lexists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
+
+
+def _remove_empty(created):
+    # The folders this run created go again if they are still empty, so a
+    # failed run leaves no empty model folder, which `serving-config` would
+    # refuse; rmdir removes nothing anyone wrote.
+    for folder in created:
         try:
-            os.mkdir(path)
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            return path, fd
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise ModelzooError(f"cannot write in {model_dir}: {_one_line(exc)}") from exc
-    raise ModelzooError(f"cannot create a temporary directory in {model_dir}")
+            os.rmdir(folder)
+        except OSError:
+            break
 
 
 def _taken_message(version, model_dir):

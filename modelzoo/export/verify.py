@@ -24,8 +24,10 @@ names, as TF Serving's C++ loader does.
 """
 
 import base64
+import ctypes
 import json
 import os
+import signal
 import sys
 
 import numpy as np
@@ -323,6 +325,18 @@ def _first_line(exc):
     return (useful or lines or [type(exc).__name__])[0]
 
 
+def _die_with_parent():
+    # A publisher killed with SIGKILL cannot kill this check itself; Linux
+    # does (PR_SET_PDEATHSIG), so no orphan keeps running under pid 1.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        return
+    parent = os.environ.get("MODELZOO_VERIFY_PARENT")
+    if parent and parent.isdigit() and os.getppid() != int(parent):
+        os._exit(1)  # The parent died before prctl took effect.
+
+
 def main(argv=None):
     """Command-line entry: `verify.py SAVED_MODEL_DIR SPEC_JSON`."""
     argv = sys.argv[1:] if argv is None else argv
@@ -330,6 +344,7 @@ def main(argv=None):
         print("usage: verify.py SAVED_MODEL_DIR SPEC_JSON", file=sys.stderr)
         return 2
     saved_model_dir, spec_path = argv
+    _die_with_parent()
     try:
         import tensorflow_text  # noqa: F401 - registers the TF Text ops TF Serving links.
 

@@ -7,10 +7,13 @@ generators: the first run of the sampling loop). The file is a TFRecord of
 """
 
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+from modelzoo.errors import first_line
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
@@ -79,12 +82,39 @@ def write_warmup(saved_model_dir, requests, model_name, signature="serving_defau
     return path
 
 
+# A TFRecord's framing: its length (8 bytes) and two CRCs (4 each).
+_RECORD_OVERHEAD = 16
+
+
 def read_warmup(saved_model_dir):
-    """The `PredictionLog` protos of a SavedModel's warm-up file ([] if none)."""
+    """The `PredictionLog` protos of a SavedModel's warm-up file ([] if none).
+
+    Raises:
+        ValueError: the file is truncated or holds a record that is not a
+            `PredictionLog`, naming the file.
+    """
+    from google.protobuf.message import DecodeError
+
     path = os.path.join(saved_model_dir, WARMUP_FILE)
     if not os.path.isfile(path):
         return []
-    return [
-        prediction_log_pb2.PredictionLog.FromString(record)
-        for record in tf.data.TFRecordDataset(path).as_numpy_iterator()
-    ]
+    logs, size = [], 0
+    try:
+        for i, record in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
+            size += len(record) + _RECORD_OVERHEAD
+            try:
+                logs.append(prediction_log_pb2.PredictionLog.FromString(record))
+            except DecodeError as exc:
+                raise ValueError(f"{path}: record {i} is not a PredictionLog ({exc}); "
+                                 "publish the export again") from None
+    except tf.errors.OpError as exc:
+        # TF's text starts with the op's name in braces and ends with it in brackets.
+        reason = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:.*$", "", first_line(exc.message))
+        raise ValueError(f"{path} is corrupt ({reason}); publish the export again") from None
+    # TF's reader stops quietly at a record cut short, which would read as fewer requests.
+    if size != os.path.getsize(path):
+        raise ValueError(
+            f"{path} is truncated: {len(logs)} whole records in {size} of its "
+            f"{os.path.getsize(path)} bytes; publish the export again"
+        )
+    return logs

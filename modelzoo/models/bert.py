@@ -3,12 +3,10 @@
 import dataclasses
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 
-from modelzoo import checks
+from modelzoo import checks, storage
 from modelzoo.config import field
 from modelzoo.experiment_config import TransformerSizes
 from modelzoo.layers import (
@@ -209,20 +207,16 @@ def save_checkpoint(backbone, vocabulary, directory):
     directory = os.path.abspath(directory)
     if os.path.exists(directory):
         raise FileExistsError(f"{directory} already exists")
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
-    try:
+    # Renamed with no-replace semantics: a folder that appears meanwhile is
+    # never replaced (FileExistsError then).
+    with storage.staged_dir(os.path.dirname(directory), ".modelzoo-checkpoint-",
+                            target=directory) as staged:
         config = {k: v for k, v in backbone.get_config().items() if k not in ("name", "trainable")}
         config["dtype"] = None
-        with open(os.path.join(staging, CONFIG_FILE), "w") as f:
+        with open(os.path.join(staged.path, CONFIG_FILE), "w") as f:
             json.dump(config, f, indent=1)
-        backbone.save_weights(os.path.join(staging, WEIGHTS_FILE))
-        wordpiece.save_vocabulary(vocabulary, staging)
-        os.rename(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        backbone.save_weights(os.path.join(staged.path, WEIGHTS_FILE))
+        wordpiece.save_vocabulary(vocabulary, staged.path)
     return directory
 
 

@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from modelzoo.errors import UsageError, report
+from modelzoo.errors import UsageError, handle_sigterm, report
 
 
 def main(name, argv=None):
@@ -27,6 +27,7 @@ def main(name, argv=None):
     from modelzoo import configs, trainer
     from modelzoo.recipe import flags as recipe_flags
 
+    handle_sigterm()
     config = configs.get_config(name)
     if any(arg in ("--help", "-h", "--helpfull", "-?") for arg in argv[1:]):
         print(recipe_flags.help_text(name, config))

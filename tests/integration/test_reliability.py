@@ -7,6 +7,7 @@ The tests count the cases in the session's `reliability` tally (see
 """
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -193,8 +194,15 @@ CLI_CASES = [
     (["predict", "--model", "{w}/exports/nothing"], 2, "--model {w}/exports/nothing does not exist"),
     (["predict", "--model", "{w}/exports/empty_model"], 2, "holds no exported version"),
     (["predict", "--model", "{w}/exports/a_file"], 2, "is a file"),
-    (["predict", "--model", "{w}/exports/mnist_mlp/1"], 2,
-     "is a version folder, not the folder of versions; pass --model {w}/exports/mnist_mlp --version 1"),
+    # A version folder is taken as inspect takes it (this one is no real SavedModel).
+    (["predict", "--model", "{w}/exports/mnist_mlp/1"], 1,
+     "{w}/exports/mnist_mlp/1: cannot load the SavedModel"),
+    (["predict", "--model", "{w}/exports/mnist_mlp/1", "--version", "2"], 2,
+     "--version 2 does not match --model {w}/exports/mnist_mlp/1, a version folder; "
+     "pass --model {w}/exports/mnist_mlp --version 2"),
+    (["predict", "--model", "{w}/exports/mnist_mlpp"], 2,
+     "--model {w}/exports/mnist_mlpp does not exist; pass <export_dir>/<name>; {w}/exports holds "
+     "the exports mnist_mlp"),
     (["predict", "--model", "{w}/exports/mnist_mlp", "--version", "0"], 2, "--version=0 must be a positive"),
     (["predict", "--model", "{w}/exports/mnist_mlp", "--version", "7"], 2, "--version 7 does not exist"),
     (["predict", "--model", "{w}/exports/mnist_mlp", "--count", "0"], 2, "--count=0"),
@@ -534,3 +542,456 @@ def test_ctrl_c_wrapped_by_keras_tracing_is_still_an_interrupt(capsys):
     except TypeError as wrapped:
         assert errors.report("mnist_cnn.py", wrapped) == 130
     assert capsys.readouterr().err.strip() == "mnist_cnn.py: interrupted; nothing published"
+
+
+# --- Round three (issue #29) -------------------------------------------------------
+
+SHARED = "/work/shared/data"
+TFDS_MANUAL = os.path.join(SHARED, "tfds_manual")
+IMDB_TAR = os.path.join(SHARED, "imdb_reviews", "aclImdb_labelled.tar.gz")
+
+
+def dead_pid():
+    """The pid of a process that has ended."""
+    return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture
+def terminated(reliability):
+    """`terminated(command, ready)`: one counted input; SIGTERM once `ready()`.
+
+    It must exit 143 with the one line "...: terminated; nothing published".
+    Returns the process's stdout.
+    """
+
+    def run(command, ready):
+        with reliability.case():
+            returncode, out, err = signal_when(command, ready, signal.SIGTERM, "it was ready")
+            last = err.strip().splitlines()[-1] if err.strip() else ""
+            assert returncode == 143, (returncode, err[-1500:])
+            assert "Traceback" not in err, err[-1500:]
+            assert last.endswith("terminated; nothing published"), last
+            assert '"export_path"' not in out
+        return out
+
+    return run
+
+
+def write_corpus(path, line, copies):
+    path.write_text(line * copies)
+    return path
+
+
+def test_d1_concurrent_imports_never_replace_each_other(tmp_path, monkeypatch, reliability):
+    # The later import to reach the rename finds the other's dataset in place.
+    import tensorflow_datasets as tfds
+
+    from modelzoo.data import importer
+
+    big = write_corpus(tmp_path / "big.txt", "To be, or not to be: that is the question.\n", 80)
+    small = write_corpus(tmp_path / "small.txt", "All the world's a stage.\n", 60)
+    data_dir = tmp_path / "tfds"
+    check_loadable = importer._check_loadable
+
+    def rival_finishes_first(*args):
+        monkeypatch.setattr(importer, "_check_loadable", check_loadable)
+        assert importer.import_text("tiny_shakespeare", [small], data_dir)["status"] == "imported"
+        check_loadable(*args)
+
+    monkeypatch.setattr(importer, "_check_loadable", rival_finishes_first)
+    with reliability.case():
+        late = importer.import_text("tiny_shakespeare", [big], data_dir)
+        assert late["status"] == "already imported"
+        train = tfds.load("tiny_shakespeare", split="train", data_dir=str(data_dir),
+                          download=False)
+        text = next(iter(train))["text"].numpy().decode()
+        assert text == importer.split_text(small.read_text())["train"]
+        assert sorted(os.listdir(data_dir)) == ["tiny_shakespeare"]
+
+
+def test_d2_an_import_never_deletes_a_users_files(tmp_path, check, reliability):
+    version = tmp_path / "tfds" / "tiny_shakespeare" / "1.0.0"
+    version.mkdir(parents=True)
+    (version / "my_notes.txt").write_text("x\n")
+    corpus = write_corpus(tmp_path / "corpus.txt", "Now is the winter of our discontent\n", 50)
+    before = snapshot(tmp_path / "tfds")
+    check(modelzoo_cli("data", "import-text", "--name", "tiny_shakespeare", "--src", str(corpus),
+                       "--data_dir", str(tmp_path / "tfds")),
+          1, f"{version} is not an imported dataset (no dataset_info.json) and holds my_notes.txt; "
+             "move it away, or pass --force to replace it")
+    assert snapshot(tmp_path / "tfds") == before
+    assert count_lost(reliability, before, snapshot(tmp_path / "tfds")) == 0
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """`tmpfs(size)`: a fresh folder holding a tmpfs of `size` (e.g. "64k")."""
+    mounted = []
+
+    def mount(size):
+        folder = tmp_path / f"tmpfs{len(mounted)}"
+        folder.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                                 str(folder)], capture_output=True)
+        if result.returncode != 0:
+            pytest.skip("mounting a tmpfs is not permitted here")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_d3_a_full_model_dir_names_the_file_it_cannot_write(world, tmp_path, tmpfs, check):
+    full = tmpfs("64k")
+    check(recipe(world, f"--model_dir={full / 'run'}", f"--export_dir={tmp_path / 'exports'}",
+                 "--epochs=2"),
+          1, f"cannot write {full / 'run' / 'checkpoints' / 'epoch-001.weights.h5'} (No space "
+             "left on device); free space there or pass another --model_dir")
+    assert versions(tmp_path / "exports", "mnist_mlp") == []
+    assert os.listdir(full / "run" / "checkpoints") == []  # no partial file
+
+
+def test_d4_sigterm_during_fit_is_handled_like_ctrl_c(tmp_path, terminated):
+    script = os.path.join(ROOT, "recipes", "mnist_cnn.py")
+    mock = MOCK.replace("num_examples=16", "num_examples=3000")
+    terminated(
+        [sys.executable, "-c", mock, script, "--epochs=50", "--batch_size=32",
+         f"--model_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'exports'}"],
+        lambda: (tmp_path / "run" / "logs").exists(),
+    )
+    assert versions(tmp_path / "exports", "mnist_cnn") == []
+
+
+def verify_processes(folder):
+    """`{pid: argv}` of the running `verify.py` checks of a SavedModel under `folder`."""
+    from modelzoo.export.publish import VERIFY_SCRIPT
+
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = [a.decode() for a in f.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if VERIFY_SCRIPT in argv and any(a.startswith(str(folder)) for a in argv):
+            found[int(pid)] = argv
+    return found
+
+
+def gone(pid, timeout=30):
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_d4_sigterm_during_publish_kills_the_check_and_leaves_nothing(tmp_path, terminated):
+    exports = tmp_path / "exports"
+    seen = {}
+
+    def verifying():
+        seen.update(verify_processes(exports))
+        return bool(seen)
+
+    terminated(recipe(tmp_path, f"--export_dir={exports}"), verifying)
+    for pid, argv in seen.items():
+        assert gone(pid), f"the check {pid} outlived its publisher"
+        assert not os.path.exists(os.path.dirname(argv[-1])), "its scratch folder is left"
+    # No .tmp-* folder, not even the folders the run created.
+    assert not exports.exists() or os.listdir(exports) == []
+
+
+@pytest.mark.skipif(not os.path.isfile(IMDB_TAR), reason="needs the real aclImdb tar.gz")
+def test_d4_sigterm_during_an_import_leaves_no_staging_folder(tmp_path, terminated):
+    data_dir = tmp_path / "tfds"
+
+    def staging():
+        return data_dir.is_dir() and any(n.startswith(".modelzoo-import-")
+                                         for n in os.listdir(data_dir))
+
+    terminated(modelzoo_cli("data", "import-imdb", "--src", IMDB_TAR, "--data_dir", str(data_dir)),
+               staging)
+    assert not staging() and not (data_dir / "imdb_reviews").exists()
+
+
+def test_d4_an_import_sweeps_what_killed_imports_left(tmp_path, check):
+    data_dir = tmp_path / "tfds"
+    stale = data_dir / f".modelzoo-import-imdb_reviews-{dead_pid()}-0123abcd"
+    (stale / "imdb_reviews").mkdir(parents=True)
+    (stale / "imdb_reviews" / "part.tfrecord").write_bytes(os.urandom(4096))
+    (data_dir / ".my-notes").mkdir()  # not a staging folder: kept
+    corpus = write_corpus(tmp_path / "corpus.txt", "Friends, Romans, countrymen\n", 50)
+    check(modelzoo_cli("data", "import-text", "--name", "tiny_shakespeare", "--src", str(corpus),
+                       "--data_dir", str(data_dir)), 0, "")
+    assert sorted(os.listdir(data_dir)) == [".my-notes", "tiny_shakespeare"]
+
+
+@pytest.fixture(scope="module")
+def backup_pair(tmp_path_factory):
+    """A real backup folder of mnist_mlp at epoch 2, with its epoch-1 `.bkp` pair."""
+    import modelzoo.training
+
+    run = tmp_path_factory.mktemp("pair") / "run"
+    keep = modelzoo.training.BackupAndRestore.on_train_end
+    modelzoo.training.BackupAndRestore.on_train_end = lambda self, logs=None: None
+    try:
+        run_recipe("mnist_mlp", "--epochs=2", f"--model_dir={run}",
+                   f"--export_dir={run.parent / 'exports'}")
+    finally:
+        modelzoo.training.BackupAndRestore.on_train_end = keep
+    backup = run / "backup"
+    assert sorted(os.listdir(backup)) == [
+        "latest.weights.h5", "latest.weights.h5.bkp",
+        "training_metadata.json", "training_metadata.json.bkp"]
+    return backup
+
+
+def test_d5_an_empty_backup_metadata_resumes_from_the_previous_pair(tmp_path, backup_pair,
+                                                                   reliability):
+    run = tmp_path / "run"
+    shutil.copytree(backup_pair, run / "backup")
+    (run / "backup" / "training_metadata.json").write_text("")  # killed during Keras's rewrite
+    with reliability.case():
+        result = subprocess.run(
+            recipe(tmp_path, f"--model_dir={run}", "--epochs=3",
+                   f"--export_dir={tmp_path / 'exports'}"),
+            capture_output=True, text=True, timeout=300,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        assert result.returncode == 0, result.stderr[-1500:]
+        epochs = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("Epoch ")]
+        assert epochs == ["2/3", "3/3"]  # the .bkp pair is epoch 1
+        assert "resuming from the previous one" in result.stderr
+
+
+@pytest.mark.parametrize("epoch", ['"2"', "2.5", "-3", "true"])
+def test_d5_a_backup_epoch_that_is_no_count_is_named(world, tmp_path, epoch, check, reliability):
+    backup = tmp_path / "run" / "backup"
+    backup.mkdir(parents=True)
+    (backup / "training_metadata.json").write_text(f'{{"epoch": {epoch}, "batch": 0}}')
+    (backup / "latest.weights.h5").write_bytes(os.urandom(1024))
+    before = snapshot(tmp_path)
+    check(recipe(world, f"--model_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'exports'}"),
+          1, f"the backup {backup / 'training_metadata.json'} cannot be restored (its epoch is "
+             f"{epoch}, not a whole number >= 0); rerun with --fresh_start")
+    assert count_lost(reliability, before, snapshot(tmp_path)) == 0
+    assert not (backup.parent / "checkpoints").exists()  # refused before any epoch
+
+
+@pytest.mark.parametrize("name", ["backup", "checkpoints", "logs"])
+def test_d6_a_file_in_the_way_inside_model_dir_fails_before_training(world, tmp_path, name,
+                                                                     check):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / name).write_text("in the way")
+    check(recipe(world, f"--model_dir={run}", f"--export_dir={tmp_path / 'exports'}"),
+          2, f"--model_dir={run}: {run / name} is a file, not a folder; move it away")
+    assert (run / name).read_text() == "in the way"
+    assert versions(tmp_path / "exports", "mnist_mlp") == []
+
+
+def test_d7_a_second_run_in_the_same_model_dir_is_refused(tmp_path, terminated, check):
+    run = tmp_path / "run"
+    script = os.path.join(ROOT, "recipes", "mnist_cnn.py")
+    mock = MOCK.replace("num_examples=16", "num_examples=3000")
+    second = []
+
+    def training_then_second_run():
+        if not (run / "logs").exists():
+            return False
+        # While the first one trains: the second must refuse at once.
+        check(recipe(tmp_path, f"--model_dir={run}", f"--export_dir={tmp_path / 'other'}"),
+              1, f"--model_dir={run} is in use by another run")
+        second.append(True)
+        return True
+
+    terminated([sys.executable, "-c", mock, script, "--epochs=50", "--batch_size=32",
+                f"--model_dir={run}", f"--export_dir={tmp_path / 'exports'}"],
+               training_then_second_run)
+    assert second and not (tmp_path / "other").exists()
+
+
+def test_d8_a_run_failing_its_checks_leaves_no_model_folder(world, check):
+    check(recipe(world, "--dropout=1.5", "--name=d8_dropout"), 2, "`dropout` must be a float")
+    assert not (world / "exports" / "d8_dropout").exists()
+
+
+ROUND_THREE_CLI_CASES = [
+    # D10: the export's tensors are int32; a larger number would wrap.
+    (["predict", "--model", "{w}/exports/mnist_mlp", "--prompt", "ab", "--num_chars", "4294967299"],
+     2, "--num_chars=4294967299 is out of range: it must be in [0, 2147483647] (int32)"),
+    (["predict", "--model", "{w}/exports/mnist_mlp", "--prompt", "ab", "--num_chars", "3000000000"],
+     2, "--num_chars=3000000000 is out of range"),
+    (["predict", "--model", "{w}/exports/mnist_mlp", "--prompt", "ab", "--top_k", "4294967297"],
+     2, "--top_k=4294967297 is out of range"),
+    (["predict", "--model", "{w}/exports/mnist_mlp", "--count", "3000000000"], 2,
+     "--count=3000000000 is out of range"),
+    (["predict", "--model", "{w}/exports/mnist_mlp", "--version", "9223372036854775808"], 2,
+     "--version=9223372036854775808 is out of range"),
+    # D13: serving-config's numbers are TF Serving's uint32 and int64.
+    (["serving-config", "--export_dir", "{w}/exports", "--out", "{w}/m.config",
+      "--versions=latest:99999999999"], 2,
+     "--versions='latest:99999999999' is out of range: latest:N is at most 4294967295 (uint32)"),
+    (["serving-config", "--export_dir", "{w}/exports", "--out", "{w}/m.config",
+      "--versions=specific:1,9223372036854775808"], 2, "a version is at most 9223372036854775807"),
+]
+
+
+@pytest.mark.parametrize("args, code, needle", ROUND_THREE_CLI_CASES)
+def test_d10_d13_numbers_are_checked_against_their_type(world, args, code, needle, check):
+    check(modelzoo_cli(*[a.format(w=world) for a in args]), code, needle.format(w=world))
+
+
+@pytest.fixture(scope="module")
+def real_export(tmp_path_factory):
+    """A published mnist_mlp export (mock data) and a data dir with the real MNIST."""
+    root = tmp_path_factory.mktemp("real")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    published = subprocess.run(recipe(root, f"--export_dir={root / 'exports'}"),
+                               capture_output=True, text=True, timeout=600, env=env)
+    assert published.returncode == 0, published.stderr[-1500:]
+    imported = subprocess.run(
+        modelzoo_cli("data", "import-idx", "--name", "mnist", "--src", TFDS_MANUAL,
+                     "--data_dir", str(root / "tfds")),
+        capture_output=True, text=True, timeout=600, env=env)
+    assert imported.returncode == 0, imported.stderr[-1500:]
+    return {"model": root / "exports" / "mnist_mlp", "data_dir": root / "tfds"}
+
+
+def broken_copy(real_export, tmp_path, damage):
+    """A copy of the real export's model folder, its version damaged by `damage(path)`."""
+    model = tmp_path / "exports" / "mnist_mlp"
+    shutil.copytree(real_export["model"], model)
+    damage(model / "1")
+    return model
+
+
+def truncate(name, size):
+    def damage(version):
+        with open(version / name, "r+b") as f:
+            f.truncate(size)
+    return damage
+
+
+def garbage(name):
+    def damage(version):
+        (version / name).write_bytes(os.urandom(max(64, os.path.getsize(version / name))))
+    return damage
+
+
+def card_model(version):
+    path = version / "assets.extra" / "model_card.json"
+    card = json.loads(path.read_text())
+    card["model"] = "mlp"
+    path.write_text(json.dumps(card))
+
+
+CORRUPT_CASES = [
+    ("index_truncated", truncate("variables/variables.index", 20), "predict", 1,
+     "cannot load the SavedModel"),
+    ("index_truncated", truncate("variables/variables.index", 20), "inspect", 1,
+     "its variables cannot be read"),
+    ("data_garbage", garbage("variables/variables.data-00000-of-00001"), "predict", 1,
+     "cannot load the SavedModel"),
+    ("data_garbage", garbage("variables/variables.data-00000-of-00001"), "inspect", 1,
+     "its variables cannot be read"),
+    ("card_model_str", card_model, "inspect", 1, "'model' is \"mlp\", not an object"),
+    ("card_model_str", card_model, "predict", 0, ""),
+    ("warmup_garbage", garbage("assets.extra/tf_serving_warmup_requests"), "inspect", 1,
+     "tf_serving_warmup_requests"),
+    ("warmup_truncated", truncate("assets.extra/tf_serving_warmup_requests", 1000), "inspect", 1,
+     "tf_serving_warmup_requests is corrupt (truncated record at 0"),
+]
+
+
+@pytest.mark.skipif(not os.path.isdir(TFDS_MANUAL), reason="needs the real MNIST files")
+@pytest.mark.parametrize("case, damage, command, code, needle", CORRUPT_CASES,
+                         ids=[f"{c[0]}-{c[2]}" for c in CORRUPT_CASES])
+def test_d11_a_corrupt_export_is_named_in_one_line(real_export, tmp_path, case, damage, command,
+                                                   code, needle, check):
+    model = broken_copy(real_export, tmp_path, damage)
+    if command == "predict":
+        args = ["predict", "--model", str(model), "--dataset", "mnist",
+                "--data_dir", str(real_export["data_dir"])]
+    else:
+        args = ["inspect", str(model)]
+    check(modelzoo_cli(*args), code, needle)
+    if code:
+        last = subprocess.run(modelzoo_cli(*args), capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stderr
+        assert str(model / "1") in last.strip().splitlines()[-1]
+
+
+@pytest.mark.skipif(not os.path.isdir(TFDS_MANUAL), reason="needs the real MNIST files")
+@pytest.mark.parametrize("args, code, needle, unwanted", [
+    (["--dataset", "mnist", "--count", "100000"], 2,
+     "--count=100000 is more than the 10000 test images of mnist; pass at most 10000", None),
+    (["--dataset", "imdb_reviews"], 2,
+     "--dataset=imdb_reviews has no images; this export takes images of shape [28, 28, 1]", None),
+    (["--dataset", "fashion-mnist"], 2, "--dataset='fashion-mnist' is not a TFDS dataset; "
+     "modelzoo's datasets are: fashion_mnist, imdb_reviews, mnist", None),
+    (["--dataset", "mnist", "--data_dir", "{tmp}/empty"], 1,
+     "modelzoo data import-idx --name mnist", "--manual_dir"),
+])
+def test_d13_predict_checks_the_dataset_before_reading_it(real_export, tmp_path, args, code,
+                                                          needle, unwanted, check):
+    args = [a.format(tmp=tmp_path) for a in args]
+    if "--data_dir" not in args:
+        args += ["--data_dir", str(real_export["data_dir"])]
+    check(modelzoo_cli("predict", "--model", str(real_export["model"]), *args), code, needle)
+    if unwanted:
+        result = subprocess.run(modelzoo_cli("predict", "--model", str(real_export["model"]), *args),
+                                capture_output=True, text=True, timeout=300,
+                                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        assert unwanted not in result.stderr
+
+
+def squad_json(articles):
+    return json.dumps({"version": "1.1", "data": [
+        {"title": f"a{i}", "paragraphs": [{"context": "The cat sat on the mat.", "qas": [
+            {"id": f"q{i}", "question": "Where did the cat sit?",
+             "answers": [{"text": "on the mat", "answer_start": 12}]}]}]}
+        for i in range(articles)]})
+
+
+def test_d14_a_squad_dev_file_too_small_to_split(tmp_path, check):
+    dev = tmp_path / "dev-v1.1.json"
+    dev.write_text(squad_json(3))
+    check(modelzoo_cli("data", "import-squad", "--src", str(dev), "--data_dir",
+                       str(tmp_path / "tfds")),
+          1, "leave the validation split empty; a dev-only import needs at least 5 articles")
+    assert not (tmp_path / "tfds").exists() or os.listdir(tmp_path / "tfds") == []
+
+
+def _limit_memory():
+    # Today's code reads /dev/zero until memory runs out; keep that from the machine.
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (12 * 2**30, 12 * 2**30))
+
+
+def test_d14_a_device_is_no_text_file(tmp_path, check):
+    check(modelzoo_cli("data", "import-text", "--name", "tiny_shakespeare", "--src", "/dev/zero",
+                       "--data_dir", str(tmp_path / "tfds")),
+          1, "--src /dev/zero: a device, not a file; expected a UTF-8 text file",
+          preexec_fn=_limit_memory)
+
+
+def test_d14_a_full_data_dir_ends_with_the_error(tmp_path, tmpfs, check):
+    full = tmpfs("256k")
+    corpus = write_corpus(tmp_path / "corpus.txt", "Once more unto the breach, dear friends\n",
+                          20000)
+    check(modelzoo_cli("data", "import-text", "--name", "tiny_shakespeare", "--src", str(corpus),
+                       "--data_dir", str(full)),
+          1, "No space left on device")
+    assert os.listdir(full) == []
