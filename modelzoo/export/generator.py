@@ -5,7 +5,10 @@ import tensorflow as tf
 from modelzoo.export import char_sampling
 from modelzoo.models.lstm_generator import LstmGenerator
 
-GENERATOR_CONTRACT = char_sampling.generator_contract()
+# `top_k`, `top_p`, `seed` and `stop` are optional inputs.
+GENERATOR_CONTRACT = char_sampling.generator_contract(
+    char_sampling.input_specs(optional=("top_k", "top_p", "seed", "stop"))
+)
 
 
 def check_vocabulary(model, vocabulary):
@@ -24,37 +27,39 @@ def check_vocabulary(model, vocabulary):
             "`model` must be a build_lstm_generator model (an LstmGenerator). "
             f"Received: {type(model).__name__} {model.name!r}"
         )
-    return char_sampling.check_char_vocabulary(vocabulary, model.vocab_size, model.vocab_size)
+    if vocabulary is None:
+        vocabulary = model.vocabulary
+    if vocabulary is None:
+        raise ValueError("`vocabulary` is needed: the model holds none (its `vocabulary` is None).")
+    return char_sampling.check_char_vocabulary(vocabulary, model.vocab_size)
 
 
 class _Generator(char_sampling.CharSampler):
     """The in-graph sampling loop over the model's `call_with_cache`."""
 
-    def generate(self, prompt, num_chars, temperature):
-        """See `export_text_generator`."""
-        prompt, inputs = self.checked(prompt, num_chars=num_chars, temperature=temperature)
-        batch = tf.shape(prompt)[0]
-        ids, lengths = self.prompt_ids(prompt)
-        width = tf.shape(ids, out_type=tf.int64)[1]
-        first, count, steps = self.schedule(lengths, inputs["num_chars"])
-        settings = self.sampling(inputs["temperature"])
+    def __init__(self, model, vocabulary, max_chars, max_prompt_chars):
+        super().__init__(model, vocabulary, max_chars, max_prompt_chars,
+                         optional=("top_k", "top_p", "seed", "stop"))
 
-        def body(t, token, cache, text):
-            prompt_token = tf.gather(ids, tf.minimum(t, width - 1), axis=1)
-            logits, cache = self.model.call_with_cache(
-                tf.where(t < lengths, prompt_token, token), cache
+    def loop(self, request, state, static=False):
+        """Steps the LSTM cells from the first prompt character; returns the state.
+
+        `static` is unused: every shape in the loop is static already.
+        """
+        del static
+        batch = tf.shape(request["lengths"])[0]
+
+        def step(t, cache, state):
+            token = tf.cast(tf.gather(state[0], t, axis=1), tf.int32)
+            logits, cache = self.model.call_with_cache(token, cache)
+            return t + 1, cache, self.advance(request, t, logits[:, 1:], state)
+
+        with self.model.decoding_scope():
+            _, _, state = tf.while_loop(
+                lambda t, cache, state: self.running(request, t, state), step,
+                (tf.constant(0, tf.int64), self.model.empty_cache(batch), state),
             )
-            token = self.next_token(logits[:, 1:], settings)
-            return t + 1, token, cache, self.emit(text, t, first, count, token)
-
-        start = (
-            tf.constant(0, tf.int64),
-            tf.zeros([batch], tf.int64),
-            self.model.empty_cache(batch),
-            tf.fill([batch], ""),
-        )
-        _, _, _, text = tf.while_loop(lambda t, *_: t < steps, body, start)
-        return {"text": text}
+        return state
 
 
 def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_chars=1000):

@@ -21,9 +21,10 @@ import tensorflow as tf
 from modelzoo.export import char_sampling
 from modelzoo.models.gpt import GPT
 
-# The inputs beyond `char_sampling.GENERATOR_INPUTS`.
-EXTRA_INPUTS = [("top_k", tf.int32)]
-GPT_GENERATOR_CONTRACT = char_sampling.generator_contract(EXTRA_INPUTS)
+# `top_k` is required, as it always was; `top_p`, `seed` and `stop` are optional.
+GPT_GENERATOR_CONTRACT = char_sampling.generator_contract(
+    char_sampling.input_specs(required_extra=("top_k",))
+)
 
 
 def is_gpt(model):
@@ -49,7 +50,11 @@ def check_vocabulary(model, vocabulary):
             f"`model` must be a build_gpt model (a GPT). Received: {type(model).__name__} "
             f"{model.name!r}"
         )
-    vocabulary = char_sampling.check_char_vocabulary(vocabulary, model.vocab_size, model.vocab_size)
+    if vocabulary is None:
+        vocabulary = model.vocabulary
+    if vocabulary is None:
+        raise ValueError("`vocabulary` is needed: the model holds none (its `vocabulary` is None).")
+    vocabulary = char_sampling.check_char_vocabulary(vocabulary, model.vocab_size)
     if model.sequence_length < 2:
         raise ValueError(
             "The model's `sequence_length` must be at least 2 to generate. "
@@ -77,60 +82,79 @@ def window_starts(num_steps, window):
 
 
 class _GptGenerator(char_sampling.CharSampler):
-    """The in-graph sampling loop over the model's `call_with_cache`."""
+    """The in-graph sampling loop over the model's `call_with_cache`.
+
+    Steps run in segments: a segment starts by prefilling a fresh cache in
+    one pass with the context's tokens so far (the prompt for the first, the
+    last `keep` tokens after a rebuild), then steps one token at a time
+    until the cache is full (see the module doc). A segment's loop has no
+    branch for the rebuild, so a step is only the model's cached step and
+    the sampler's.
+    """
 
     def __init__(self, model, vocabulary, max_chars, max_prompt_chars):
-        super().__init__(model, vocabulary, max_chars, max_prompt_chars)
+        super().__init__(model, vocabulary, max_chars, max_prompt_chars, required_extra=("top_k",))
         self.window = model.sequence_length
         self.keep = self.window // 2
 
-    def prefill(self, ids):
-        """The cache for `ids` `[batch, n]` at positions 0..n-1."""
-        cache = self.model.empty_cache(tf.shape(ids)[0])
-        return self.model.call_with_cache(ids, cache, 0)[1]
+    def segment(self, t):
+        """`(begin, end)`: the first token of step t's context, and the next rebuild."""
+        window, stride = self.window, self.window - self.keep
+        last_rebuild = window + (t - window) // stride * stride
+        begin = tf.where(t < window, tf.zeros_like(t), last_rebuild - self.keep)
+        end = tf.where(t < window, tf.fill(tf.shape(t), tf.constant(window, t.dtype)),
+                       last_rebuild + stride)
+        return begin, end
 
-    def generate(self, prompt, num_chars, temperature, top_k):
-        """See `export_gpt_generator`."""
-        prompt, inputs = self.checked(
-            prompt, num_chars=num_chars, temperature=temperature, top_k=top_k
+    def prefill(self, history, begin, t, static):
+        """A cache holding the tokens `[begin, t)` of `history` at positions 0, 1, ...
+
+        With `static` (under XLA, which needs static shapes) it prefills a
+        whole window from `begin`: the tokens from t on are written too, but
+        no step attends to them before it overwrites them.
+        """
+        batch = tf.shape(history)[0]
+        cache = self.model.empty_cache(batch)
+        if static:
+            padded = tf.pad(history, [[0, 0], [0, self.window]])
+            tokens = tf.slice(padded, tf.stack([0, begin]), [-1, self.window])
+            return self.model.call_with_cache(tf.cast(tokens, tf.int32), cache, 0)[1]
+        tokens = tf.cast(history[:, begin:t], tf.int32)
+        return tf.cond(
+            t > begin,
+            lambda: self.model.call_with_cache(tokens, cache, 0)[1],
+            lambda: cache,
         )
-        batch = tf.shape(prompt)[0]
-        ids, lengths = self.prompt_ids(prompt)
-        width = tf.shape(ids, out_type=tf.int64)[1]
-        first, count, steps = self.schedule(lengths, inputs["num_chars"])
-        settings = self.sampling(inputs["temperature"], inputs["top_k"])
 
-        def refresh(pos, window_ids, cache):
-            kept = window_ids[:, self.window - self.keep :]
-            padded = tf.pad(kept, [[0, 0], [0, self.window - self.keep]])
-            return tf.constant(self.keep, tf.int32), padded, self.prefill(kept)
+    def loop(self, request, state, static=False):
+        """Runs the steps from `request["start"]` on; returns the final state.
 
-        def body(t, pos, token, window_ids, cache, text):
-            pos, window_ids, cache = tf.cond(
-                pos == self.window,
-                lambda: refresh(pos, window_ids, cache),
-                lambda: (pos, window_ids, cache),
+        `static`: prefill whole windows (static shapes, for XLA).
+        """
+        t = tf.cast(request["start"], tf.int64)
+
+        with self.model.decoding_scope():
+
+            def segment(t, state):
+                begin, end = self.segment(t)
+                cache = self.prefill(state[0], begin, t, static)
+
+                def step(t, cache, state):
+                    token = tf.cast(tf.gather(state[0], t, axis=1), tf.int32)
+                    position = tf.cast(t - begin, tf.int32)
+                    logits, cache = self.model.call_with_cache(token[:, None], cache, position)
+                    return t + 1, cache, self.advance(request, t, logits[:, 0, 1:], state)
+
+                t, _, state = tf.while_loop(
+                    lambda t, cache, state: (t < end) & self.running(request, t, state),
+                    step, (t, cache, state),
+                )
+                return t, state
+
+            _, state = tf.while_loop(
+                lambda t, state: self.running(request, t, state), segment, (t, state)
             )
-            prompt_token = tf.gather(ids, tf.minimum(t, width - 1), axis=1)
-            current = tf.where(t < lengths, prompt_token, token)
-            logits, cache = self.model.call_with_cache(current[:, None], cache, pos)
-            window_ids = tf.where(
-                tf.range(self.window)[None, :] == pos, current[:, None], window_ids
-            )
-            token = self.next_token(logits[:, 0, 1:], settings)
-            text = self.emit(text, t, first, count, token)
-            return t + 1, pos + 1, token, window_ids, cache, text
-
-        start = (
-            tf.constant(0, tf.int64),
-            tf.constant(0, tf.int32),
-            tf.zeros([batch], tf.int64),
-            tf.zeros([batch, self.window], tf.int64),
-            self.model.empty_cache(batch),
-            tf.fill([batch], ""),
-        )
-        result = tf.while_loop(lambda t, *_: t < steps, body, start)
-        return {"text": result[-1]}
+        return state
 
 
 def make_gpt_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000):
@@ -176,7 +200,7 @@ def export_gpt_generator(model, vocabulary, path, max_chars=2000, max_prompt_cha
         ValueError: if the vocabulary does not fit the model.
     """
     generator = make_gpt_generator(model, vocabulary, max_chars, max_prompt_chars)
-    return char_sampling.write_generator_archive(model, generator, path, EXTRA_INPUTS)
+    return char_sampling.write_generator_archive(model, generator, path)
 
 
 def greedy_generate_gpt(
