@@ -92,10 +92,13 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     import tensorflow as tf
     import tensorflow_text  # noqa: F401 - the ops a QA export's tokenizer uses
 
+    from modelzoo.export.verify import ServedSignature
     from modelzoo.tasks.base import task_serving
 
     path = export_path(model, version)
-    serve = tf.saved_model.load(path).signatures["serving_default"]
+    # As a TF Serving client sees it: the required inputs say what the export
+    # is; optional ones (e.g. a generator's top_p, seed, stop) may be left out.
+    serve = ServedSignature(path, loaded=tf.saved_model.load(path))
     specs = serve.structured_input_signature[1]
     task = task_serving(specs)
     if task is None:

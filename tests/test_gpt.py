@@ -18,6 +18,7 @@ from modelzoo.export import (
     publish_gpt_generator,
 )
 from modelzoo.export.gpt_generator import window_starts
+from modelzoo.export.verify import ServedSignature
 from modelzoo.testing import run_model_test
 from tests.recipe_helpers import run_recipe
 from tests.serving_helpers import saved_model_cli_show, serve
@@ -123,7 +124,8 @@ def served(request, tmp_path_factory):
     model = tiny_gpt(request.param)
     path = str(tmp_path_factory.mktemp("gpt") / "export")
     export_gpt_generator(model, VOCAB, path, MAX_CHARS, MAX_PROMPT)
-    return model, tf.saved_model.load(path).signatures["serving_default"]
+    # Called as TF Serving calls it: the optional inputs may be left out.
+    return model, ServedSignature(path)
 
 
 def generate(fn, prompts, num_chars, temperature=0.0, top_k=0):

@@ -410,7 +410,7 @@ class CharSampler:
         # Subtracting the max first keeps tiny temperatures from overflowing
         # to +inf (NaN inside the softmax).
         scaled = (logits - tf.reduce_max(logits, axis=-1, keepdims=True)) / request["scale"]
-        scaled = tf.cond(request["restrict"], lambda: self.restricted(request, scaled),
+        scaled = tf.cond(request["restrict"], lambda: self.restricted(request, logits, scaled),
                          lambda: scaled)
         cdf = tf.cumsum(tf.exp(scaled), axis=-1)
         u = tf.gather(request["uniforms"], t, axis=1)
@@ -420,22 +420,25 @@ class CharSampler:
         drawn = tf.clip_by_value(drawn, 0, self.candidates - 1)
         return tf.where(request["sample"], drawn, greedy) + 1
 
-    def restricted(self, request, scaled):
-        """`scaled` with -inf outside each row's top-k, then its top-p set."""
-        ordered = tf.sort(scaled, axis=-1, direction="DESCENDING")
+    def restricted(self, request, logits, scaled):
+        """`scaled` with -inf outside each row's top-k, then its top-p set.
+
+        The sets are chosen by the logits, so a temperature that makes the
+        scaled values tie (+inf) does not widen them.
+        """
+        ordered, order = tf.math.top_k(logits, k=self.candidates)
         use_k = request["use_k"][:, None]
         # Top-k keeps the logits ≥ the k-th largest (ties included).
         kth = tf.gather(ordered, request["kth"], batch_dims=1)[:, None]
-        ordered = tf.where(~use_k | (ordered >= kth), ordered, -np.inf)
+        in_k = ~use_k | (ordered >= kth)
         # Top-p keeps the likeliest ids until their mass reaches top_p (the
         # one that crosses it included), on the top-k distribution.
-        mass = tf.exp(ordered)
+        mass = tf.where(in_k, tf.exp(tf.gather(scaled, order, batch_dims=1)), 0.0)
         before = tf.cumsum(mass, axis=-1, exclusive=True)
-        kept = tf.reduce_sum(
-            tf.cast(before < request["top_p"][:, None] * tf.reduce_sum(mass, -1, keepdims=True),
-                    tf.int32), axis=-1)
+        total = tf.reduce_sum(mass, axis=-1, keepdims=True)
+        kept = tf.reduce_sum(tf.cast(before < request["top_p"][:, None] * total, tf.int32), -1)
         smallest = tf.gather(ordered, tf.maximum(kept, 1) - 1, batch_dims=1)[:, None]
-        allowed = (~use_k | (scaled >= kth)) & (~request["use_p"][:, None] | (scaled >= smallest))
+        allowed = (~use_k | (logits >= kth)) & (~request["use_p"][:, None] | (logits >= smallest))
         return tf.where(allowed, scaled, -np.inf)
 
     def texts(self, request, state):

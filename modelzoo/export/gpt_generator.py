@@ -117,7 +117,8 @@ class _GptGenerator(char_sampling.CharSampler):
         cache = self.model.empty_cache(batch)
         if static:
             padded = tf.pad(history, [[0, 0], [0, self.window]])
-            tokens = tf.slice(padded, tf.stack([0, begin]), [-1, self.window])
+            columns = begin + tf.range(self.window, dtype=begin.dtype)
+            tokens = tf.gather(padded, columns, axis=1)
             return self.model.call_with_cache(tf.cast(tokens, tf.int32), cache, 0)[1]
         tokens = tf.cast(history[:, begin:t], tf.int32)
         return tf.cond(
