@@ -209,6 +209,13 @@ class CharSampler:
         self._functions[jit_compile] = generate
         return generate
 
+    def variables(self):
+        """The generator's own variables (beyond the model's), to export with it."""
+        return []
+
+    def refresh(self):
+        """Brings the generator's own variables up to date with the model's weights."""
+
     def input_signature(self):
         return [tf.TensorSpec(shape, dtype, name=name) for name, dtype, shape in self.specs]
 
@@ -471,8 +478,10 @@ def write_generator_archive(model, generator, path):
         "serving_default": (generator.serve_function(False), signature),
         XLA_SIGNATURE: (generator.serve_function(True), signature),
     }
-    # The lookup table is a resource the archive must track.
-    return write_endpoints(path, model, endpoints, resources=[generator.char_to_id])
+    # The lookup table is a resource the archive must track, as are the
+    # generator's own variables, if any.
+    resources = [generator.char_to_id, *generator.variables()]
+    return write_endpoints(path, model, endpoints, resources=resources)
 
 
 # What `publish_generator` needs of a generator kind: its `make_*`,
@@ -607,6 +616,7 @@ def generate(generator, prompts, max_length, sampler, temperature, top_k, top_p,
         generator._functions[key] = tf.function(
             generator.serve_function(jit_compile), input_signature=generator.input_signature())
     function = generator._functions[key]
+    generator.refresh()
     texts = [t.decode("utf-8", "replace") for t in function(**inputs)["text"].numpy()]
     if not strip_prompt:
         texts = [(p.decode("utf-8", "replace") if isinstance(p, bytes) else p) + t

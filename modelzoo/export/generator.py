@@ -54,11 +54,10 @@ class _Generator(char_sampling.CharSampler):
             logits, cache = self.model.call_with_cache(token, cache)
             return t + 1, cache, self.advance(request, t, logits[:, 1:], state)
 
-        with self.model.decoding_scope():
-            _, _, state = tf.while_loop(
-                lambda t, cache, state: self.running(request, t, state), step,
-                (tf.constant(0, tf.int64), self.model.empty_cache(batch), state),
-            )
+        _, _, state = tf.while_loop(
+            lambda t, cache, state: self.running(request, t, state), step,
+            (tf.constant(0, tf.int64), self.model.empty_cache(batch), state),
+        )
         return state
 
 

@@ -15,6 +15,8 @@ step stays bounded whatever the length of the text. `greedy_generate_gpt`
 applies the same window rule with the plain Keras model.
 """
 
+import contextlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -96,6 +98,19 @@ class _GptGenerator(char_sampling.CharSampler):
         super().__init__(model, vocabulary, max_chars, max_prompt_chars, required_extra=("top_k",))
         self.window = model.sequence_length
         self.keep = self.window // 2
+        # Variables holding each attention's fused projections: a step reads
+        # them (as it reads any weight) instead of rebuilding them from the
+        # separate query, key and value kernels. A captured tensor would cost
+        # more: the loop would carry it from step to step.
+        self.attentions = [decoder.attention for decoder in model.decoders]
+        self.decoding_weights = [
+            {name: tf.Variable(value, trainable=False, name=f"decoding_{name}")
+             for name, value in attention.decoding_weights().items() if value is not None}
+            for attention in self.attentions
+        ]
+        for weights in self.decoding_weights:
+            weights.setdefault("qkv_bias", None)
+            weights.setdefault("output_bias", None)
 
     def segment(self, t):
         """`(begin, end)`: the first token of step t's context, and the next rebuild."""
@@ -127,33 +142,48 @@ class _GptGenerator(char_sampling.CharSampler):
             lambda: cache,
         )
 
+    def variables(self):
+        return [v for weights in self.decoding_weights for v in weights.values() if v is not None]
+
+    def refresh(self):
+        """Copies the attention layers' fused weights into `decoding_weights`.
+
+        The export copies them once; `GPT.generate` before every call, so a
+        model trained further generates with its current weights.
+        """
+        for attention, weights in zip(self.attentions, self.decoding_weights):
+            for name, value in attention.decoding_weights().items():
+                if value is not None:
+                    weights[name].assign(value)
+
     def loop(self, request, state, static=False):
         """Runs the steps from `request["start"]` on; returns the final state.
 
         `static`: prefill whole windows (static shapes, for XLA).
         """
-        t = tf.cast(request["start"], tf.int64)
 
-        with self.model.decoding_scope():
+        def segment(t, state):
+            begin, end = self.segment(t)
+            cache = self.prefill(state[0], begin, t, static)
 
-            def segment(t, state):
-                begin, end = self.segment(t)
-                cache = self.prefill(state[0], begin, t, static)
+            def step(t, cache, state):
+                token = tf.cast(tf.gather(state[0], t, axis=1), tf.int32)
+                position = tf.cast(t - begin, tf.int32)
+                logits, cache = self.model.call_with_cache(token[:, None], cache, position)
+                return t + 1, cache, self.advance(request, t, logits[:, 0, 1:], state)
 
-                def step(t, cache, state):
-                    token = tf.cast(tf.gather(state[0], t, axis=1), tf.int32)
-                    position = tf.cast(t - begin, tf.int32)
-                    logits, cache = self.model.call_with_cache(token[:, None], cache, position)
-                    return t + 1, cache, self.advance(request, t, logits[:, 0, 1:], state)
+            t, _, state = tf.while_loop(
+                lambda t, cache, state: (t < end) & self.running(request, t, state),
+                step, (t, cache, state),
+            )
+            return t, state
 
-                t, _, state = tf.while_loop(
-                    lambda t, cache, state: (t < end) & self.running(request, t, state),
-                    step, (t, cache, state),
-                )
-                return t, state
-
+        with contextlib.ExitStack() as stack:
+            for attention, weights in zip(self.attentions, self.decoding_weights):
+                stack.enter_context(attention.hoisted_weights(weights))
             _, state = tf.while_loop(
-                lambda t, state: self.running(request, t, state), segment, (t, state)
+                lambda t, state: self.running(request, t, state), segment,
+                (tf.cast(request["start"], tf.int64), state),
             )
         return state
 

@@ -12,20 +12,22 @@ __all__ = ["CachedMultiHeadAttention"]
 class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
     """`keras.layers.MultiHeadAttention` with a key/value cache for decoding.
 
-    Without `cache` it is exactly its parent. With
-    `cache=(key_cache, value_cache)`, each `[max_length, batch,
-    num_heads * key_dim]` (`empty_cache` makes one), it is causal
+    Without `cache` it is exactly its parent. With `cache`, the keys and
+    values stacked in one tensor `[2, max_length, batch, num_heads *
+    key_dim]` (`cache[0]` the keys, `cache[1]` the values; `empty_cache`
+    makes one), it is causal
     self-attention of `query` `[batch, n, dim]` placed at positions
     `cache_update_index .. cache_update_index + n - 1`: the new keys and
     values are written into the cache there, each query attends to the
     cached positions up to its own, and the call returns
-    `(outputs, (key_cache, value_cache))`. Fed token by token, it gives the
+    `(outputs, cache)`. Fed token by token, it gives the
     outputs of the uncached causal call on the whole prefix (up to float
     rounding) at a cost linear in `max_length` per new position.
 
     The cache is position-major, so writing one position is an in-place
-    update of one contiguous row (`scatter_update` at index `[[position]]`)
-    whatever the batch size. The cached path uses the layer's own weights,
+    update of two contiguous rows (one `scatter_update`, at `[0, position]`
+    and `[1, position]`) whatever the batch size, and a decoding loop
+    carries one tensor per layer. The cached path uses the layer's own weights,
     with the query, key and value projections fused into one matmul
     (`decoding_weights`). A prompt of n tokens is read in one pass with
     batched matmuls; one token at a time, the attention is a few
@@ -41,15 +43,15 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
 
     Returns:
         Without a cache, the attention output `[batch, n, dim]`; with one,
-        the tuple `(outputs, (key_cache, value_cache))`.
+        the tuple `(outputs, cache)`.
 
     Example:
     >>> layer = CachedMultiHeadAttention(num_heads=2, key_dim=4)
     >>> x = np.random.rand(1, 3, 8).astype("float32")
     >>> cache = layer.empty_cache(1, 5, dtype="float32")
     >>> outputs, cache = layer(x, x, cache=cache, cache_update_index=0)
-    >>> tuple(outputs.shape), tuple(cache[0].shape)
-    ((1, 3, 8), (5, 1, 8))
+    >>> tuple(outputs.shape), tuple(cache.shape)
+    ((1, 3, 8), (2, 5, 1, 8))
     """
 
     def call(
@@ -79,10 +81,9 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
         return self._call_with_cache(query, cache, cache_update_index)
 
     def empty_cache(self, batch_size, max_length, dtype=None):
-        """A zero `(key_cache, value_cache)`, each `[max_length, batch, num_heads * key_dim]`."""
-        shape = (max_length, batch_size, self.num_heads * self.key_dim)
-        dtype = dtype or self.compute_dtype
-        return ops.zeros(shape, dtype=dtype), ops.zeros(shape, dtype=dtype)
+        """A zero cache `[2, max_length, batch, num_heads * key_dim]` (keys, values)."""
+        shape = (2, max_length, batch_size, self.num_heads * self.key_dim)
+        return ops.zeros(shape, dtype=dtype or self.compute_dtype)
 
     def decoding_weights(self):
         """The cached path's weights, from the layer's own variables.
@@ -115,8 +116,7 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
         weights = self._hoisted or self.decoding_weights()
         length = x.shape[1] or ops.shape(x)[1]
         heads, head_dim, width = self.num_heads, self.key_dim, self.num_heads * self.key_dim
-        key_cache, value_cache = cache
-        max_length = key_cache.shape[0] or ops.shape(key_cache)[0]
+        max_length = cache.shape[1] or ops.shape(cache)[1]
         dtype = x.dtype
         qkv = ops.matmul(ops.reshape(x, (-1, x.shape[-1])), ops.cast(weights["qkv_kernel"], dtype))
         if weights["qkv_bias"] is not None:
@@ -124,12 +124,12 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
         # [batch * length, width] each, rows in (batch, position) order.
         query, key, value = ops.split(qkv, 3, axis=-1)
         positions = index + ops.arange(length, dtype="int32")
-        where = ops.reshape(positions, (-1, 1))
-        # [length, batch, width] rows written in place at their positions.
-        key_cache = ops.scatter_update(key_cache, where, self._position_major(key, length))
-        value_cache = ops.scatter_update(
-            value_cache, where, self._position_major(value, length)
-        )
+        # [2, length, batch, width] rows written in place at [part, position].
+        parts = ops.arange(2, dtype="int32")[:, None] + 0 * positions[None, :]
+        where = ops.stack([parts, ops.broadcast_to(positions[None, :], ops.shape(parts))], -1)
+        new = ops.stack([self._position_major(key, length), self._position_major(value, length)])
+        cache = ops.scatter_update(cache, where, new)
+        key_cache, value_cache = cache[0], cache[1]
         # visible[q, k]: key position k is at or before query position q.
         visible = ops.arange(max_length, dtype="int32")[None, :] <= positions[:, None]
         if x.shape[1] == 1:
@@ -159,19 +159,23 @@ class CachedMultiHeadAttention(keras.layers.MultiHeadAttention):
         outputs = ops.matmul(attended, ops.cast(weights["output_kernel"], dtype))
         if weights["output_bias"] is not None:
             outputs = outputs + ops.cast(weights["output_bias"], dtype)
-        return ops.reshape(outputs, (-1, length, outputs.shape[-1])), (key_cache, value_cache)
+        return ops.reshape(outputs, (-1, length, outputs.shape[-1])), cache
 
     _hoisted = None
 
     @contextlib.contextmanager
-    def hoisted_weights(self):
-        """Computes `decoding_weights` once for every cached call traced inside.
+    def hoisted_weights(self, weights):
+        """Makes the cached calls traced inside use `weights` as `decoding_weights`.
 
-        Entered outside a decoding loop, the fused kernels are computed once
-        per call of the traced function instead of at every step.
+        A decoding loop passes variables holding `decoding_weights()` (kept
+        up to date by its owner): a step then reads the fused kernels instead
+        of concatenating and reshaping the layer's own at every step.
+
+        Args:
+            weights: a dict like `decoding_weights()`'s, e.g. of variables.
         """
-        # Plain attributes: Keras must not track these tensors as state.
-        object.__setattr__(self, "_hoisted", self.decoding_weights())
+        # A plain attribute: Keras must not track these as the layer's state.
+        object.__setattr__(self, "_hoisted", weights)
         try:
             yield
         finally:

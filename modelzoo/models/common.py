@@ -47,17 +47,6 @@ def encoder_stack(x, num_layers, **kwargs):
     return x
 
 
-def decoding_scope(model):
-    """A scope in which `model`'s weights are the values read on entering it.
-
-    Entered in a traced function outside its decoding loop, every variable
-    is read once there: the loop's steps use those tensors instead of
-    reading each variable again at every step (a `keras.StatelessScope`).
-    """
-    mapping = [(variable, keras.ops.convert_to_tensor(variable.value)) for variable in model.weights]
-    return keras.StatelessScope(state_mapping=mapping)
-
-
 def generate_docstring(model_class):
     """The docstring of `generate`, shared by the character language models."""
     return f"""Continues each prompt, with the exported generator's own sampler.

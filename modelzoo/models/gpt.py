@@ -1,12 +1,10 @@
 """Decoder-only Transformer language model (a small GPT)."""
 
-import contextlib
-
 import keras
 
 from modelzoo import checks
 from modelzoo.layers import TokenAndPositionEmbedding, TransformerDecoder
-from modelzoo.models.common import FunctionalModel, decoding_scope, generate_docstring
+from modelzoo.models.common import FunctionalModel, generate_docstring
 from modelzoo.text import chars
 from modelzoo.registry import register_model
 
@@ -146,25 +144,12 @@ class GPT(FunctionalModel):
         return self.head(hidden)
 
     def empty_cache(self, batch_size):
-        """A zero key/value cache for `call_with_cache`: one pair per block.
+        """A zero key/value cache for `call_with_cache`: one tensor per block.
 
-        Each is `[sequence_length, batch, embed_dim]`, position-major.
+        Each is `[2, sequence_length, batch, embed_dim]`: keys and values,
+        position-major (see `CachedMultiHeadAttention`).
         """
         return [decoder.empty_cache(batch_size, self.sequence_length) for decoder in self.decoders]
-
-    @contextlib.contextmanager
-    def decoding_scope(self):
-        """Hoists the weights out of a decoding loop traced inside.
-
-        Every weight is read once, where the scope is entered, and each
-        attention's fused projection is computed once
-        (`CachedMultiHeadAttention.hoisted_weights`): the cached steps of a
-        `tf.while_loop` traced inside then read none of them per step.
-        """
-        with decoding_scope(self), contextlib.ExitStack() as stack:
-            for decoder in self.decoders:
-                stack.enter_context(decoder.attention.hoisted_weights())
-            yield
 
     def generate(self, prompts, max_length=200, sampler="greedy", temperature=1.0, top_k=None,
                  top_p=None, seed=None, stop=None, strip_prompt=False, jit_compile=False):

@@ -3,7 +3,7 @@
 import keras
 
 from modelzoo import checks
-from modelzoo.models.common import FunctionalModel, decoding_scope, generate_docstring
+from modelzoo.models.common import FunctionalModel, generate_docstring
 from modelzoo.text import chars
 from modelzoo.registry import register_model
 
@@ -116,10 +116,6 @@ class LstmGenerator(FunctionalModel):
             x, state = lstm.cell(x, state, training=False)
             new_cache.append(state)
         return self.head(x), new_cache
-
-    def decoding_scope(self):
-        """Hoists the weights out of a decoding loop traced inside (read once)."""
-        return decoding_scope(self)
 
     def generate(self, prompts, max_length=200, sampler="greedy", temperature=1.0, top_k=None,
                  top_p=None, seed=None, stop=None, strip_prompt=False, jit_compile=False):
