@@ -518,7 +518,8 @@ CLI_CONTRACT = {
     ],
     "gen": [
         "inputs['prompt']", "inputs['num_chars']", "DT_INT32", "inputs['temperature']",
-        "DT_FLOAT", "outputs['text']", "DT_STRING",
+        "DT_FLOAT", "outputs['text']", "DT_STRING", "inputs['top_p']", "inputs['seed']",
+        "inputs['stop']", "shape: (-1, -1)",
     ],
 }
 
@@ -550,7 +551,9 @@ def test_saved_model_cli_shows_the_contract(published):
         for needle in CLI_CONTRACT[kind]:
             assert needle in shown, f"{kind}: {needle} not in\n{shown}"
         assert "tensorflow/serving/predict" in shown
-        count = {"image": (1, 3), "text": (1, 3), "gen": (3, 1)}[kind]
+        # The generator: 3 required inputs, then the optional top_k, top_p,
+        # seed and stop.
+        count = {"image": (1, 3), "text": (1, 3), "gen": (7, 1)}[kind]
         assert (shown.count("inputs['"), shown.count("outputs['")) == count
 
 

@@ -320,16 +320,15 @@ def test_python_generate_is_the_export(served):
     python._generator = modelzoo.export.make_gpt_generator(python, VOCAB, MAX_CHARS, MAX_PROMPT)
     prompts = ["ab", "hgfedcba..abc"]
     assert python.generate(prompts, 30, strip_prompt=True) == call(fn, prompts, 30)
-    for settings, inputs in [
+    for options, inputs in [
         (dict(sampler="top_k", top_k=3, temperature=2.0, seed=5), dict(top_k=3)),
         (dict(sampler="top_p", top_p=0.8, temperature=1.5, seed=6), dict(top_p=[0.8] * 2)),
     ]:
-        text = python.generate(prompts, 30, stop=["h."], **settings)
-        temperature = settings["temperature"]
-        exported = call(fn, prompts, 30, temperature, seed=[settings["seed"]] * 2,
+        text = python.generate(prompts, 30, stop=["h."], **options)
+        exported = call(fn, prompts, 30, options["temperature"], seed=[options["seed"]] * 2,
                         stop=[["h."]] * 2, **inputs)
         assert text == [p + t for p, t in zip(prompts, exported)]
-        assert text == python.generate(prompts, 30, stop=["h."], **settings)
+        assert text == python.generate(prompts, 30, stop=["h."], **options)
 
 
 def test_generate_xla_is_serving_default(served):

@@ -277,7 +277,8 @@ class CharSampler:
             ["temperature must not be NaN"]))
         top_p, seed, stop = optional["top_p"], optional["seed"], optional["stop"]
         checks.append(tf.debugging.Assert(
-            tf.reduce_all((top_p > 0) & (top_p <= 1)), ["top_p must be in (0, 1]; received", top_p]))
+            tf.reduce_all((top_p > 0) & (top_p <= 1)),
+            ["top_p must be in (0, 1]; received", top_p]))
         checks.append(tf.debugging.Assert(
             tf.reduce_all(seed >= 0), ["seed must be >= 0; received", seed]))
         checks.append(tf.debugging.Assert(
@@ -576,7 +577,8 @@ def check_generate_args(prompts, max_length, sampler, temperature, top_k, top_p,
         raise ValueError(f"`seed` must be an integer in [0, 2**31). Received: seed={seed!r}")
     stops = [stop] if isinstance(stop, str) else list(stop or [])
     if not all(isinstance(s, str) and s for s in stops):
-        raise ValueError(f"`stop` must be a non-empty str or a list of them. Received: stop={stop!r}")
+        raise ValueError(
+            f"`stop` must be a non-empty str or a list of them. Received: stop={stop!r}")
     return single, prompt_list, {
         "temperature": 0.0 if sampler == "greedy" else float(temperature),
         "top_k": top_k if sampler != "greedy" else 0,

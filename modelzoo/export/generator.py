@@ -66,8 +66,12 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
 
     The `serving_default` signature takes `prompt` string `[batch]`,
     `num_chars` int32 `[batch]` and `temperature` float32 `[batch]`, and
-    returns `text` string `[batch]`: the continuation only, without the
-    prompt. The whole sampling loop runs in the graph (`tf.while_loop`),
+    the optional `top_k` int32, `top_p` float32, `seed` int32 (each
+    `[batch]`) and `stop` string `[batch, num_stops]` (see `char_sampling`:
+    left out of a request, they keep today's behaviour), and returns `text`
+    string `[batch]`: the continuation only, without the prompt (nor a stop
+    string). `generate_xla` is the same signature with the loop compiled by
+    XLA. The whole sampling loop runs in the graph (`tf.while_loop`),
     stepping the LSTM cells one character at a time with their states, so
     its cost is linear in prompt plus output length. Rows of a batch may
     have prompts of different lengths: each row reads its own prompt, then
@@ -84,8 +88,8 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
     - `temperature` ≤ 0 (or -inf) is greedy argmax, deterministic;
       > 0 samples from `softmax(logits / temperature)` (+inf is uniform);
       NaN fails the call with InvalidArgument.
-    - The three inputs must have the same batch size (InvalidArgument
-      otherwise).
+    - The inputs must have the same batch size (InvalidArgument
+      otherwise); each optional input has one value per prompt or none.
 
     A TF Serving REST request names the inputs in each instance:
     `{"instances": [{"prompt": "ROMEO:", "num_chars": 200, "temperature": 0.8}]}`.
@@ -95,7 +99,7 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
             inference.
         vocabulary: sequence of str; `vocabulary[i]` is the character of id
             `i`, `vocabulary[0]` the unknown id (its entry is ignored; "" by
-            convention).
+            convention). None uses the model's own `vocabulary`.
         path: str. Directory to write; it must be empty or not exist.
         max_chars: int. Cap on `num_chars`. Defaults to `2000`.
         max_prompt_chars: int. Prompt characters read, from the end.
@@ -112,9 +116,10 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
 
 
 def make_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000):
-    """The object whose `generate(prompt, num_chars, temperature)` is exported.
+    """The sampler whose `serve_function()` is exported (and `LstmGenerator.generate` calls).
 
-    Useful to run the exported loop eagerly; see `export_text_generator`.
+    Its `generate(prompt, num_chars, temperature, top_k=None, ...)` runs the
+    exported loop eagerly or in a `tf.function`; see `export_text_generator`.
     """
     return _Generator(model, check_vocabulary(model, vocabulary), max_chars, max_prompt_chars)
 

@@ -13,6 +13,25 @@ the last rebuild: between L/2 + 1 and L of the latest tokens. A rebuild
 costs one forward pass over L/2 tokens every L/2 steps, so the cost per
 step stays bounded whatever the length of the text. `greedy_generate_gpt`
 applies the same window rule with the plain Keras model.
+
+The loop runs in segments, one per cache: a segment prefills a fresh cache
+in one pass (`call_with_cache` on many tokens: the prompt for the first
+segment, the kept tokens after a rebuild), then steps one token at a time
+until the cache is full or every row is done, with no branch in the step.
+Each attention's query, key and value projections are fused into one
+matmul whose weights the generator holds in variables (`refresh` copies
+them from the model), so a step reads them as it reads any weight: a
+tensor computed outside the loop would instead be carried from step to
+step by the loop (TensorFlow's `while_loop` passes captured tensors as
+loop variables), which costs more kernels than the read.
+
+Speed (`benchmarks/gpt_generation_profile.py`): `serving_default` runs the
+graph kernel by kernel, so its cost is the kernels per step (measured with
+a traced session: 788 before this design, 562 now, at the recipe's
+defaults). `generate_xla` compiles the same loop with XLA into a few fused
+kernels, about 10× faster again; it needs `--xla_cpu_compilation_enabled`
+on TF Serving, and `model.generate(..., jit_compile=True)` runs it in
+process.
 """
 
 import contextlib
@@ -189,9 +208,12 @@ class _GptGenerator(char_sampling.CharSampler):
 
 
 def make_gpt_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000):
-    """The object whose `generate(prompt, num_chars, temperature, top_k)` is exported.
+    """The sampler whose `serve_function()` is exported (and `GPT.generate` calls).
 
-    Useful to run the exported loop eagerly; see `export_gpt_generator`.
+    Its `generate(prompt, num_chars, temperature, top_k, top_p=None,
+    seed=None, stop=None)` runs the exported loop eagerly or in a
+    `tf.function`; see `export_gpt_generator`. `vocabulary` None uses the
+    model's own.
     """
     return _GptGenerator(model, check_vocabulary(model, vocabulary), max_chars, max_prompt_chars)
 
@@ -201,8 +223,12 @@ def export_gpt_generator(model, vocabulary, path, max_chars=2000, max_prompt_cha
 
     The `serving_default` signature takes `prompt` string `[batch]`,
     `num_chars` int32 `[batch]`, `temperature` float32 `[batch]` and
-    `top_k` int32 `[batch]`, and returns `text` string `[batch]`: the
-    continuation only, without the prompt. The whole loop runs in the graph
+    `top_k` int32 `[batch]`, and the optional `top_p` float32 `[batch]`,
+    `seed` int32 `[batch]` and `stop` string `[batch, num_stops]` (see
+    `char_sampling`: left out of a request, they keep today's behaviour),
+    and returns `text` string `[batch]`: the continuation only, without the
+    prompt, and without the stop string a row ended on. `generate_xla` is
+    the same signature with the loop compiled by XLA. The whole loop runs in the graph
     (`tf.while_loop`) with a key/value cache and a bounded context window
     (see the module docstring). Rows of a batch may have prompts of
     different lengths: each row reads its own prompt, then feeds back its
@@ -213,16 +239,19 @@ def export_gpt_generator(model, vocabulary, path, max_chars=2000, max_prompt_cha
     - `top_k` > 0 samples only among the `top_k` largest logits (ties with
       the k-th are kept); ≤ 0 or ≥ the vocabulary size is no restriction.
       Greedy rows ignore it.
-    - The four inputs must have the same batch size (InvalidArgument
-      otherwise).
+    - `top_p` in (0, 1], `seed` ≥ 0 and non-empty `stop` strings, else
+      InvalidArgument naming the input; each optional input has one value
+      per prompt or none.
+    - The inputs must have the same batch size (InvalidArgument otherwise).
 
     A TF Serving REST request names the inputs in each instance:
-    `{"instances": [{"prompt": "ROMEO:", "num_chars": 200, "temperature": 0.8, "top_k": 10}]}`.
+    `{"instances": [{"prompt": "ROMEO:", "num_chars": 200, "temperature": 0.8, "top_k": 10}]}`,
+    optionally with `"top_p": 0.9, "seed": 1, "stop": ["\n\n"]`.
 
     Args:
         model: a built `build_gpt` model; dropout is skipped, as at inference.
-        vocabulary, path, max_chars, max_prompt_chars: see
-            `export_text_generator`.
+        vocabulary: see `export_text_generator`; None uses the model's own.
+        path, max_chars, max_prompt_chars: see `export_text_generator`.
 
     Returns:
         `path`.
