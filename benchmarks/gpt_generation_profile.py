@@ -96,8 +96,7 @@ def parts(model):
     # so no part of a step is constant and folded away by the graph optimizer.
     def model_step(i, state):
         ids, cache = state
-        with model.decoding_scope():
-            logits, cache = model.call_with_cache(ids, cache, i % window)
+        logits, cache = model.call_with_cache(ids, cache, i % window)
         return tf.argmax(logits, axis=-1, output_type=tf.int32), cache
 
     block = model.decoders[0]
