@@ -562,8 +562,14 @@ def _chars_per_s(result, input_chars, target_chars):
 
 
 def _time_generator(path, prompt, num_chars, repeats, **extra):
-    """Seconds of each of `repeats` `serving_default` calls generating `num_chars`."""
-    serve = tf.saved_model.load(path).signatures["serving_default"]
+    """Seconds of each of `repeats` `serving_default` calls generating `num_chars`.
+
+    The optional inputs (top_p, seed, stop) are left at their defaults, as
+    TF Serving would (`verify.ServedSignature`).
+    """
+    from modelzoo.export.verify import ServedSignature
+
+    serve = ServedSignature(path)
     inputs = {k: tf.constant([v]) for k, v in extra.items()}
 
     def generate(count):

@@ -128,7 +128,8 @@ class GeneratorClient(Client):
         if not prompt:
             raise UsageError("--prompt is needed for a text generator")
         n = len(prompt)
-        specs = serve.structured_input_signature[1]
+        # Every input, optional ones included (a `ServedSignature` lists them in `specs`).
+        specs = getattr(serve, "specs", serve.structured_input_signature[1])
         extra = {}
         if "top_k" in specs:
             extra["top_k"] = tf.fill([n], tf.constant(request["top_k"], tf.int32))

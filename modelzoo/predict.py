@@ -92,8 +92,12 @@ def load_serving(path):
     """
     import tensorflow as tf
 
+    from modelzoo.export.verify import ServedSignature
+
     try:
-        return tf.saved_model.load(path).signatures["serving_default"]
+        # As a TF Serving client sees it: the required inputs say what the export
+        # is; optional ones (e.g. a generator's top_p, seed, stop) may be left out.
+        return ServedSignature(path, loaded=tf.saved_model.load(path))
     except KeyError:
         raise DataError(f"{path}: the SavedModel has no serving_default signature") from None
     except Exception as exc:  # noqa: BLE001 - TF raises many types for a corrupt file

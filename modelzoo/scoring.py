@@ -14,8 +14,14 @@ from modelzoo.data import pipelines
 
 
 def load_signature(path):
-    """The `serving_default` signature of the SavedModel at `path`."""
-    return tf.saved_model.load(path).signatures["serving_default"]
+    """The `serving_default` signature of the SavedModel at `path`.
+
+    Called as TF Serving calls it: optional inputs (those with a
+    SignatureDef default) may be left out (`verify.ServedSignature`).
+    """
+    from modelzoo.export.verify import ServedSignature
+
+    return ServedSignature(path)
 
 
 def classifier_accuracy(path, input_name, inputs, labels, batch_size=512):

@@ -601,18 +601,28 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     assert any(r["target"] and "1.88 faster" in r["target"] for r in gpt_tta)
 
 
-def test_gpt_generation_profile_splits_a_character_into_its_parts():
+def test_gpt_generation_profile_times_the_signatures_in_paired_rounds(tmp_path):
     from benchmarks import gpt_generation_profile
+    from modelzoo import export, get_model
 
-    results = gpt_generation_profile.profile(chars=40, repeats=1)
-    parts = ("savedmodel", "call_with_cache", "decoder_block", "attention")
-    for key in parts:
-        assert results[key]["per_s"] >= results[key]["per_s_median"] > 0
-        assert results[key]["cpu_us_per_step"] > 0
+    # Any generator export can be the baseline: here one of the same model.
+    model = get_model("gpt", vocab_size=len(gpt_generation_profile.VOCABULARY),
+                      sequence_length=16, embed_dim=16, num_heads=2, ff_dim=16, num_layers=1)
+    baseline = export.export_gpt_generator(
+        model, gpt_generation_profile.VOCABULARY, str(tmp_path / "old"))
+    results = gpt_generation_profile.profile(chars=40, rounds=2, baseline=baseline,
+                                             with_parts=True)
+    rows = results["rows"]
+    assert list(rows) == ["serving_default", "generate_xla", "baseline serving_default",
+                          "GPT.call_with_cache, one token",
+                          "one TransformerDecoder block, cached"]
+    for row in rows.values():
+        rate = row["chars_per_s"]
+        assert rate["max"] >= rate["median"] >= rate["min"] > 0
+    ratio = rows["serving_default"]["vs_baseline"]
+    assert ratio["max"] >= ratio["median"] >= ratio["min"] > 0
+    assert "vs_baseline" not in rows["baseline serving_default"]
     # The exported loop holds the model's four blocks: hundreds of kernels.
-    assert results["loop_body_kernels"] > 4 * 40
-    # A whole model step (four blocks and the head) costs more CPU than one block.
-    assert results["call_with_cache"]["cpu_us_per_step"] > results["decoder_block"][
-        "cpu_us_per_step"]
+    assert rows["serving_default"]["kernels"] > 4 * 40
     table = gpt_generation_profile.markdown(results)
-    assert table.count("\n| ") == 5 and "SavedModel loop body" in table
+    assert table.count("\n| ") == 1 + len(rows) and "× baseline" in table

@@ -37,6 +37,7 @@ from modelzoo.export import (
     publish_text_classifier,
     publish_text_generator,
 )
+from modelzoo.export.verify import ServedSignature
 from tests.serving_helpers import check_serving_assets, serve_many
 from tests.serving_helpers import texts as served_texts
 
@@ -124,10 +125,14 @@ def served(tmp_path_factory, image_model, text_parts, generator_model):
     export_image_classifier(image_model, CLASS_NAMES, str(root / "image"))
     export_text_classifier(*text_parts, REVIEW_CLASSES, str(root / "text"))
     export_text_generator(generator_model, VOCAB, str(root / "gen"), MAX_CHARS, MAX_PROMPT)
-    return {
+    served = {
         kind: tf.saved_model.load(str(root / kind)).signatures["serving_default"]
-        for kind in ("image", "text", "gen")
+        for kind in ("image", "text")
     }
+    # Called as TF Serving calls it: the generator's optional inputs
+    # (top_k, top_p, seed, stop) may be left out.
+    served["gen"] = ServedSignature(str(root / "gen"))
+    return served
 
 
 def generate(served, prompts, num_chars, temperature=0.0):
@@ -512,7 +517,8 @@ CLI_CONTRACT = {
     ],
     "gen": [
         "inputs['prompt']", "inputs['num_chars']", "DT_INT32", "inputs['temperature']",
-        "DT_FLOAT", "outputs['text']", "DT_STRING",
+        "DT_FLOAT", "outputs['text']", "DT_STRING", "inputs['top_p']", "inputs['seed']",
+        "inputs['stop']", "shape: (-1, -1)",
     ],
 }
 
@@ -544,7 +550,9 @@ def test_saved_model_cli_shows_the_contract(published):
         for needle in CLI_CONTRACT[kind]:
             assert needle in shown, f"{kind}: {needle} not in\n{shown}"
         assert "tensorflow/serving/predict" in shown
-        count = {"image": (1, 3), "text": (1, 3), "gen": (3, 1)}[kind]
+        # The generator: 3 required inputs, then the optional top_k, top_p,
+        # seed and stop.
+        count = {"image": (1, 3), "text": (1, 3), "gen": (7, 1)}[kind]
         assert (shown.count("inputs['"), shown.count("outputs['")) == count
 
 
@@ -593,3 +601,36 @@ def test_verify_failure_leaves_nothing(tmp_path, image_model, failure):
         assert "class_ids" in str(info.value)
     assert snapshot(model_dir) == before and leftovers(model_dir) == []
     assert existing_versions(model_dir) == {1}
+
+
+# --- the LSTM generator's sampling options ------------------------------------------
+
+
+def test_lstm_generator_takes_top_k_seed_and_stop(served, generator_model):
+    prompts = ["ab", "hgf"]
+    greedy = generate(served, prompts, 30)
+    n = len(prompts)
+
+    def call(**extra):
+        out = served["gen"](prompt=tf.constant(prompts), num_chars=tf.fill([n], 30),
+                            temperature=tf.fill([n], 5.0), **extra)
+        return [t.decode("utf-8") for t in out["text"].numpy()]
+
+    # top_k = 1 leaves only the argmax, whatever the temperature.
+    assert call(top_k=tf.fill([n], 1)) == greedy
+    seeded = call(seed=tf.constant([3, 4]))
+    assert seeded == call(seed=tf.constant([3, 4])) and seeded != greedy
+    assert call(seed=tf.constant([3, 4]), stop=tf.constant([[seeded[0][5]], [seeded[1][2]]])) == [
+        seeded[0][: seeded[0].index(seeded[0][5])], seeded[1][: seeded[1].index(seeded[1][2])]
+    ]
+
+
+def test_lstm_generate_in_python_is_the_export(served, generator_model):
+    model = build_lstm_generator(len(VOCAB), embed_dim=8, lstm_units=(16, 16), vocabulary=VOCAB)
+    model.set_weights(generator_model.get_weights())
+    assert model.generate(["ab", ""], 30, strip_prompt=True) == generate(served, ["ab", ""], 30)
+    got = model.generate("ab", 30, sampler="top_k", top_k=4, temperature=2.0, seed=7)
+    out = served["gen"](prompt=tf.constant(["ab"]), num_chars=tf.constant([30]),
+                        temperature=tf.constant([2.0]), top_k=tf.constant([4]),
+                        seed=tf.constant([7]))
+    assert got == "ab" + out["text"].numpy()[0].decode("utf-8")

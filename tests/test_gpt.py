@@ -1,6 +1,7 @@
 """The GPT: builder, cached in-graph generator, export, recipe end to end."""
 
 import math
+import re
 
 import keras
 import numpy as np
@@ -18,6 +19,8 @@ from modelzoo.export import (
     publish_gpt_generator,
 )
 from modelzoo.export.gpt_generator import window_starts
+from modelzoo.export import verify, warmup
+from modelzoo.export.verify import ServedSignature
 from modelzoo.testing import run_model_test
 from tests.recipe_helpers import run_recipe
 from tests.serving_helpers import check_serving_assets, saved_model_cli_show, serve
@@ -122,7 +125,8 @@ def served(request, tmp_path_factory):
     model = tiny_gpt(request.param)
     path = str(tmp_path_factory.mktemp("gpt") / "export")
     export_gpt_generator(model, VOCAB, path, MAX_CHARS, MAX_PROMPT)
-    return model, tf.saved_model.load(path).signatures["serving_default"]
+    # Called as TF Serving calls it: the optional inputs may be left out.
+    return model, ServedSignature(path)
 
 
 def generate(fn, prompts, num_chars, temperature=0.0, top_k=0):
@@ -245,6 +249,162 @@ def test_export_arguments_are_checked(tmp_path):
         export_gpt_generator(modelzoo.build_lstm_generator(len(VOCAB)), VOCAB, str(tmp_path / "c"))
     with pytest.raises(ValueError, match="max_chars"):
         export_gpt_generator(model, VOCAB, str(tmp_path / "d"), max_chars=0)
+
+
+# --- sampling options, Python generation, old requests ---------------------------------
+
+
+def call(fn, prompts, num_chars, temperature=0.0, top_k=0, **extra):
+    """`generate` with optional inputs, each given per row as a list."""
+    n = len(prompts)
+    inputs = {name: tf.constant(value) for name, value in extra.items()}
+    out = fn(
+        prompt=tf.constant(strings(prompts)),
+        num_chars=tf.constant(np.broadcast_to(num_chars, n), tf.int32),
+        temperature=tf.constant(np.broadcast_to(temperature, n), tf.float32),
+        top_k=tf.constant(np.broadcast_to(top_k, n), tf.int32), **inputs,
+    )
+    return [t.decode("utf-8") for t in out["text"].numpy()]
+
+
+def test_seeded_sampling_is_reproducible_and_per_row(served):
+    _, fn = served
+    prompts = ["ab", "hgf", ""]
+    first = call(fn, prompts, 40, 1.5, seed=[1, 2, 3])
+    assert first == call(fn, prompts, 40, 1.5, seed=[1, 2, 3])
+    assert call(fn, prompts, 40, 1.5, seed=[9, 2, 3])[0] != first[0]
+    # A row's text depends on its own inputs only, not on the other rows.
+    assert call(fn, ["hgf"], 40, 1.5, seed=[2]) == [first[1]]
+    # A longer request continues the same stream.
+    assert call(fn, prompts, 20, 1.5, seed=[1, 2, 3]) == [t[:20] for t in first]
+    assert all(len(t) == 40 and set(t) <= set(VOCAB[1:]) for t in first)
+
+
+def test_top_p_keeps_the_likeliest_set():
+    model = tiny_gpt()
+    fn = tf.function(modelzoo.export.make_gpt_generator(model, VOCAB).generate)
+    logits = np.asarray(model(np.array([[1, 2, 3]], "int32")))[0, -1, 1:]
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    order = np.argsort(-probs)
+    # The smallest set reaching top_p, the one crossing it included.
+    for top_p in (1e-6, 0.5, 0.95):
+        size = int(np.searchsorted(np.cumsum(probs[order]), top_p) + 1)
+        want = {VOCAB[1 + i] for i in order[:size]}
+        out = fn(tf.constant(["abc"] * 300), tf.fill([300], 1), tf.fill([300], 1.0),
+                 tf.fill([300], 0), tf.fill([300], top_p), tf.range(300))
+        drawn = {t.decode() for t in out["text"].numpy()}
+        assert drawn <= want and (len(want) > 3 or drawn == want), (top_p, drawn, want)
+
+
+def test_stop_strings_end_each_row_early(served):
+    _, fn = served
+    prompts = ["ab", "hgf", "c"]
+    full = call(fn, prompts, 40)
+    stops = [full[0][3:5], full[1][10:13], "zzz"]
+    got = call(fn, prompts, 40, stop=[[stop] for stop in stops])
+    # Each row ends at the first occurrence of its stop string, without it.
+    assert got[0] == full[0][: full[0].index(stops[0])]
+    assert got[1] == full[1][: full[1].index(stops[1])]
+    assert got[2] == full[2]
+    # Several stop strings per row: the first to appear ends it.
+    assert call(fn, ["ab"], 40, stop=[["zz", stops[0]]]) == got[:1]
+
+
+def test_python_generate_is_the_export(served):
+    model, fn = served
+    python = tiny_gpt(model.tie_embeddings)
+    python.set_weights(model.get_weights())
+    python.vocabulary = VOCAB
+    python._generator = modelzoo.export.make_gpt_generator(python, VOCAB, MAX_CHARS, MAX_PROMPT)
+    prompts = ["ab", "hgfedcba..abc"]
+    assert python.generate(prompts, 30, strip_prompt=True) == call(fn, prompts, 30)
+    for options, inputs in [
+        (dict(sampler="top_k", top_k=3, temperature=2.0, seed=5), dict(top_k=3)),
+        (dict(sampler="top_p", top_p=0.8, temperature=1.5, seed=6), dict(top_p=[0.8] * 2)),
+    ]:
+        text = python.generate(prompts, 30, stop=["h."], **options)
+        exported = call(fn, prompts, 30, options["temperature"], seed=[options["seed"]] * 2,
+                        stop=[["h."]] * 2, **inputs)
+        assert text == [p + t for p, t in zip(prompts, exported)]
+        assert text == python.generate(prompts, 30, stop=["h."], **options)
+
+
+def test_generate_xla_is_serving_default(served):
+    model, _ = served
+    gen = modelzoo.export.make_gpt_generator(model, VOCAB, MAX_CHARS, MAX_PROMPT)
+    plain = tf.function(gen.serve_function(False))
+    xla = tf.function(gen.serve_function(True))
+    prompts = tf.constant(["", "abc hgf", "hgfedcba..hgfedcba"])
+    args = (prompts, tf.fill([3], 30), tf.zeros([3]), tf.zeros([3], tf.int32))
+    assert plain(*args)["text"].numpy().tolist() == xla(*args)["text"].numpy().tolist()
+    sampled = (prompts, tf.fill([3], 30), tf.fill([3], 1.0), tf.fill([3], 4))
+    assert (plain(*sampled, seed=tf.constant([1, 2, 3]))["text"].numpy().tolist()
+            == xla(*sampled, seed=tf.constant([1, 2, 3]))["text"].numpy().tolist())
+
+
+def test_old_requests_and_warmup_records_still_work(tmp_path):
+    """A request without the optional inputs, as TF Serving runs it: a graph
+    session fed only what the request holds, and the old warm-up records."""
+    model = tiny_gpt()
+    path = export_gpt_generator(model, VOCAB, str(tmp_path / "gpt"), MAX_CHARS, MAX_PROMPT)
+    old = {"prompt": strings(["ab", ""]), "num_chars": np.int32([12, 5]),
+           "temperature": np.float32([0.0, 0.0]), "top_k": np.int32([0, 0])}
+    want = [greedy_generate_gpt(model, VOCAB, p, n, MAX_CHARS, MAX_PROMPT)
+            for p, n in (("ab", 12), ("", 5))]
+    assert sorted(verify.signature_defaults(path)) == ["seed", "stop", "top_p"]
+    for signature in ("serving_default", "generate_xla"):
+        assert [t.decode() for t in verify.run_in_session(path, signature, old)["text"]] == want
+    warmup.write_warmup(path, warmup.warmup_inputs(old), "gpt")
+    assert verify.replay_warmup(path, tf.saved_model.load(path), 2) == 2
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(sampler="top_p", top_p=0.0), "`top_p` must be in (0, 1]. Received: top_p=0.0"),
+        (dict(sampler="top_p", top_p=1.5), "`top_p` must be in (0, 1]. Received: top_p=1.5"),
+        (dict(seed=-1), "`seed` must be an integer in [0, 2**31). Received: seed=-1"),
+        (dict(stop=["a", ""]), "`stop` must be a non-empty str or a list of them"),
+        (dict(sampler="beam"), "`sampler` must be one of"),
+        (dict(sampler="top_k", top_k=0), "`top_k` must be an integer >= 1. Received: top_k=0"),
+        (dict(sampler="top_k", temperature=0.0), "`temperature` must be a number > 0"),
+    ],
+)
+def test_bad_generate_arguments_are_named(settings, message):
+    model = tiny_gpt()
+    model.vocabulary = VOCAB
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.generate(["ab"], 5, **settings)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (dict(top_p=[0.5, 1.5]), "top_p must be in (0, 1]"),
+        (dict(top_p=[0.0, 1.0]), "top_p must be in (0, 1]"),
+        (dict(seed=[1, -2]), "seed must be >= 0"),
+        (dict(stop=[["a"], [""]]), "stop strings must not be empty"),
+        (dict(seed=[1]), "seed needs one value per prompt (or none)"),
+    ],
+)
+def test_bad_served_values_are_named_in_one_line(served, extra, message):
+    _, fn = served
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        call(fn, ["ab", "c"], 5, 0.5, **extra)
+    line = verify._first_line(error.value)
+    assert message in line, line
+
+
+def test_generate_needs_the_vocabulary_and_the_config_keeps_it():
+    model = tiny_gpt()
+    with pytest.raises(ValueError, match="`vocabulary` is needed"):
+        model.generate("ab", 5)
+    with pytest.raises(ValueError, match="vocabulary"):
+        modelzoo.build_gpt(len(VOCAB), WINDOW, vocabulary=VOCAB[:-1])
+    config = modelzoo.build_gpt(len(VOCAB), WINDOW, num_layers=1, vocabulary=VOCAB).get_config()
+    assert config["vocabulary"] == VOCAB
+    assert type(modelzoo.build_gpt(len(VOCAB), WINDOW)).from_config(config).vocabulary == VOCAB
 
 
 # --- slow: publishing, a TensorFlow-only process, the recipe --------------------------

@@ -5,7 +5,10 @@ import tensorflow as tf
 from modelzoo.export import char_sampling
 from modelzoo.models.lstm_generator import LstmGenerator
 
-GENERATOR_CONTRACT = char_sampling.generator_contract()
+# `top_k`, `top_p`, `seed` and `stop` are optional inputs.
+GENERATOR_CONTRACT = char_sampling.generator_contract(
+    char_sampling.input_specs(optional=("top_k", "top_p", "seed", "stop"))
+)
 
 
 def check_vocabulary(model, vocabulary):
@@ -24,37 +27,38 @@ def check_vocabulary(model, vocabulary):
             "`model` must be a build_lstm_generator model (an LstmGenerator). "
             f"Received: {type(model).__name__} {model.name!r}"
         )
-    return char_sampling.check_char_vocabulary(vocabulary, model.vocab_size, model.vocab_size)
+    if vocabulary is None:
+        vocabulary = model.vocabulary
+    if vocabulary is None:
+        raise ValueError("`vocabulary` is needed: the model holds none (its `vocabulary` is None).")
+    return char_sampling.check_char_vocabulary(vocabulary, model.vocab_size)
 
 
 class _Generator(char_sampling.CharSampler):
     """The in-graph sampling loop over the model's `call_with_cache`."""
 
-    def generate(self, prompt, num_chars, temperature):
-        """See `export_text_generator`."""
-        prompt, inputs = self.checked(prompt, num_chars=num_chars, temperature=temperature)
-        batch = tf.shape(prompt)[0]
-        ids, lengths = self.prompt_ids(prompt)
-        width = tf.shape(ids, out_type=tf.int64)[1]
-        first, count, steps = self.schedule(lengths, inputs["num_chars"])
-        settings = self.sampling(inputs["temperature"])
+    def __init__(self, model, vocabulary, max_chars, max_prompt_chars):
+        super().__init__(model, vocabulary, max_chars, max_prompt_chars,
+                         optional=("top_k", "top_p", "seed", "stop"))
 
-        def body(t, token, cache, text):
-            prompt_token = tf.gather(ids, tf.minimum(t, width - 1), axis=1)
-            logits, cache = self.model.call_with_cache(
-                tf.where(t < lengths, prompt_token, token), cache
-            )
-            token = self.next_token(logits[:, 1:], settings)
-            return t + 1, token, cache, self.emit(text, t, first, count, token)
+    def loop(self, request, state, static=False):
+        """Steps the LSTM cells from the first prompt character; returns the state.
 
-        start = (
-            tf.constant(0, tf.int64),
-            tf.zeros([batch], tf.int64),
-            self.model.empty_cache(batch),
-            tf.fill([batch], ""),
+        `static` is unused: every shape in the loop is static already.
+        """
+        del static
+        batch = tf.shape(request["lengths"])[0]
+
+        def step(t, cache, state):
+            token = tf.cast(tf.gather(state[0], t, axis=1), tf.int32)
+            logits, cache = self.model.call_with_cache(token, cache)
+            return t + 1, cache, self.advance(request, t, logits[:, 1:], state)
+
+        _, _, state = tf.while_loop(
+            lambda t, cache, state: self.running(request, t, state), step,
+            (tf.constant(0, tf.int64), self.model.empty_cache(batch), state),
         )
-        _, _, _, text = tf.while_loop(lambda t, *_: t < steps, body, start)
-        return {"text": text}
+        return state
 
 
 def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_chars=1000):
@@ -62,8 +66,12 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
 
     The `serving_default` signature takes `prompt` string `[batch]`,
     `num_chars` int32 `[batch]` and `temperature` float32 `[batch]`, and
-    returns `text` string `[batch]`: the continuation only, without the
-    prompt. The whole sampling loop runs in the graph (`tf.while_loop`),
+    the optional `top_k` int32, `top_p` float32, `seed` int32 (each
+    `[batch]`) and `stop` string `[batch, num_stops]` (see `char_sampling`:
+    left out of a request, they keep today's behaviour), and returns `text`
+    string `[batch]`: the continuation only, without the prompt (nor a stop
+    string). `generate_xla` is the same signature with the loop compiled by
+    XLA. The whole sampling loop runs in the graph (`tf.while_loop`),
     stepping the LSTM cells one character at a time with their states, so
     its cost is linear in prompt plus output length. Rows of a batch may
     have prompts of different lengths: each row reads its own prompt, then
@@ -80,8 +88,8 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
     - `temperature` ≤ 0 (or -inf) is greedy argmax, deterministic;
       > 0 samples from `softmax(logits / temperature)` (+inf is uniform);
       NaN fails the call with InvalidArgument.
-    - The three inputs must have the same batch size (InvalidArgument
-      otherwise).
+    - The inputs must have the same batch size (InvalidArgument
+      otherwise); each optional input has one value per prompt or none.
 
     A TF Serving REST request names the inputs in each instance:
     `{"instances": [{"prompt": "ROMEO:", "num_chars": 200, "temperature": 0.8}]}`.
@@ -91,7 +99,7 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
             inference.
         vocabulary: sequence of str; `vocabulary[i]` is the character of id
             `i`, `vocabulary[0]` the unknown id (its entry is ignored; "" by
-            convention).
+            convention). None uses the model's own `vocabulary`.
         path: str. Directory to write; it must be empty or not exist.
         max_chars: int. Cap on `num_chars`. Defaults to `2000`.
         max_prompt_chars: int. Prompt characters read, from the end.
@@ -108,9 +116,10 @@ def export_text_generator(model, vocabulary, path, max_chars=2000, max_prompt_ch
 
 
 def make_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000):
-    """The object whose `generate(prompt, num_chars, temperature)` is exported.
+    """The sampler whose `serve_function()` is exported (and `LstmGenerator.generate` calls).
 
-    Useful to run the exported loop eagerly; see `export_text_generator`.
+    Its `generate(prompt, num_chars, temperature, top_k=None, ...)` runs the
+    exported loop eagerly or in a `tf.function`; see `export_text_generator`.
     """
     return _Generator(model, check_vocabulary(model, vocabulary), max_chars, max_prompt_chars)
 

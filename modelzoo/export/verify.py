@@ -76,6 +76,70 @@ def _to_bytes(value):
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
+def signature_defaults(saved_model_dir, signature="serving_default"):
+    """The default values a SavedModel's SignatureDef records for its inputs.
+
+    TF Serving accepts a request without an input that has one (the graph
+    feeds the default), so these inputs are optional.
+
+    Args:
+        saved_model_dir: str. The SavedModel directory.
+        signature: str. Signature key.
+
+    Returns:
+        A dict input name → numpy array ({} when there is none).
+    """
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    for meta_graph in proto.meta_graphs:
+        if "serve" in meta_graph.meta_info_def.tags and signature in meta_graph.signature_def:
+            defaults = meta_graph.signature_def[signature].defaults
+            return {name: tf.make_ndarray(value) for name, value in defaults.items()}
+    return {}
+
+
+class ServedSignature:
+    """A loaded signature called as TF Serving calls it.
+
+    An input the SignatureDef has a default for may be left out; the call
+    then feeds the default, as TF Serving's graph does. Its
+    `structured_input_signature` lists only the required inputs, the ones a
+    client must send (what tells an export's kind apart); `specs` lists all.
+
+    Args:
+        saved_model_dir: str. The SavedModel directory.
+        signature: str. Signature key.
+        loaded: the object `tf.saved_model.load` returned, or None to load it.
+    """
+
+    def __init__(self, saved_model_dir, signature="serving_default", loaded=None):
+        import tensorflow as tf
+
+        loaded = loaded if loaded is not None else tf.saved_model.load(saved_model_dir)
+        self.function = loaded.signatures[signature]
+        self.defaults = signature_defaults(saved_model_dir, signature)
+        _, self.specs = self.function.structured_input_signature
+        required = {k: v for k, v in self.specs.items() if k not in self.defaults}
+        self.structured_input_signature = ((), required)
+        self.structured_outputs = self.function.structured_outputs
+
+    def __call__(self, **inputs):
+        import tensorflow as tf
+
+        inputs = dict(inputs)
+        missing = sorted(set(self.specs) - set(inputs) - set(self.defaults))
+        if missing:
+            raise TypeError(f"missing required inputs {missing}")
+        for name, value in self.defaults.items():
+            if name not in inputs:
+                inputs[name] = tf.constant(value, dtype=self.specs[name].dtype)
+        return self.function(**inputs)
+
+
 def check_signature(function, contract):
     """Checks a signature's input and output names, dtypes and shapes.
 
@@ -139,15 +203,18 @@ def compare_outputs(actual, expected, rtol, atol):
             raise VerifyError(f"output {name!r} differs from the in-memory model ({detail})")
 
 
-def run_request(loaded, request):
+def run_request(loaded, request, defaults=None):
     """Calls the signature a `PredictRequest` names, as TF Serving does.
 
     Each input `TensorProto` becomes an array with `tf.make_ndarray`; the
-    request must name exactly the signature's inputs, with their dtypes.
+    request must name every required input of the signature, with its
+    dtype, and may leave out those with a default (then fed the default).
 
     Args:
         loaded: the object `tf.saved_model.load` returned.
         request: a `tensorflow_serving.apis.predict_pb2.PredictRequest`.
+        defaults: dict input name → array, `signature_defaults` of the
+            request's signature.
 
     Returns:
         A dict output name → tensor.
@@ -162,9 +229,14 @@ def run_request(loaded, request):
         raise VerifyError(f"no {signature!r} signature (found {sorted(loaded.signatures)})")
     function = loaded.signatures[signature]
     _, specs = function.structured_input_signature
-    if sorted(request.inputs) != sorted(specs):
-        raise VerifyError(f"inputs {sorted(request.inputs)}, the signature takes {sorted(specs)}")
-    inputs = {}
+    defaults = defaults or {}
+    required = sorted(name for name in specs if name not in defaults)
+    given = sorted(request.inputs)
+    if not set(required) <= set(given) <= set(specs):
+        raise VerifyError(f"inputs {given}, the signature takes {sorted(specs)} "
+                          f"(optional: {sorted(defaults)})")
+    inputs = {name: tf.constant(value, dtype=specs[name].dtype)
+              for name, value in defaults.items() if name not in request.inputs}
     for name, proto in request.inputs.items():
         dtype = tf.dtypes.as_dtype(proto.dtype)
         if dtype != specs[name].dtype:
@@ -198,7 +270,9 @@ def replay_warmup(saved_model_dir, loaded, count):
             log = prediction_log_pb2.PredictionLog.FromString(record)
             if log.WhichOneof("log_type") != "predict_log":
                 raise VerifyError(f"it is a {log.WhichOneof('log_type')}, not a predict_log")
-            run_request(loaded, log.predict_log.request)
+            request = log.predict_log.request
+            signature = request.model_spec.signature_name or "serving_default"
+            run_request(loaded, request, signature_defaults(saved_model_dir, signature))
         except Exception as exc:  # noqa: BLE001
             raise VerifyError(f"warm-up request {number} failed: {_first_line(exc)}") from exc
     return len(records)
@@ -273,7 +347,7 @@ def verify(saved_model_dir, spec):
             raise VerifyError(f"the example has input {name!r}, the signature does not")
         inputs[name] = tf.constant(decode_array(encoded), dtype=input_specs[name].dtype)
     try:
-        outputs = function(**inputs)
+        outputs = ServedSignature(saved_model_dir, signature, loaded)(**inputs)
     except Exception as exc:  # noqa: BLE001
         raise VerifyError(f"calling {signature!r} failed: {_first_line(exc)}") from exc
     actual = {name: value.numpy() for name, value in outputs.items()}

@@ -47,10 +47,12 @@ def test_cached_steps_match_the_causal_call(use_bias):
         out, cache = layer(x[:, t : t + 1], x[:, t : t + 1], cache=cache, cache_update_index=t)
         steps.append(np.asarray(out))
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
-    # The cache holds the keys and values of positions 0..6 and nothing after.
-    assert np.abs(np.asarray(cache[0])[:, :7]).min(axis=(0, 2)).all()
+    # The cache (position-major) holds the keys and values of positions 0..6
+    # and nothing after.
+    assert tuple(cache.shape) == (2, 9, 3, 12)
+    assert np.abs(np.asarray(cache[0])[:7]).min(axis=(1, 2)).all()
     for part in cache:
-        np.testing.assert_array_equal(np.asarray(part)[:, 7:], 0.0)
+        np.testing.assert_array_equal(np.asarray(part)[7:], 0.0)
 
 
 def test_cache_needs_an_update_index():

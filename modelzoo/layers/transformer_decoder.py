@@ -22,8 +22,8 @@ class TransformerDecoder(keras.layers.Layer):
     as in GPT-2; put a final `LayerNormalization` after the last block.
 
     For step-by-step generation, `call` also takes a key/value `cache`
-    (`empty_cache` makes one: a `(keys, values)` pair, each
-    `[batch, max_length, hidden_dim]`) and the
+    (`empty_cache` makes one: keys and values stacked,
+    `[2, max_length, batch, hidden_dim]`) and the
     `cache_update_index` at which `inputs` start: the new keys and values
     are written there and the queries attend to every cached position up
     to their own (`CachedMultiHeadAttention`). It then returns
@@ -132,7 +132,7 @@ class TransformerDecoder(keras.layers.Layer):
         return ops.reshape(x, ops.shape(inputs)), cache
 
     def empty_cache(self, batch_size, max_length):
-        """A zero `(keys, values)` cache, each `[batch_size, max_length, hidden_dim]`."""
+        """A zero cache, keys and values stacked: `[2, max_length, batch_size, hidden_dim]`."""
         return self.attention.empty_cache(batch_size, max_length)
 
     def compute_output_shape(self, inputs_shape):

@@ -29,7 +29,7 @@ def test_cached_calls_match_the_full_call():
     full = np.asarray(layer(x))
     # A prefix in one call, then one position per call, in a longer cache.
     cache = layer.empty_cache(2, 10)
-    assert [tuple(c.shape) for c in cache] == [(2, 10, 8), (2, 10, 8)]
+    assert tuple(cache.shape) == (2, 10, 2, 8)
     out, cache = layer(x[:, :4], cache=cache, cache_update_index=0)
     steps = [np.asarray(out)]
     for t in range(4, 7):
@@ -38,14 +38,14 @@ def test_cached_calls_match_the_full_call():
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
     # Positions past the last write are still empty.
     for part in cache:
-        np.testing.assert_array_equal(np.asarray(part)[:, 7:], 0.0)
+        np.testing.assert_array_equal(np.asarray(part)[7:], 0.0)
 
 
 def test_cache_needs_an_index():
     layer = TransformerDecoder(intermediate_dim=8, num_heads=2)
-    empty = np.zeros((1, 3, 4), "float32")
+    empty = np.zeros((2, 3, 1, 4), "float32")
     with pytest.raises(ValueError, match="cache_update_index"):
-        layer(np.zeros((1, 1, 4), "float32"), cache=(empty, empty))
+        layer(np.zeros((1, 1, 4), "float32"), cache=empty)
 
 
 @pytest.mark.parametrize(

@@ -45,3 +45,48 @@ def encoder_stack(x, num_layers, **kwargs):
     for i in range(num_layers):
         x = TransformerEncoder(name=f"encoder_{i}", **kwargs)(x)
     return x
+
+
+def generate_docstring(model_class):
+    """The docstring of `generate`, shared by the character language models."""
+    return f"""Continues each prompt, with the exported generator's own sampler.
+
+        The same function as the export's `serving_default` (see
+        `modelzoo.export.char_sampling`), called in this process: given the
+        same inputs and `seed`, Python and the export give the same text.
+        The model must hold its character table (`vocabulary`).
+
+        Args:
+            prompts: str or list of str.
+            max_length: int. Characters to generate after each prompt (the
+                export's `num_chars`); at most 2,000. Defaults to `200`.
+            sampler: str. `"greedy"` (argmax), `"top_k"` or `"top_p"`.
+                Defaults to `"greedy"`.
+            temperature: float > 0. Logits are divided by it before sampling;
+                ignored by `"greedy"`. Defaults to `1.0`.
+            top_k: int or None. Sample among the `top_k` likeliest; None is
+                10 for `"top_k"` and no limit for `"top_p"`. Defaults to `None`.
+            top_p: float in (0, 1] or None. `"top_p"` samples from the
+                smallest set of likeliest characters whose probability
+                reaches it; None is 0.9. Defaults to `None`.
+            seed: int in [0, 2**31) or None. The same seed and settings give
+                the same text (stateless sampling); None draws one. Defaults
+                to `None`.
+            stop: str, list of str or None. A row ends at the first of these
+                it generates; the text excludes it. Defaults to `None`.
+            strip_prompt: bool. Return only the continuation. Defaults to
+                `False`.
+            jit_compile: bool. Run the loop compiled by XLA (the export's
+                `generate_xla`). Defaults to `False`.
+
+        Returns:
+            The prompt(s) with their continuation: a str for a str prompt,
+            else a list of str.
+
+        Raises:
+            ValueError: naming the first bad argument and its value.
+
+        Example:
+        >>> model = {model_class}(...)  # doctest: +SKIP
+        >>> model.generate("ROMEO:", 50, sampler="top_p", top_p=0.9, seed=1)  # doctest: +SKIP
+        """

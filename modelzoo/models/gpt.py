@@ -8,7 +8,8 @@ from modelzoo import checks
 from modelzoo.config import field
 from modelzoo.experiment_config import TransformerSizes
 from modelzoo.layers import TokenAndPositionEmbedding, TransformerDecoder
-from modelzoo.models.common import FunctionalModel
+from modelzoo.models.common import FunctionalModel, generate_docstring
+from modelzoo.text import chars
 from modelzoo.registry import register_model
 
 __all__ = ["build_gpt"]
@@ -41,6 +42,10 @@ def build_gpt(vocab_size, sequence_length, *, name="gpt", **kwargs):
             Defaults to `0.1`.
         tie_embeddings: bool. Share the token table with the output layer.
             Defaults to `False`.
+        vocabulary: list of str or None. The character of each id
+            (`vocabulary[0]` is the unknown id), as `text.chars.char_vocabulary`
+            makes it; `generate` needs it. Saved in the config. Defaults to
+            `None`.
         name: str. Model name. Defaults to `"gpt"`.
         dtype: dtype or policy for the hidden layers; the logits stay float32.
 
@@ -79,12 +84,15 @@ class GPT(FunctionalModel):
         num_layers=4,
         dropout=0.1,
         tie_embeddings=False,
+        vocabulary=None,
         name=None,
         trainable=True,
         dtype=None,
     ):
         checks.positive_int("vocab_size", vocab_size)
         checks.positive_int("sequence_length", sequence_length)
+        if vocabulary is not None:
+            vocabulary = chars.check_char_vocabulary(vocabulary, vocab_size)
         checks.transformer_sizes(embed_dim, num_heads, ff_dim, num_layers, dropout)
         if not isinstance(tie_embeddings, bool):
             raise ValueError(
@@ -132,6 +140,7 @@ class GPT(FunctionalModel):
         self.num_layers = num_layers
         self.dropout = dropout
         self.tie_embeddings = tie_embeddings
+        self.vocabulary = vocabulary
 
     def _logits(self, hidden, tie_embeddings):
         if tie_embeddings:
@@ -139,8 +148,26 @@ class GPT(FunctionalModel):
         return self.head(hidden)
 
     def empty_cache(self, batch_size):
-        """A zero key/value cache for `call_with_cache`: one pair per block."""
+        """A zero key/value cache for `call_with_cache`: one tensor per block.
+
+        Each is `[2, sequence_length, batch, embed_dim]`: keys and values,
+        position-major (see `CachedMultiHeadAttention`).
+        """
         return [decoder.empty_cache(batch_size, self.sequence_length) for decoder in self.decoders]
+
+    def generate(self, prompts, max_length=200, sampler="greedy", temperature=1.0, top_k=None,
+                 top_p=None, seed=None, stop=None, strip_prompt=False, jit_compile=False):
+        from modelzoo.export import char_sampling, gpt_generator
+
+        generator = self.__dict__.get("_generator")
+        if generator is None:
+            generator = gpt_generator.make_gpt_generator(self, None)
+            object.__setattr__(self, "_generator", generator)
+        return char_sampling.generate(
+            generator, prompts, max_length, sampler, temperature, top_k, top_p, seed, stop,
+            strip_prompt, jit_compile)
+
+    generate.__doc__ = generate_docstring("GPT")
 
     def call_with_cache(self, token_ids, cache, cache_update_index):
         """Logits of `token_ids` `[batch, n]` placed at `cache_update_index`.
@@ -182,6 +209,7 @@ class GPT(FunctionalModel):
             "num_layers": self.num_layers,
             "dropout": self.dropout,
             "tie_embeddings": self.tie_embeddings,
+            "vocabulary": None if self.vocabulary is None else list(self.vocabulary),
             "name": self.name,
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),

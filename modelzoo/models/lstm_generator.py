@@ -7,7 +7,8 @@ import keras
 from modelzoo import checks
 from modelzoo.config import field
 from modelzoo.experiment_config import ModelConfig
-from modelzoo.models.common import FunctionalModel
+from modelzoo.models.common import FunctionalModel, generate_docstring
+from modelzoo.text import chars
 from modelzoo.registry import register_model
 
 __all__ = ["build_lstm_generator"]
@@ -26,6 +27,9 @@ def build_lstm_generator(vocab_size, *, name="lstm_generator", **kwargs):
         lstm_units: sequence of ints. Units of each stacked LSTM. Defaults to
             `(256,)`.
         dropout: float in [0, 1). Dropout after each LSTM. Defaults to `0.`.
+        vocabulary: list of str or None. The character of each id
+            (`vocabulary[0]` is the unknown id); `generate` needs it. Saved
+            in the config. Defaults to `None`.
         name: str. Model name. Defaults to `"lstm_generator"`.
         dtype: dtype or policy for the hidden layers; the logits stay float32.
 
@@ -52,9 +56,11 @@ class LstmGenerator(FunctionalModel):
     arguments. Arguments: see `build_lstm_generator`.
     """
 
-    def __init__(self, vocab_size, embed_dim=64, lstm_units=(256,), dropout=0.0, name=None,
-                 trainable=True, dtype=None):
+    def __init__(self, vocab_size, embed_dim=64, lstm_units=(256,), dropout=0.0, vocabulary=None,
+                 name=None, trainable=True, dtype=None):
         checks.positive_int("vocab_size", vocab_size)
+        if vocabulary is not None:
+            vocabulary = chars.check_char_vocabulary(vocabulary, vocab_size)
         checks.positive_int("embed_dim", embed_dim)
         lstm_units = checks.positive_ints("lstm_units", lstm_units)
         checks.rate("dropout", dropout)
@@ -86,6 +92,7 @@ class LstmGenerator(FunctionalModel):
         self.embed_dim = embed_dim
         self.lstm_units = lstm_units
         self.dropout = dropout
+        self.vocabulary = vocabulary
 
     def empty_cache(self, batch_size):
         """The zero states for `call_with_cache`: `[h, c]` per LSTM."""
@@ -114,12 +121,28 @@ class LstmGenerator(FunctionalModel):
             new_cache.append(state)
         return self.head(x), new_cache
 
+    def generate(self, prompts, max_length=200, sampler="greedy", temperature=1.0, top_k=None,
+                 top_p=None, seed=None, stop=None, strip_prompt=False, jit_compile=False):
+        from modelzoo.export import char_sampling
+        from modelzoo.export import generator as lstm_export
+
+        generator = self.__dict__.get("_generator")
+        if generator is None:
+            generator = lstm_export.make_generator(self, None)
+            object.__setattr__(self, "_generator", generator)
+        return char_sampling.generate(
+            generator, prompts, max_length, sampler, temperature, top_k, top_p, seed, stop,
+            strip_prompt, jit_compile)
+
+    generate.__doc__ = generate_docstring("LstmGenerator")
+
     def get_config(self):
         return {
             "vocab_size": self.vocab_size,
             "embed_dim": self.embed_dim,
             "lstm_units": list(self.lstm_units),
             "dropout": self.dropout,
+            "vocabulary": None if self.vocabulary is None else list(self.vocabulary),
             "name": self.name,
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),

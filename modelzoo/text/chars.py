@@ -7,7 +7,7 @@ all read characters through `char_table`, so they cannot disagree.
 
 import tensorflow as tf
 
-__all__ = ["char_ids", "char_table", "char_vocabulary"]
+__all__ = ["char_ids", "char_table", "char_vocabulary", "check_char_vocabulary"]
 
 
 def char_vocabulary(text):
@@ -52,3 +52,38 @@ def char_ids(table, text):
     [3, 1, 2, 0]
     """
     return table.lookup(tf.strings.unicode_split(text, "UTF-8", errors="replace"))
+
+
+def check_char_vocabulary(vocabulary, vocab_size):
+    """Returns `vocabulary` as a list of str after checking it fits a model.
+
+    Args:
+        vocabulary: sequence of str; `vocabulary[0]` is the unknown id and
+            every other entry is one character (one code point), all distinct.
+        vocab_size: int. The model's number of logits (and token ids).
+
+    Returns:
+        A list of str.
+
+    Raises:
+        ValueError: on a size mismatch, a duplicate or a multi-character entry.
+
+    Example:
+    >>> check_char_vocabulary(["", "a", "b"], 3)
+    ['', 'a', 'b']
+    """
+    if isinstance(vocabulary, str):
+        raise ValueError(f"`vocabulary` must be a list of str. Received: vocabulary={vocabulary!r}")
+    vocabulary = list(vocabulary)
+    if len(vocabulary) < 2:
+        raise ValueError("`vocabulary` needs the unknown id 0 and at least one character.")
+    if len(vocabulary) != vocab_size:
+        raise ValueError(
+            f"`vocabulary` has {len(vocabulary)} entries but the model has "
+            f"{vocab_size} logits; they must match."
+        )
+    letters = vocabulary[1:]
+    single = all(isinstance(c, str) and len(c) == 1 for c in letters)
+    if not single or len(set(letters)) != len(letters):
+        raise ValueError("`vocabulary[1:]` must be distinct single characters (code points).")
+    return vocabulary

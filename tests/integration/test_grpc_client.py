@@ -57,15 +57,19 @@ def test_readme_image_request_is_answered_by_an_image_export(tmp_path):
 def test_readme_gpt_request_is_answered_by_a_gpt_export(tmp_path):
     client = readme_client()
     model, vocab = test_gpt.tiny_gpt(), test_gpt.VOCAB
-    loaded = tf.saved_model.load(export_gpt_generator(model, vocab, str(tmp_path / "gpt")))
+    path = export_gpt_generator(model, vocab, str(tmp_path / "gpt"))
+    loaded = tf.saved_model.load(path)
+    # The docs' request has no top_p, seed or stop: TF Serving feeds the
+    # SignatureDef's defaults, as `run_request` does given them.
+    defaults = verify.signature_defaults(path)
     # Exactly what the docs' client sends: 200 sampled characters at 0.8, top-k 10.
     request = client["gpt_request"](["ROMEO:"])
     assert request.model_spec.name == "shakespeare_gpt"
-    (text,) = verify.run_request(loaded, request)["text"].numpy()
+    (text,) = verify.run_request(loaded, request, defaults)["text"].numpy()
     assert len(text.decode()) == 200 and set(text.decode()) <= set("".join(vocab))
     # Greedy rows are deterministic: they must be the Keras model's own.
     request = client["gpt_request"](["ab", "c"], num_chars=12, temperature=0.0)
-    texts = verify.run_request(loaded, request)["text"].numpy()
+    texts = verify.run_request(loaded, request, defaults)["text"].numpy()
     assert [t.decode() for t in texts] == [
         greedy_generate_gpt(model, vocab, p, 12) for p in ("ab", "c")
     ]
