@@ -154,7 +154,7 @@ class LstmGeneratorConfig(ModelConfig):
     """`build_lstm_generator`'s arguments a recipe sets."""
 
     registered_name = "lstm_generator"
-    data_args = ("vocab_size",)
+    data_args = ("vocab_size", "vocabulary")
     embed_dim: int = field(64, "Character embedding size.", minimum=1)
     lstm_units: tuple[int, ...] = field((256,), "Units of each stacked LSTM.")
     dropout: float = field(0.0, "Dropout after each LSTM, in [0, 1).", minimum=0, below=1)

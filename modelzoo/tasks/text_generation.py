@@ -1,6 +1,7 @@
 """Character-level language modelling on a TFDS text corpus."""
 
 import dataclasses
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -39,8 +40,12 @@ class SampleConfig(Config):
     sample_prompt: str = field("ROMEO:", "Prompt of the sample in the summary.")
     sample_chars: int = field(200, "Characters of the sample.", minimum=0)
     sample_temperature: float = field(0.8, "Sampling temperature; <= 0 is greedy.")
-    sample_top_k: int = field(
-        0, "Sample among the k likeliest; 0 is all (for generators that take top_k).",
+    sample_top_k: int = field(0, "Sample among the k likeliest; 0 is all.", minimum=0)
+    sample_top_p: float = field(
+        1.0, "Sample among the likeliest whose probabilities add up to p; 1 is all.",
+        above=0, maximum=1)
+    sample_seed: Optional[int] = field(
+        None, "Seed of the sample (the same seed gives the same text); unset: unseeded.",
         minimum=0)
 
     def check(self):
@@ -116,7 +121,8 @@ class TextGeneration(Task):
             test=pipelines.char_sequences(
                 test_text, training=False, max_examples=data.max_eval_examples, **sequences),
             examples=num_sequences * length,
-            model_kwargs=dict(vocab_size=len(vocabulary), sequence_length=length),
+            model_kwargs=dict(vocab_size=len(vocabulary), sequence_length=length,
+                              vocabulary=vocabulary),
             state=dict(vocabulary=vocabulary, prompts=prompts, next_chars=next_chars),
         )
 
@@ -137,14 +143,20 @@ class TextGeneration(Task):
         if path is None:
             return {"sample": None, "export_metrics": None}
         sample = self.config.sample
-        serve = tf.saved_model.load(path).signatures["serving_default"]
+        # Optional inputs (top_p, seed, stop) left out get the export's defaults.
+        serve = scoring.load_signature(path)
         inputs = dict(
             prompt=tf.constant([sample.sample_prompt]),
             num_chars=tf.constant([sample.sample_chars]),
             temperature=tf.constant([sample.sample_temperature]),
         )
-        if "top_k" in serve.structured_input_signature[1]:
+        takes = serve.specs
+        if "top_k" in takes:
             inputs["top_k"] = tf.constant([sample.sample_top_k])
+        if "top_p" in takes:
+            inputs["top_p"] = tf.constant([sample.sample_top_p])
+        if "seed" in takes and sample.sample_seed is not None:
+            inputs["seed"] = tf.constant([sample.sample_seed])
         text = serve(**inputs)["text"][0].numpy().decode("utf-8", "replace")
         export_metrics = None
         if data.state["prompts"]:
