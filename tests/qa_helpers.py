@@ -28,3 +28,9 @@ def tiny_qa(reader_layers=1):
         if "embeddings" in weight.path:
             weight.assign(rng.normal(0, 1, weight.shape))
     return model
+
+
+LONG = " ".join(f"{w} the {WORDS[i % len(WORDS)]}" for i, w in enumerate(WORDS * 3)) + "."
+QUESTIONS = ["Who won the Super Bowl?", "What is it?", "?", "who", "In 2016?", "Who?"]
+CONTEXTS = ["The Denver Broncos won Super Bowl 50 in 2016.", LONG, "Denver won.", " \t ",
+            "It is what it is, in 2016's bowl.", "broncos " * 200]

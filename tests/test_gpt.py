@@ -17,39 +17,18 @@ from modelzoo.export import (
     greedy_generate_gpt,
     is_gpt,
     publish_gpt_generator,
+    verify,
+    warmup,
 )
 from modelzoo.export.gpt_generator import window_starts
-from modelzoo.export import verify, warmup
 from modelzoo.export.verify import ServedSignature
 from modelzoo.testing import run_model_test
+from tests.gpt_helpers import MAX_CHARS, MAX_PROMPT, VOCAB, WINDOW, tiny_gpt
 from tests.recipe_helpers import run_recipe
 from tests.serving_helpers import check_serving_assets, saved_model_cli_show, serve
 from tests.serving_helpers import texts as served_texts
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-VOCAB = [""] + list("abcdefgh .")
-WINDOW = 8
-MAX_CHARS = 50
-MAX_PROMPT = 40
-
-
-def tiny_gpt(tie_embeddings=False, window=WINDOW):
-    keras.utils.set_random_seed(0)
-    model = modelzoo.build_gpt(
-        len(VOCAB), window, embed_dim=16, num_heads=2, ff_dim=16, num_layers=2,
-        dropout=0.0, tie_embeddings=tie_embeddings,
-    )
-    # Large embeddings and kernels make greedy text depend on the context,
-    # so a wrong cache or window shows up in the output.
-    rng = np.random.default_rng(0)
-    for weight in model.weights:
-        if "embeddings" in weight.path:
-            weight.assign(rng.normal(0, 1, weight.shape))
-        elif "kernel" in weight.path:
-            weight.assign(weight.numpy() * 3)
-    return model
-
-
 def strings(values):
     array = np.empty(len(values), dtype=object)
     array[:] = [v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values]

@@ -19,8 +19,9 @@ import modelzoo
 from modelzoo import export
 from modelzoo.errors import DataError, UsageError
 from modelzoo.export import model_card
+from modelzoo.export.image_bytes import decode_and_resize
 from modelzoo.predict import predict
-from tests import test_gpt, test_qa, test_transfer
+from tests import gpt_helpers, qa_helpers, transfer_helpers
 from tests.recipe_helpers import ROOT
 
 pytestmark = pytest.mark.slow
@@ -41,18 +42,18 @@ def test_image_bytes_classifier(root, tmp_path):
     keras.utils.set_random_seed(0)
     model = modelzoo.build_cnn((32, 32, 3), 3, filters=(4,), kernel_size=3, dense_units=8,
                                rescale=1 / 255)
-    classes = test_transfer.CLASSES
+    classes = transfer_helpers.CLASSES
     model_dir = version_one(root, "flowers", lambda p: export.export_image_bytes_classifier(
         model, classes, p))
     files = []
-    for i, data in enumerate(test_transfer.encoded_images()[:2]):
+    for i, data in enumerate(transfer_helpers.encoded_images()[:2]):
         files.append(str(tmp_path / f"image{i}"))
         with open(files[-1], "wb") as f:
             f.write(data)
     out = predict(model_dir, image=files)
     assert [r["image"] for r in out["predictions"]] == files
     assert out["export_path"] == os.path.join(model_dir, "1")
-    pixels = np.stack([test_transfer.decode_and_resize(open(f, "rb").read(), (32, 32)) for f in files])
+    pixels = np.stack([decode_and_resize(open(f, "rb").read(), (32, 32)) for f in files])
     want = np.argmax(np.asarray(model(pixels)), axis=1)
     assert [r["label"] for r in out["predictions"]] == [classes[i] for i in want]
     with pytest.raises(UsageError, match="--image FILE is needed"):
@@ -65,8 +66,8 @@ def test_image_bytes_classifier(root, tmp_path):
 
 
 def test_gpt_generator_with_top_k(root):
-    model = test_gpt.tiny_gpt()
-    vocab = test_gpt.VOCAB
+    model = gpt_helpers.tiny_gpt()
+    vocab = gpt_helpers.VOCAB
     model_dir = version_one(root, "gpt", lambda p: export.export_gpt_generator(model, vocab, p))
     out = predict(model_dir, prompt=["ab", "c"], num_chars=12, temperature=0.0)
     want = [export.greedy_generate_gpt(model, vocab, p, 12) for p in ("ab", "c")]
@@ -77,9 +78,9 @@ def test_gpt_generator_with_top_k(root):
 
 
 def test_question_answering(root):
-    model, processor = test_qa.tiny_qa(), test_qa.processor()
+    model, processor = qa_helpers.tiny_qa(), qa_helpers.processor()
     model_dir = version_one(root, "qa", lambda p: export.export_qa(model, processor, p))
-    questions, contexts = test_qa.QUESTIONS[:3], test_qa.CONTEXTS[:3]
+    questions, contexts = qa_helpers.QUESTIONS[:3], qa_helpers.CONTEXTS[:3]
     out = predict(model_dir, question=questions, context=contexts)
     want = processor.predict(model, questions, contexts)
     assert [r["answer"].encode() for r in out["predictions"]] == want["answer"].tolist()
@@ -106,14 +107,14 @@ def test_unknown_signature_is_a_data_error(root):
 
 
 def test_command_prints_the_card_summary_then_the_answers_as_json(root):
-    model, processor = test_qa.tiny_qa(), test_qa.processor()
+    model, processor = qa_helpers.tiny_qa(), qa_helpers.processor()
     model_dir = version_one(root, "qa_cli", lambda p: export.export_qa(model, processor, p))
     path = os.path.join(model_dir, "1")
     card = model_card.build_card("qa_cli", {"metrics": {"f1": 0.25}}, path)
     model_card.write_card(path, card)
     done = subprocess.run(
         [sys.executable, "-m", "modelzoo", "predict", "--model", model_dir,
-         "--question", test_qa.QUESTIONS[0], "--context", test_qa.CONTEXTS[0]],
+         "--question", qa_helpers.QUESTIONS[0], "--context", qa_helpers.CONTEXTS[0]],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
@@ -123,5 +124,5 @@ def test_command_prints_the_card_summary_then_the_answers_as_json(root):
     assert "qa_cli: f1 0.25; published" in done.stderr
     (line,) = done.stdout.strip().splitlines()
     out = json.loads(line)
-    assert out["predictions"][0]["question"] == test_qa.QUESTIONS[0]
-    assert out["predictions"][0]["answer"] in test_qa.CONTEXTS[0]
+    assert out["predictions"][0]["question"] == qa_helpers.QUESTIONS[0]
+    assert out["predictions"][0]["answer"] in qa_helpers.CONTEXTS[0]

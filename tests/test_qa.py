@@ -19,18 +19,12 @@ from modelzoo.testing import run_model_test
 from modelzoo.text.qa_processor import QaProcessor
 from modelzoo.text.wordpiece import CLS, SEP
 from modelzoo.training import compile_model
-from tests.qa_helpers import LENGTH, VOCAB, WORDS, processor, tiny_qa
+from tests.qa_helpers import CONTEXTS, LENGTH, LONG, QUESTIONS, VOCAB, WORDS, processor, tiny_qa
 from tests.recipe_helpers import run_recipe
 from tests.serving_helpers import check_serving_assets, saved_model_cli_show, serve
 from tests.serving_helpers import texts as served_texts
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-LONG = " ".join(f"{w} the {WORDS[i % len(WORDS)]}" for i, w in enumerate(WORDS * 3)) + "."
-QUESTIONS = ["Who won the Super Bowl?", "What is it?", "?", "who", "In 2016?", "Who?"]
-CONTEXTS = ["The Denver Broncos won Super Bowl 50 in 2016.", LONG, "Denver won.", " \t ",
-            "It is what it is, in 2016's bowl.", "broncos " * 200]
-
-
 # --- builder -------------------------------------------------------------------
 
 

@@ -22,26 +22,9 @@ from modelzoo.testing import run_model_test
 from tests.recipe_helpers import run_recipe
 from tests.serving_helpers import check_serving_assets, serve
 from tests.serving_helpers import texts as served_texts
+from tests.transfer_helpers import CLASSES, encoded_images, pixels
 
 SCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-CLASSES = ["daisy", "roses", "tulips"]
-
-
-def pixels(n, size=32, seed=0):
-    return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype("float32")
-
-
-def encoded_images(seed=0):
-    """A JPEG, a PNG, a gray PNG, an RGBA PNG, a GIF frame: all sizes differ."""
-    rng = np.random.default_rng(seed)
-    image = lambda h, w, c: rng.integers(0, 256, (h, w, c), dtype=np.uint8)
-    return [
-        tf.io.encode_jpeg(image(50, 70, 3)).numpy(),
-        tf.io.encode_png(image(32, 32, 3)).numpy(),
-        tf.io.encode_png(image(20, 16, 1)).numpy(),
-        tf.io.encode_png(image(40, 33, 4)).numpy(),
-        tf.io.encode_jpeg(image(300, 200, 3), quality=50).numpy(),
-    ]
 
 
 # --- builder -------------------------------------------------------------------

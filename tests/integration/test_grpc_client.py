@@ -22,7 +22,7 @@ from modelzoo.export import (
     verify,
     warmup,
 )
-from tests import test_gpt
+from tests import gpt_helpers
 from tests.recipe_helpers import ROOT
 
 CLASS_NAMES = ["T-shirt/top", "Trouser", "Ankle boot"]
@@ -56,7 +56,7 @@ def test_readme_image_request_is_answered_by_an_image_export(tmp_path):
 @pytest.mark.slow
 def test_readme_gpt_request_is_answered_by_a_gpt_export(tmp_path):
     client = readme_client()
-    model, vocab = test_gpt.tiny_gpt(), test_gpt.VOCAB
+    model, vocab = gpt_helpers.tiny_gpt(), gpt_helpers.VOCAB
     path = export_gpt_generator(model, vocab, str(tmp_path / "gpt"))
     loaded = tf.saved_model.load(path)
     # The docs' request has no top_p, seed or stop: TF Serving feeds the
