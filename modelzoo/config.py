@@ -49,7 +49,7 @@ def field(default, help, *, minimum=None, maximum=None, below=None, above=None,
         choices=choices))
 
 
-def _base_type(annotation):
+def base_type(annotation):
     """`(type, optional)` of an annotation: `Optional[int]` gives `(int, True)`."""
     args = typing.get_args(annotation)
     if typing.get_origin(annotation) is typing.Union and type(None) in args:
@@ -77,7 +77,7 @@ def _describe_bounds(meta, kind):
 
 def check_value(name, value, annotation, meta):
     """Raises `UsageError` naming `--name` unless `value` fits its type and checks."""
-    kind, optional = _base_type(annotation)
+    kind, optional = base_type(annotation)
     if value is None:
         if optional:
             return
@@ -129,7 +129,7 @@ class Config:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, list) and typing.get_origin(
-                    _base_type(hints[f.name])[0]) is tuple:
+                    base_type(hints[f.name])[0]) is tuple:
                 value = tuple(value)
                 object.__setattr__(self, f.name, value)
             if isinstance(value, Config):

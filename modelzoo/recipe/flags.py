@@ -10,14 +10,14 @@ import typing
 
 from absl import flags
 
-from modelzoo.config import _base_type
+from modelzoo.config import base_type
 from modelzoo.errors import UsageError
 
 COMMAND_FLAGS = ("verbose",)
 
 
 def _is_list(annotation):
-    return typing.get_origin(_base_type(annotation)[0]) is tuple
+    return typing.get_origin(base_type(annotation)[0]) is tuple
 
 
 def define_flags(config, flag_values=flags.FLAGS):
@@ -31,7 +31,7 @@ def define_flags(config, flag_values=flags.FLAGS):
     fv = dict(flag_values=flag_values)
     for section, f, annotation in config.leaves():
         value, help_text = getattr(section, f.name), f.metadata["help"]
-        kind = _base_type(annotation)[0]
+        kind = base_type(annotation)[0]
         if _is_list(annotation):
             flags.DEFINE_list(f.name, [str(v) for v in value], help_text, **fv)
         elif kind is bool:

@@ -79,10 +79,6 @@ class CheckpointConfig(Config):
     def check(self):
         if not self.output_dir:
             raise UsageError("--output_dir is empty; pass a new folder for the checkpoint")
-        if os.path.exists(self.output_dir):
-            raise UsageError(
-                f"--output_dir={self.output_dir} already exists; a checkpoint is never "
-                "overwritten, pass a new folder")
 
 
 @dataclasses.dataclass
@@ -285,7 +281,12 @@ class MaskedLm(Task):
     config_class = MaskedLmConfig
 
     def check_target(self):
-        """The checkpoint folder is checked by `CheckpointConfig`; nothing is published."""
+        """Fails before training if the checkpoint folder exists: it is never overwritten."""
+        output_dir = self.config.export.output_dir
+        if os.path.exists(output_dir):
+            raise UsageError(
+                f"--output_dir={output_dir} already exists; a checkpoint is never "
+                "overwritten, pass a new folder")
 
     def load(self, datasets_override):
         """`datasets_override`: dict corpus name → its train `tf.data.Dataset`
