@@ -134,7 +134,7 @@ def run(config, datasets_override=None, strategy_override=None):
     """Runs an experiment config through its task; returns the summary dict.
 
     Args:
-        config: an `ExperimentConfig` (e.g. from `experiments.get_config`).
+        config: an `ExperimentConfig` (e.g. from `modelzoo.get_config`).
         datasets_override: injected data instead of TFDS, in the shape the
             task's `load` documents (tests use it).
         strategy_override: a `tf.distribute.Strategy` instead of
