@@ -823,7 +823,7 @@ def test_d7_a_second_run_in_the_same_model_dir_is_refused(tmp_path, terminated, 
 
 
 def test_d8_a_run_failing_its_checks_leaves_no_model_folder(world, check):
-    check(recipe(world, "--dropout=1.5", "--name=d8_dropout"), 2, "`dropout` must be a float")
+    check(recipe(world, "--dropout=1.5", "--name=d8_dropout"), 2, "--dropout=1.5 must be in [0, 1)")
     assert not (world / "exports" / "d8_dropout").exists()
 
 
