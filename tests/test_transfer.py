@@ -240,7 +240,7 @@ def test_recipe_on_an_image_folder_fine_tunes_exports_and_serves_bytes(tmp_path)
     [
         (["--weights=imagenet"], "weights='imagenet' needs a download and there is no network"),
         (["--image_size=16"], "--image_size=16 must be an integer >= 32"),
-        (["--fine_tune_layers=-1"], "--fine_tune_layers=-1 must be >= 0"),
+        (["--fine_tune_layers=-1"], "--fine_tune_layers=-1 must be an integer >= 0"),
         (["--image_dir=/no/such/dir"], "--image_dir=/no/such/dir is not a directory"),
     ],
 )
