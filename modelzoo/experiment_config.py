@@ -97,6 +97,10 @@ class TrainingConfig(Config):
     fresh_start: bool = field(False, "Set an existing --model_dir backup aside.")
 
     def check(self):
+        if self.deterministic and self.jit_compile == "true":
+            raise UsageError(
+                "--deterministic and --jit_compile=true exclude each other: Keras compiles "
+                "no XLA step under op determinism; drop one of them")
         check_model_dir(self.model_dir)
 
 

@@ -20,12 +20,13 @@ from modelzoo.training import Throughput, claim_model_dir, compile_model, model_
 
 def deterministic(training):
     """Whether ops run deterministically: `training.deterministic`, or by default
-    with a seed on a CPU (cheap there) and not on GPU or TPU (some ops have no
-    deterministic kernel, or a slower one)."""
+    with a seed on a CPU (cheap there), and not on GPU or TPU (some ops have no
+    deterministic kernel, or a slower one) nor with `--jit_compile=true`."""
     if training.deterministic is not None:
         return training.deterministic
     accelerator = training.strategy == "tpu" or bool(tf.config.list_physical_devices("GPU"))
-    return training.seed is not None and not accelerator
+    # Keras turns XLA off under op determinism, so --jit_compile=true goes without it.
+    return training.seed is not None and not accelerator and training.jit_compile != "true"
 
 
 def set_up(training):

@@ -2,6 +2,7 @@ import keras
 import pytest
 
 from modelzoo import configs, trainer
+from modelzoo.errors import UsageError
 from modelzoo.training import compile_model
 
 
@@ -11,6 +12,7 @@ from modelzoo.training import compile_model
     (dict(seed=0, deterministic=False), False),    # asked off
     (dict(deterministic=True), True),              # asked on
     (dict(seed=0, strategy="tpu"), False),         # TPU: not by default
+    (dict(seed=0, jit_compile="true"), False),     # Keras compiles no XLA step under it
 ])
 def test_op_determinism_is_its_own_setting(overrides, expected):
     assert trainer.deterministic(configs.get_config("mnist_mlp", **overrides).training) is expected
@@ -23,8 +25,13 @@ def test_jit_compile_reaches_compile(value, expected):
     assert args["jit_compile"] == expected
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     compile_model(model, **args)
-    if expected != "auto":
-        assert model.jit_compile is expected
+    if expected is False:
+        assert model.jit_compile is False
+
+
+def test_deterministic_and_xla_are_refused_together():
+    with pytest.raises(UsageError, match="--deterministic and --jit_compile=true exclude"):
+        configs.get_config("mnist_mlp", deterministic=True, jit_compile="true")
 
 
 def test_compile_args_follow_the_optimizer_and_training_sections():

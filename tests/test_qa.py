@@ -297,7 +297,7 @@ def test_qa_recipe_bad_window_flags_are_usage_errors(tmp_path):
         run_recipe("squad_qa", f"--export_dir={tmp_path}", "--doc_stride=64")
     with pytest.raises(UsageError, match="--vocab_size=5 must be an integer >= 6"):
         run_recipe("squad_qa", f"--export_dir={tmp_path}", "--vocab_size=5")
-    with pytest.raises(UsageError, match="`reader_layers` must be a non-negative integer"):
+    with pytest.raises(UsageError, match="--reader_layers=-1 must be an integer >= 0"):
         run_recipe("squad_qa", f"--export_dir={tmp_path}", "--reader_layers=-1")
 
 
