@@ -6,7 +6,6 @@ both bodies (`tests/rest_helpers.py`); the outputs must be the same.
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import modelzoo
 from modelzoo import export
