@@ -79,7 +79,7 @@ def _run_inspect(args):
 
 def _add_serving_config_command(commands, common):
     """Adds `serving-config`: a TF Serving --model_config_file for every export."""
-    from modelzoo.serving_config import VERSIONS_HELP
+    from modelzoo.serving_config import LABELS_HELP, VERSIONS_HELP
 
     config = commands.add_parser(
         "serving-config", parents=[common],
@@ -93,14 +93,21 @@ def _add_serving_config_command(commands, common):
                         help="the export folder as the server sees it, e.g. /models in a container "
                         "(default: its absolute path here)")
     config.add_argument("--versions", default="latest", help=f"versions to serve: {VERSIONS_HELP}")
-    config.add_argument("--force", action="store_true", help="replace an existing --out file")
+    config.add_argument("--labels", default=None,
+                        help=f"version labels for every model: {LABELS_HELP}")
+    config.add_argument("--batching_parameters", default=None, metavar="FILE",
+                        help="also write a TF Serving --batching_parameters_file whose "
+                        "allowed_batch_sizes are the exports' warm-up batch sizes")
+    config.add_argument("--force", action="store_true",
+                        help="replace an existing --out (or --batching_parameters) file")
     config.set_defaults(run=_run_serving_config)
 
 
 def _run_serving_config(args):
     from modelzoo.serving_config import serving_config
 
-    return serving_config(args.export_dir, args.out, args.base_path, args.versions, args.force)
+    return serving_config(args.export_dir, args.out, args.base_path, args.versions, args.force,
+                          args.labels, args.batching_parameters)
 
 
 def _add_predict_command(commands, common):

@@ -159,6 +159,34 @@ def _tpu(tpu):
         ) from None
 
 
+def steps_per_execution_for(strategy, steps):
+    """The `steps_per_execution` Keras can run under `strategy`.
+
+    Keras 3's multi-step loop fails under `MirroredStrategy` and
+    `MultiWorkerMirroredStrategy` with more than one replica ("You must feed
+    a value for placeholder tensor .../while/cond/Placeholder", keras#19246),
+    so there one step per call is used. Everywhere else, a TPU above all
+    (where it is the main throughput setting: one host round trip per N
+    steps), `steps` is kept. Decided by the strategy's type, so it holds
+    without the hardware.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`.
+        steps: int. The `--steps_per_execution` asked for.
+
+    Returns:
+        `(steps, reason)`: the steps to use, and None or a one-line reason
+        why fewer than asked.
+    """
+    mirrored = (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy,
+                tf.distribute.experimental.MultiWorkerMirroredStrategy)
+    replicas = strategy.num_replicas_in_sync
+    if steps > 1 and replicas > 1 and isinstance(strategy, mirrored):
+        return 1, (f"steps_per_execution={steps} fails under {type(strategy).__name__} with "
+                   f"{replicas} replicas (keras#19246); using 1")
+    return steps, None
+
+
 def shard_options(dataset):
     """Returns `dataset` set to auto-shard by DATA across workers.
 

@@ -103,6 +103,18 @@ class TrainingConfig(Config):
                 "no XLA step under op determinism; drop one of them")
         check_model_dir(self.model_dir)
 
+    def drop_remainder(self):
+        """Whether training batches drop the last, smaller one.
+
+        On a TPU and under `--jit_compile=true` every new batch shape is a
+        new XLA compilation, so training batches keep one static shape.
+        Evaluation batches keep every example.
+
+        Returns:
+            bool.
+        """
+        return self.strategy == "tpu" or self.jit_compile == "true"
+
 
 @dataclasses.dataclass
 class ExportConfig(Config):

@@ -51,6 +51,52 @@ def parse_versions(text):
     raise UsageError(f"--versions={text!r} is not valid; use {VERSIONS_HELP}")
 
 
+LABELS_HELP = "comma-separated LABEL=VERSION, e.g. stable=1,canary=2"
+
+
+def parse_labels(text):
+    """Parses --labels into a dict label → version.
+
+    Returns:
+        A dict (empty for None or "").
+
+    Raises:
+        UsageError: a malformed pair, a repeated label or a bad version.
+    """
+    labels = {}
+    for pair in (text or "").split(","):
+        if not pair and not text:
+            continue
+        label, equals, version = pair.partition("=")
+        if not (equals and label.strip() and version.strip().isdigit()):
+            raise UsageError(f"--labels={text!r} is not valid; use {LABELS_HELP}")
+        if label.strip() in labels:
+            raise UsageError(f"--labels={text!r} names {label.strip()!r} twice; give each "
+                             "label one version")
+        labels[label.strip()] = storage.check_version(int(version), "--labels")
+    return labels
+
+
+def served_versions(kind, value, found):
+    """The versions a policy `(kind, value)` serves out of `found` (sorted)."""
+    if kind == "latest":
+        return found[-value:]
+    return found if kind == "all" else list(value)
+
+
+def _check_labels(labels, name, model_dir, found, served, versions):
+    # TF Serving refuses to load a config whose label points at a version it
+    # does not serve, so such a config is refused here, before the server.
+    for label, version in labels.items():
+        if version not in found:
+            raise UsageError(f"--labels {label}={version}: {model_dir} has no version "
+                             f"{version} (it has {', '.join(map(str, found))})")
+        if version not in served:
+            raise UsageError(f"--labels {label}={version}: --versions={versions} does not serve "
+                             f"version {version} of {name}; add it, e.g. "
+                             f"--versions=specific:{','.join(map(str, sorted({*served, version})))}")
+
+
 def _out_of_range(text, bound):
     return UsageError(f"--versions={text!r} is out of range: {bound}")
 
@@ -92,7 +138,7 @@ def exported_models(export_dir):
     return models
 
 
-def build_config(export_dir, base_path=None, versions="latest"):
+def build_config(export_dir, base_path=None, versions="latest", labels=None):
     """The `ModelServerConfig` serving every model under `export_dir`.
 
     Args:
@@ -100,6 +146,8 @@ def build_config(export_dir, base_path=None, versions="latest"):
         base_path: str or None. Where the server sees `export_dir` (e.g.
             `/models` in a container); None uses its absolute path here.
         versions: str. The version policy, see `VERSIONS_HELP`.
+        labels: str or None. Version labels for every model, see
+            `LABELS_HELP`; each must name a version the policy serves.
 
     Returns:
         A `model_server_config_pb2.ModelServerConfig`.
@@ -107,6 +155,7 @@ def build_config(export_dir, base_path=None, versions="latest"):
     from tensorflow_serving.config import model_server_config_pb2
 
     kind, value = parse_versions(versions)
+    labels = parse_labels(labels)
     if base_path is not None and not base_path.strip():
         raise UsageError("--base_path is empty; pass the folder the server sees, e.g. /models")
     config = model_server_config_pb2.ModelServerConfig()
@@ -115,6 +164,9 @@ def build_config(export_dir, base_path=None, versions="latest"):
         if missing:
             raise UsageError(f"--versions={versions}: {os.path.join(export_dir, name)} has no "
                              f"version {missing[0]} (it has {', '.join(map(str, found))})")
+        model_dir = os.path.join(export_dir, name)
+        _check_labels(labels, name, model_dir, found, served_versions(kind, value, found),
+                      versions)
         model = config.model_config_list.config.add()
         model.name = name
         model.base_path = (
@@ -129,6 +181,8 @@ def build_config(export_dir, base_path=None, versions="latest"):
             policy.all.SetInParent()
         else:
             policy.specific.versions.extend(value)
+        for label, version in labels.items():
+            model.version_labels[label] = version
     return config
 
 
@@ -146,33 +200,59 @@ def write_config(config, out, force=False):
         raise _exists(out) from None
 
 
-def check_out(out, force=False):
+def check_out(out, force=False, flag="--out"):
     """Fails if `out` cannot be written (or exists, unless `force`); returns its folder."""
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
-        raise UsageError(f"--out {out}: the folder {folder} does not exist")
+        raise UsageError(f"{flag} {out}: the folder {folder} does not exist")
     if os.path.isdir(out):
-        raise UsageError(f"--out {out} is a directory; pass a file name, e.g. {out}/models.config")
+        raise UsageError(f"{flag} {out} is a directory; pass a file name in it")
     if os.path.lexists(out) and not force:
-        raise _exists(out)
+        raise _exists(out, flag)
     return folder
 
 
-def serving_config(export_dir, out, base_path=None, versions="latest", force=False):
-    """Builds and writes the config; returns a summary dict for the command."""
-    # --out first: nothing is scanned for a file that would not be written.
+def serving_config(export_dir, out, base_path=None, versions="latest", force=False,
+                   labels=None, batching_parameters=None):
+    """Builds and writes the config; returns a summary dict for the command.
+
+    Args:
+        export_dir, base_path, versions, labels: see `build_config`.
+        out: str. The model config file to write.
+        force: bool. Replace existing files.
+        batching_parameters: str or None. Also write TF Serving's
+            `--batching_parameters_file` there (see `serving_batching`).
+
+    Returns:
+        A dict: the files written, the models, versions and labels.
+    """
+    from modelzoo import serving_batching
+
+    # The outputs first: nothing is scanned for a file that would not be written.
     check_out(out, force)
-    config = build_config(export_dir, base_path, versions)
-    write_config(config, out, force)
-    return {
+    if batching_parameters is not None:
+        check_out(batching_parameters, force, "--batching_parameters")
+    config = build_config(export_dir, base_path, versions, labels)
+    summary = {
         "out": out,
         "models": {m.name: m.base_path for m in config.model_config_list.config},
         "versions": versions,
     }
+    if labels:
+        summary["labels"] = parse_labels(labels)
+    if batching_parameters is not None:
+        kind, value = parse_versions(versions)
+        served = {name: served_versions(kind, value, found)
+                  for name, found in exported_models(export_dir).items()}
+        summary["batching_parameters"] = batching_parameters
+        summary["allowed_batch_sizes"] = serving_batching.write_batching(
+            batching_parameters, export_dir, served, force)
+    write_config(config, out, force)
+    return summary
 
 
-def _exists(out):
-    return UsageError(f"--out {out} already exists; pass --force to replace it")
+def _exists(out, flag="--out"):
+    return UsageError(f"{flag} {out} already exists; pass --force to replace it")
 
 
 def _visible_folders(path):

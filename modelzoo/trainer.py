@@ -192,6 +192,9 @@ def summarize(config, model_name, metrics, export_path, start, throughput=None,
         "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
         "export_path": export_path,
         "wall_time_s": round(time.time() - start, 2),
+        # Fixed-shape training batches (TPU, --jit_compile=true): the last
+        # partial batch of each epoch is not trained on.
+        "drop_remainder": config.training.drop_remainder(),
     }
     if throughput is not None:
         summary["epochs_run"] = len(throughput.epoch_seconds)

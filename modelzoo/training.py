@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from modelzoo import multi_worker, storage
+from modelzoo import distribute, multi_worker, storage
 from modelzoo.errors import ModelzooError, UsageError, first_line
 
 
@@ -57,16 +57,10 @@ def compile_model(
         )
     else:
         optimizer = keras.optimizers.Adam(**optimizer_args)
-    replicas = model.distribute_strategy.num_replicas_in_sync
-    if steps_per_execution > 1 and replicas > 1:
-        # Keras 3.15's multi-step loop fails under tf.distribute with several
-        # replicas ("You must feed a value for placeholder tensor
-        # .../while/cond/Placeholder"); one step per call works.
-        logging.warning(
-            "steps_per_execution=%d is not supported with %d replicas in Keras %s; using 1",
-            steps_per_execution, replicas, keras.__version__,
-        )
-        steps_per_execution = 1
+    steps_per_execution, reason = distribute.steps_per_execution_for(
+        model.distribute_strategy, steps_per_execution)
+    if reason:
+        logging.warning("%s (Keras %s)", reason, keras.__version__)
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

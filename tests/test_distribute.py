@@ -248,3 +248,62 @@ def test_upstream_keras_fit_under_multi_worker(reference, tmp_path):
             raise RuntimeError(f"worker {index} failed unexpectedly:\n{log[-3000:]}")
         assert code == 0, f"worker {index} failed with the known Keras error"
     _assert_same_training(_load(str(out)), reference)
+
+
+# steps_per_execution: kept everywhere but where keras#19246 is.
+
+
+def _compiled_steps(strategy, steps=4):
+    from modelzoo.training import compile_model
+
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        compile_model(model, 1e-3, steps_per_execution=steps)
+    return model.steps_per_execution
+
+
+def test_steps_per_execution_kept_on_default_and_one_device():
+    assert _compiled_steps(distribute.get_distribution_strategy("default")) == 4
+    assert _compiled_steps(distribute.get_distribution_strategy("one_device")) == 4
+    # One replica: the Keras bug needs several.
+    assert _compiled_steps(tf.distribute.MirroredStrategy(["/cpu:0"])) == 4
+
+
+def _strategy_of_type(cls, replicas):
+    # The decision reads only the type and the replica count, so a TPU (or a
+    # cluster) is not needed to check it.
+    fake = type(f"Fake{cls.__name__}", (cls,), {"num_replicas_in_sync": replicas,
+                                                "__init__": lambda self: None})
+    return fake()
+
+
+def test_steps_per_execution_kept_on_tpu_refused_on_multi_worker_mirrored():
+    steps, reason = distribute.steps_per_execution_for(
+        _strategy_of_type(tf.distribute.TPUStrategy, 8), 32)
+    assert (steps, reason) == (32, None)
+    steps, reason = distribute.steps_per_execution_for(
+        _strategy_of_type(tf.distribute.MultiWorkerMirroredStrategy, 2), 32)
+    assert steps == 1 and "keras#19246" in reason
+    assert distribute.steps_per_execution_for(
+        _strategy_of_type(tf.distribute.MultiWorkerMirroredStrategy, 1), 32) == (32, None)
+
+
+@pytest.mark.slow
+def test_steps_per_execution_refused_on_mirrored_with_two_logical_cpus():
+    # Logical CPUs must be set before TensorFlow starts: a fresh process.
+    code = (
+        "from modelzoo import distribute\n"
+        "import keras\n"
+        "from modelzoo.training import compile_model\n"
+        "s = distribute.get_distribution_strategy('mirrored', cpu_replicas=2)\n"
+        "with s.scope():\n"
+        "    m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])\n"
+        "    compile_model(m, 1e-3, steps_per_execution=4)\n"
+        "print(s.num_replicas_in_sync, m.steps_per_execution)\n"
+    )
+    env = dict(_env(), PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split()[-2:] == ["2", "1"]
+    assert "keras#19246" in run.stderr

@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
@@ -114,3 +115,93 @@ def test_an_existing_out_file_is_kept_unless_force(tmp_path, capsys):
     code, _, _ = run(capsys, "--export_dir", str(root), "--out", str(out), "--force")
     assert code == 0 and [m.name for m in parse(out).model_config_list.config] == ["mlp"]
     assert sorted(os.listdir(tmp_path)) == ["models.config", "saved_models"]
+
+
+# Version labels.
+
+
+def test_labels_are_written_per_model(tmp_path, capsys):
+    root = export_tree(tmp_path / "saved_models", {"mlp": [1, 2]})
+    out = tmp_path / "models.config"
+    code, _, err = run(capsys, "--export_dir", str(root), "--out", str(out),
+                       "--versions=specific:1,2", "--labels", "stable=1,canary=2")
+    assert code == 0, err
+    (model,) = parse(out).model_config_list.config
+    assert dict(model.version_labels) == {"stable": 1, "canary": 2}
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--versions=all", "--labels=stable=1,canary=3"],
+     "--labels canary=3: {root}/mlp has no version 3 (it has 1, 2)"),
+    (["--labels=stable=1"],
+     "--labels stable=1: --versions=latest does not serve version 1 of mlp; add it, "
+     "e.g. --versions=specific:1,2"),
+    (["--labels=stable"], "--labels='stable' is not valid"),
+    (["--labels=a=1,a=2"], "names 'a' twice"),
+])
+def test_a_label_for_a_missing_or_unserved_version_is_refused(tmp_path, capsys, args, needle):
+    root = export_tree(tmp_path / "saved_models", {"mlp": [1, 2]})
+    out = tmp_path / "models.config"
+    code, stdout, err = run(capsys, "--export_dir", str(root), "--out", str(out), *args)
+    assert code == 2 and stdout == "" and err.count("\n") == 1, err
+    assert needle.format(root=root) in err
+    assert not out.exists()
+
+
+# The batching parameters file.
+
+
+def _batching_parameters_class():
+    # BatchingParameters (TF Serving's session_bundle_config.proto) is not in
+    # tensorflow-serving-api: the same fields, numbered as upstream, built here
+    # so the written text is parsed by protobuf's own text format.
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wrappers_pb2
+
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
+    file = descriptor_pb2.FileDescriptorProto(
+        name="batching_test.proto", package="tensorflow.serving",
+        dependency=["google/protobuf/wrappers.proto"], syntax="proto3")
+    message = file.message_type.add(name="BatchingParameters")
+    field = descriptor_pb2.FieldDescriptorProto
+    for number, name in [(1, "max_batch_size"), (2, "batch_timeout_micros"),
+                         (3, "max_enqueued_batches"), (4, "num_batch_threads")]:
+        message.field.add(name=name, number=number, type=field.TYPE_MESSAGE,
+                          type_name=".google.protobuf.Int64Value", label=field.LABEL_OPTIONAL)
+    message.field.add(name="allowed_batch_sizes", number=6, type=field.TYPE_INT64,
+                      label=field.LABEL_REPEATED)
+    pool.Add(file)
+    return message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters"))
+
+
+def _warm_tree(root, models):
+    from modelzoo.export import warmup
+
+    for name, (versions, batch) in models.items():
+        for version in versions:
+            path = root / name / str(version)
+            os.makedirs(path)
+            (path / "saved_model.pb").write_bytes(b"")
+            inputs = {"x": np.zeros((batch, 2), "float32")}
+            warmup.write_warmup(str(path), warmup.warmup_inputs(inputs), name)
+    return root
+
+
+def test_batching_parameters_match_the_warmup_batch_sizes(tmp_path, capsys):
+    # mlp ships batches of 3 and 1; gpt's old version 1 (not served) of 8.
+    root = _warm_tree(tmp_path / "saved_models", {"mlp": ([1], 3), "gpt": ([1], 8)})
+    _warm_tree(tmp_path / "newer", {"gpt": ([2], 5)})
+    os.rename(tmp_path / "newer" / "gpt" / "2", root / "gpt" / "2")
+    out, batching = tmp_path / "models.config", tmp_path / "batching.config"
+    code, stdout, err = run(capsys, "--export_dir", str(root), "--out", str(out),
+                            "--batching_parameters", str(batching))
+    assert code == 0, err
+    assert '"allowed_batch_sizes": [1, 3, 5]' in stdout
+    params = text_format.Parse(batching.read_text(), _batching_parameters_class()())
+    assert list(params.allowed_batch_sizes) == [1, 3, 5]
+    assert params.max_batch_size.value == 5
+    assert params.batch_timeout_micros.value > 0 and params.num_batch_threads.value > 0
+    code, _, err = run(capsys, "--export_dir", str(root), "--out", str(tmp_path / "b.config"),
+                       "--batching_parameters", str(batching))
+    assert code == 2 and "--batching_parameters" in err and "already exists" in err

@@ -11,7 +11,8 @@ from modelzoo.distribute import shard_options
 from modelzoo.text import chars
 
 
-def finish(ds, batch_size, training, seed=None, shuffle_buffer=10000, cache=True):
+def finish(ds, batch_size, training, seed=None, shuffle_buffer=10000, cache=True,
+           drop_remainder=False):
     """Caches, shuffles (when training), batches and prefetches `ds`.
 
     Args:
@@ -22,6 +23,9 @@ def finish(ds, batch_size, training, seed=None, shuffle_buffer=10000, cache=True
         seed: int or None. Shuffle seed, for repeatable runs.
         shuffle_buffer: int. Shuffle buffer size.
         cache: bool. Whether to cache `ds`; false where each epoch differs.
+        drop_remainder: bool. Drop the last, smaller batch so every batch has
+            one static shape: on a TPU, or under XLA, a second shape means a
+            second compilation (`TrainingConfig.drop_remainder`).
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.
@@ -30,7 +34,7 @@ def finish(ds, batch_size, training, seed=None, shuffle_buffer=10000, cache=True
         ds = ds.cache()
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
     return shard_options(ds)
 
 
@@ -45,7 +49,8 @@ def take(ds, max_examples):
     return ds if max_examples is None else ds.take(max_examples)
 
 
-def image_pipeline(ds, batch_size, training, seed=None, max_examples=None):
+def image_pipeline(ds, batch_size, training, seed=None, max_examples=None,
+                   drop_remainder=False):
     """Turns TFDS `(uint8 image, label)` pairs into float32 training batches.
 
     The pixels stay in [0, 255]: the models rescale them, so the exported
@@ -56,15 +61,15 @@ def image_pipeline(ds, batch_size, training, seed=None, max_examples=None):
     """
     if training:
         images, labels = as_arrays(take(ds, max_examples))
-        return gathered_batches(images, labels, batch_size, seed)
+        return gathered_batches(images, labels, batch_size, seed, drop_remainder)
     ds = take(ds, max_examples).map(
         lambda image, label: (tf.cast(image, tf.float32), label),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-    return finish(ds, batch_size, training, seed)
+    return finish(ds, batch_size, training, seed, drop_remainder=drop_remainder)
 
 
-def gathered_batches(images, labels, batch_size, seed=None):
+def gathered_batches(images, labels, batch_size, seed=None, drop_remainder=False):
     """Shuffled float32 batches of in-memory arrays, one gather per batch.
 
     Each epoch draws a new permutation of all the examples (a full shuffle,
@@ -79,6 +84,7 @@ def gathered_batches(images, labels, batch_size, seed=None):
         labels: array `[n]`.
         batch_size: int. The GLOBAL batch size.
         seed: int or None. Seed of the per-epoch permutations.
+        drop_remainder: bool. Leave the last, smaller batch out (see `finish`).
 
     Returns:
         A `tf.data.Dataset` of `(float32 images, labels)` batches, of known
@@ -90,13 +96,15 @@ def gathered_batches(images, labels, batch_size, seed=None):
                          f"got {n} and {len(labels)}")
     images, labels = tf.constant(images), tf.constant(labels)
     full = n // batch_size * batch_size
-    steps = -(-n // batch_size)
+    steps = n // batch_size if drop_remainder else -(-n // batch_size)
+    if steps == 0:
+        raise ValueError(f"{n} examples make no full batch of {batch_size}")
 
     def epoch(key):
         order = tf.random.experimental.stateless_shuffle(
             tf.range(n, dtype=tf.int64), seed=tf.stack([key, 0]))
         batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:full], [-1, batch_size]))
-        if full < n:
+        if full < n and not drop_remainder:
             batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full:]))
         return batches
 
@@ -153,7 +161,8 @@ def text_ids(vectorizer, texts, sequence_length):
 
 
 def text_classification_pipeline(
-    ds, vectorizer, sequence_length, batch_size, training, seed=None, max_examples=None
+    ds, vectorizer, sequence_length, batch_size, training, seed=None, max_examples=None,
+    drop_remainder=False,
 ):
     """Turns `(text, label)` pairs into `(token_ids, label)` batches."""
     ds = take(ds, max_examples)
@@ -165,7 +174,7 @@ def text_classification_pipeline(
     if count >= 0:
         # unbatch() forgets the length; the learning-rate decay needs it.
         ds = ds.apply(tf.data.experimental.assert_cardinality(count))
-    return finish(ds, batch_size, training, seed)
+    return finish(ds, batch_size, training, seed, drop_remainder=drop_remainder)
 
 
 def read_text(ds):
@@ -173,7 +182,8 @@ def read_text(ds):
     return b"".join(ex["text"].numpy() for ex in ds).decode("utf-8")
 
 
-def char_sequences(text, vocabulary, sequence_length, batch_size, training, seed=None, max_examples=None):
+def char_sequences(text, vocabulary, sequence_length, batch_size, training, seed=None,
+                   max_examples=None, drop_remainder=False):
     """Cuts `text` into `(ids[:-1], ids[1:])` next-character examples.
 
     Args:
@@ -184,6 +194,7 @@ def char_sequences(text, vocabulary, sequence_length, batch_size, training, seed
         training: bool. Whether to shuffle.
         seed: int or None. Shuffle seed.
         max_examples: int or None. Cap on the number of sequences.
+        drop_remainder: bool. Leave the last, smaller batch out (see `finish`).
 
     Returns:
         A batched `tf.data.Dataset` of `(int32 [b, T], int32 [b, T])`.
@@ -196,9 +207,13 @@ def char_sequences(text, vocabulary, sequence_length, batch_size, training, seed
         count = ids.shape[0] // window - 1
         offsets = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
         ds = offsets.flat_map(
-            lambda r: tf.data.Dataset.from_tensor_slices(ids[r % window :]).batch(window).take(count)
+            # Full windows only (take(count) keeps those anyway): a static
+            # sequence length, which XLA needs.
+            lambda r: tf.data.Dataset.from_tensor_slices(ids[r % window :])
+            .batch(window, drop_remainder=True).take(count)
         ).apply(tf.data.experimental.assert_cardinality(count))
     else:
         ds = tf.data.Dataset.from_tensor_slices(ids).batch(window, drop_remainder=True)
     ds = take(ds, max_examples).map(lambda s: (s[:-1], s[1:]), num_parallel_calls=tf.data.AUTOTUNE)
-    return finish(ds, batch_size, training, seed, cache=not training)
+    return finish(ds, batch_size, training, seed, cache=not training,
+                  drop_remainder=drop_remainder)

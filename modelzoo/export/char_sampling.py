@@ -37,7 +37,12 @@ import numpy as np
 import tensorflow as tf
 
 from modelzoo.export.archive import write_endpoints
-from modelzoo.export.publish import publish, string_array
+from modelzoo.export.publish import (
+    LOW_PRECISION_TOLERANCE,
+    is_low_precision,
+    publish,
+    string_array,
+)
 from modelzoo.text import chars
 
 # Kept here for the exporters; the check lives with the character table.
@@ -102,7 +107,8 @@ def plain_prompt_ids(vocabulary, prompt, max_prompt_chars):
 
 
 def greedy_continuation(
-    model, vocabulary, prompt, num_chars, max_chars, max_prompt_chars, context_starts=None
+    model, vocabulary, prompt, num_chars, max_chars, max_prompt_chars, context_starts=None,
+    margins=None,
 ):
     """Greedy continuation computed the plain way, for checking exports.
 
@@ -120,6 +126,8 @@ def greedy_continuation(
         context_starts: callable(num_steps) → list whose entry t is the first
             token step t reads (it reads tokens `[starts[t], t]`), e.g.
             `gpt_generator.window_starts`; None reads every token so far.
+        margins: a list, or None. When given, each step's gap between its
+            two largest logits is appended (see `reliable_prefixes`).
 
     Returns:
         The continuation, a str.
@@ -134,9 +142,45 @@ def greedy_continuation(
         logits = keras.ops.convert_to_numpy(model(context, training=False))[0, -1]
         # Id 0 (unknown) is never generated, as in the export.
         token = 1 + int(np.argmax(logits[1:]))
+        if margins is not None:
+            margins.append(_top_two_gap(np.asarray(logits[1:], "float64")))
         ids.append(token)
         text.append(vocabulary[token])
     return "".join(text)
+
+
+def _top_two_gap(logits):
+    if logits.size < 2:
+        return float("inf")
+    top, second = np.sort(logits)[-2:][::-1]
+    # Relative to the logits' size: float16 rounds to ~1e-3 of the value.
+    return float((top - second) / max(1.0, abs(top)))
+
+
+def reliable_prefixes(texts, margins, tolerance):
+    """How many bytes of each greedy text a low-precision export must match.
+
+    A float16 or bfloat16 model computes the cached path (the export) and
+    the uncached one (`greedy_continuation`) with different rounding, so
+    where two logits are within rounding of each other the argmax may pick
+    either, and everything after differs. Rather than compare such a model
+    in float32 (which is not the model that is served), the check keeps
+    the text before each row's first near-tie and drops the rest.
+
+    Args:
+        texts: list of str, the greedy continuations.
+        margins: list (per text) of lists of `greedy_continuation` margins.
+        tolerance: float. A relative gap at or below it is a tie.
+
+    Returns:
+        A list of byte counts, one per text.
+    """
+    lengths = []
+    for text, gaps in zip(texts, margins):
+        ties = [t for t, gap in enumerate(gaps) if gap <= tolerance]
+        kept = text[: ties[0]] if ties else text
+        lengths.append(len(kept.encode("utf-8")))
+    return lengths
 
 
 class CharSampler:
@@ -522,9 +566,15 @@ def publish_generator(
         letters = "".join(vocabulary[1:])
         example_prompts = ["", letters[:3], letters[::-1][:7]]
     prompts = string_array(example_prompts)
-    texts = string_array(
-        [kind.greedy(model, vocabulary, p, example_chars, *limits) for p in prompts]
+    margins = [[] for _ in prompts]
+    texts = [kind.greedy(model, vocabulary, p, example_chars, *limits, margins=m)
+             for p, m in zip(prompts, margins)]
+    # A 16-bit model's text is checked up to its first near-tie only.
+    prefixes = (
+        {"text": reliable_prefixes(texts, margins, LOW_PRECISION_TOLERANCE)}
+        if is_low_precision(model) else None
     )
+    texts = string_array(texts)
     example = {
         "prompt": prompts,
         "num_chars": np.full(len(prompts), example_chars, "int32"),
@@ -535,7 +585,7 @@ def publish_generator(
     return publish(
         lambda path: kind.export(model, vocabulary, path, *limits), export_dir, name,
         version=version, contract=kind.contract, example=example, expected={"text": texts},
-        timeout=timeout, rtol=rtol, atol=atol, model=model, card=card,
+        timeout=timeout, rtol=rtol, atol=atol, model=model, card=card, prefixes=prefixes,
     )
 
 

@@ -124,7 +124,8 @@ def make_generator(model, vocabulary, max_chars=2000, max_prompt_chars=1000):
     return _Generator(model, check_vocabulary(model, vocabulary), max_chars, max_prompt_chars)
 
 
-def greedy_generate(model, vocabulary, prompt, num_chars, max_chars=2000, max_prompt_chars=1000):
+def greedy_generate(model, vocabulary, prompt, num_chars, max_chars=2000, max_prompt_chars=1000,
+                    margins=None):
     """Greedy continuation computed the plain way, for checking exports.
 
     Runs the full model on the prompt plus everything generated so far and
@@ -133,7 +134,7 @@ def greedy_generate(model, vocabulary, prompt, num_chars, max_chars=2000, max_pr
     """
     vocabulary = check_vocabulary(model, vocabulary)
     return char_sampling.greedy_continuation(
-        model, vocabulary, prompt, num_chars, max_chars, max_prompt_chars
+        model, vocabulary, prompt, num_chars, max_chars, max_prompt_chars, margins=margins
     )
 
 

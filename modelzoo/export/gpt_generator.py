@@ -264,7 +264,7 @@ def export_gpt_generator(model, vocabulary, path, max_chars=2000, max_prompt_cha
 
 
 def greedy_generate_gpt(
-    model, vocabulary, prompt, num_chars, max_chars=2000, max_prompt_chars=1000
+    model, vocabulary, prompt, num_chars, max_chars=2000, max_prompt_chars=1000, margins=None
 ):
     """Greedy continuation computed the plain way, for checking exports.
 
@@ -276,7 +276,7 @@ def greedy_generate_gpt(
     vocabulary = check_vocabulary(model, vocabulary)
     return char_sampling.greedy_continuation(
         model, vocabulary, prompt, num_chars, max_chars, max_prompt_chars,
-        lambda num_steps: window_starts(num_steps, model.sequence_length),
+        lambda num_steps: window_starts(num_steps, model.sequence_length), margins,
     )
 
 

@@ -55,6 +55,7 @@ def publish(
     timeout=600,
     model=None,
     card=None,
+    prefixes=None,
 ):
     """Writes, verifies and atomically publishes one SavedModel version.
 
@@ -82,6 +83,9 @@ def publish(
             exporter gets the same mixed-precision check.
         card: dict of the model card's facts about the run (see
             `model_card.build_card`), or None for none.
+        prefixes: dict string output name → list of byte counts, one per
+            example row: only that much of each expected string is compared
+            (see `verify.compare_outputs`); None compares whole strings.
 
     Returns:
         The path of the new version directory.
@@ -103,6 +107,7 @@ def publish(
         "expected": _encode(expected),
         "rtol": rtol,
         "atol": atol,
+        "prefixes": prefixes,
     }
     check_target(export_dir, name, version)
     created = _missing_folders(os.path.join(os.fspath(export_dir), name))
@@ -241,9 +246,7 @@ def verify_step(temp_dir, spec, timeout):
         spec_path = os.path.join(scratch, "spec.json")
         with open(spec_path, "w", encoding="utf-8") as f:
             json.dump(spec, f)
-        env = dict(os.environ)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        env["MODELZOO_VERIFY_PARENT"] = str(os.getpid())
+        env = verify_environment(os.environ)
         # -P: do not put this package's folder on sys.path.
         command = [sys.executable, "-P", VERIFY_SCRIPT, temp_dir, spec_path]
         try:
@@ -260,6 +263,31 @@ def verify_step(temp_dir, spec, timeout):
         detail = (failed or lines or [f"exit code {result.returncode}"])[-1]
         raise ModelzooError(f"the SavedModel in {temp_dir} failed verification: {detail}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def verify_environment(base):
+    """The environment the verification process runs in.
+
+    It sees no GPU: the training process on an accelerator host holds
+    nearly all of the GPU's memory (TensorFlow reserves it up front), so a
+    second process that initialised CUDA could run out of memory or fail to
+    load cuDNN, failing a publish after training succeeded. The check runs
+    one small request, for which the CPU is enough; `verify.py` also sets
+    memory growth in case a GPU is still visible (e.g. the variable is
+    overridden by a wrapper).
+
+    Args:
+        base: mapping, the publisher's environment.
+
+    Returns:
+        A new dict of environment variables.
+    """
+    env = dict(base)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["MODELZOO_VERIFY_PARENT"] = str(os.getpid())
+    env["CUDA_VISIBLE_DEVICES"] = "-1"
+    env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+    return env
 
 
 def commit_step(temp_dir, model_dir, version):

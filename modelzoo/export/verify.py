@@ -170,10 +170,11 @@ def _compare_specs(kind, specs, wanted):
             raise VerifyError(f"{kind} {name!r} has shape {shape}, expected {want['shape']}")
 
 
-def compare_outputs(actual, expected, rtol, atol):
+def compare_outputs(actual, expected, rtol, atol, prefixes=None):
     """Compares served outputs with expected ones.
 
-    Floats must be allclose; ints and strings must be equal.
+    Floats must be allclose; ints and strings must be equal, except that a
+    string output listed in `prefixes` is compared on its first bytes only.
 
     Args:
         actual: dict name → numpy array from the SavedModel.
@@ -181,6 +182,10 @@ def compare_outputs(actual, expected, rtol, atol):
             names are compared.
         rtol: float. Relative tolerance for floats.
         atol: float. Absolute tolerance for floats.
+        prefixes: dict name → list of byte counts, one per element (flat
+            order): how much of each expected string must match. A
+            mixed-precision generator's text is only checked up to its first
+            near-tie (see `char_sampling.reliable_prefixes`). None: all.
 
     Raises:
         VerifyError: on the first difference.
@@ -191,6 +196,8 @@ def compare_outputs(actual, expected, rtol, atol):
         got = actual[name]
         if got.shape != want.shape:
             raise VerifyError(f"output {name!r} has shape {got.shape}, expected {want.shape}")
+        if prefixes and name in prefixes and want.dtype.kind in "OSU":
+            got, want = _cut(got, prefixes[name]), _cut(want, prefixes[name])
         if want.dtype.kind == "f":
             ok = np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
             worst = float(np.nanmax(np.abs(got - want))) if got.size else 0.0
@@ -201,6 +208,13 @@ def compare_outputs(actual, expected, rtol, atol):
             detail = f"first difference at {tuple(bad[0])}" if len(bad) else ""
         if not ok:
             raise VerifyError(f"output {name!r} differs from the in-memory model ({detail})")
+
+
+def _cut(strings, lengths):
+    flat = [_to_bytes(v)[:n] for v, n in zip(strings.reshape(-1).tolist(), lengths)]
+    cut = np.empty(len(flat), dtype=object)
+    cut[:] = flat
+    return cut.reshape(strings.shape)
 
 
 def run_request(loaded, request, defaults=None):
@@ -309,7 +323,8 @@ def verify(saved_model_dir, spec):
         saved_model_dir: str. The SavedModel directory.
         spec: dict with `signature` (name), `contract` (see `check_signature`),
             and optional `example` and `expected` (name → encoded array, see
-            `encode_array`), `rtol` and `atol`.
+            `encode_array`), `rtol`, `atol` and `prefixes` (see
+            `compare_outputs`).
 
     Returns:
         A dict summary: signature name and output shapes.
@@ -353,14 +368,15 @@ def verify(saved_model_dir, spec):
     actual = {name: value.numpy() for name, value in outputs.items()}
     expected = {name: decode_array(v) for name, v in (spec.get("expected") or {}).items()}
     rtol, atol = spec.get("rtol", 1e-5), spec.get("atol", 1e-6)
-    compare_outputs(actual, expected, rtol, atol)
+    prefixes = spec.get("prefixes")
+    compare_outputs(actual, expected, rtol, atol, prefixes)
     try:
         in_session = run_in_session(
             saved_model_dir, signature, {k: v.numpy() for k, v in inputs.items()}
         )
     except Exception as exc:  # noqa: BLE001
         raise VerifyError(f"session-style run of {signature!r} failed: {_first_line(exc)}") from exc
-    compare_outputs(in_session, expected, rtol, atol)
+    compare_outputs(in_session, expected, rtol, atol, prefixes)
     summary["outputs"] = {name: list(value.shape) for name, value in actual.items()}
     return summary
 
@@ -411,6 +427,27 @@ def _die_with_parent():
         os._exit(1)  # The parent died before prctl took effect.
 
 
+def hide_accelerators():
+    """Keeps this process off any GPU, before TensorFlow initialises one.
+
+    The publisher already sets `CUDA_VISIBLE_DEVICES=-1`
+    (`publish.verify_environment`); this is the second guard, for a GPU
+    that is still visible: it is hidden, or else grows memory on demand.
+
+    Returns:
+        The list of GPUs TensorFlow still sees (normally empty).
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:  # Devices already initialised: memory growth instead.
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+    return tf.config.get_visible_devices("GPU")
+
+
 def main(argv=None):
     """Command-line entry: `verify.py SAVED_MODEL_DIR SPEC_JSON`."""
     argv = sys.argv[1:] if argv is None else argv
@@ -420,6 +457,7 @@ def main(argv=None):
     saved_model_dir, spec_path = argv
     _die_with_parent()
     try:
+        gpus = hide_accelerators()
         import tensorflow_text  # noqa: F401 - registers the TF Text ops TF Serving links.
 
         with open(spec_path, encoding="utf-8") as f:
@@ -430,6 +468,9 @@ def main(argv=None):
         return 1
     # Reported so callers can see the artifact needed no modelzoo code. (Not
     # Keras: `import tensorflow` itself imports parts of it.)
+    # Reported so the publisher's tests can see this process used no GPU.
+    summary["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
+    summary["visible_gpus"] = len(gpus)
     summary["modelzoo_imported"] = any(m.split(".")[0] == "modelzoo" for m in sys.modules)
     print(json.dumps(summary))
     return 0

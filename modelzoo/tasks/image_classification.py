@@ -37,7 +37,8 @@ class ImageClassification(Task):
         seed = self.config.training.seed
         (train, test), info = self.read_splits(["train", "test"], datasets_override)
         return Data(
-            train=pipelines.image_pipeline(train, batch, True, seed, data.max_train_examples),
+            train=pipelines.image_pipeline(train, batch, True, seed, data.max_train_examples,
+                                           self.config.training.drop_remainder()),
             test=pipelines.image_pipeline(test, batch, False, max_examples=data.max_eval_examples),
             examples=count(pipelines.take(train, data.max_train_examples)),
             model_kwargs=dict(

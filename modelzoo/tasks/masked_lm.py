@@ -253,7 +253,8 @@ def pretrain_span_selection(backbone, vocabulary, questions, config, strategy):
                             doc_stride=min(128, length - question_tokens - 3))
     train, test = (
         question_answering.windows_dataset(
-            processor, examples, batch_size, training, seed)
+            processor, examples, batch_size, training, seed,
+            training and config.training.drop_remainder())
         for examples, training in zip(questions, (True, False))
     )
     steps = count(train)

@@ -115,8 +115,11 @@ def learn_vocabulary(examples, vocab_size):
     )
 
 
-def windows_dataset(processor, examples, batch_size, training, seed=None):
-    """Batches of `(token_ids [b, L], span labels [b, 2])`, several windows per example."""
+def windows_dataset(processor, examples, batch_size, training, seed=None, drop_remainder=False):
+    """Batches of `(token_ids [b, L], span labels [b, 2])`, several windows per example.
+
+    `drop_remainder`: see `pipelines.finish`.
+    """
 
     def encode(question, context, answer_start, answer_end):
         encoded = processor.encode(question, context)
@@ -130,7 +133,7 @@ def windows_dataset(processor, examples, batch_size, training, seed=None):
     # learning rate schedule its number of steps).
     windows = int(ds.reduce(np.int64(0), lambda count, _: count + 1))
     ds = ds.apply(tf.data.experimental.assert_cardinality(windows))
-    return pipelines.finish(ds, batch_size, training, seed)
+    return pipelines.finish(ds, batch_size, training, seed, drop_remainder=drop_remainder)
 
 
 @dataclasses.dataclass
@@ -258,7 +261,8 @@ class QuestionAnswering(Task):
         processor = QaProcessor(vocabulary, **data.windowing())
         return Data(
             train=windows_dataset(
-                processor, train_examples, training.batch_size, True, training.seed),
+                processor, train_examples, training.batch_size, True, training.seed,
+                training.drop_remainder()),
             test=windows_dataset(processor, test_examples, training.batch_size, False),
             examples=len(train_examples["question"]),
             model_kwargs=dict(model_kwargs, vocab_size=len(vocabulary),

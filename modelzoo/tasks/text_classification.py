@@ -54,7 +54,8 @@ class TextClassification(Task):
                              batch_size=training.batch_size)
         return Data(
             train=pipelines.text_classification_pipeline(
-                train, training=True, seed=training.seed, **pipeline_args),
+                train, training=True, seed=training.seed,
+                drop_remainder=training.drop_remainder(), **pipeline_args),
             test=pipelines.text_classification_pipeline(
                 test, training=False, max_examples=data.max_eval_examples, **pipeline_args),
             examples=count(train),

@@ -117,7 +117,8 @@ class TextGeneration(Task):
         return Data(
             train=pipelines.char_sequences(
                 train_text, training=True, seed=training.seed,
-                max_examples=data.max_train_examples, **sequences),
+                max_examples=data.max_train_examples,
+                drop_remainder=training.drop_remainder(), **sequences),
             test=pipelines.char_sequences(
                 test_text, training=False, max_examples=data.max_eval_examples, **sequences),
             examples=num_sequences * length,

@@ -103,7 +103,8 @@ def load_images(task, datasets_override=None):
 def batches(ds, config, training, max_examples):
     """Caches the pixels as uint8 (4× less memory), batches, casts to float32."""
     ds = pipelines.take(ds, max_examples).map(lambda x, y: (tf.cast(x, tf.uint8), y))
-    ds = pipelines.finish(ds, config.training.batch_size, training, config.training.seed)
+    ds = pipelines.finish(ds, config.training.batch_size, training, config.training.seed,
+                          drop_remainder=training and config.training.drop_remainder())
     return ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
 
 
