@@ -42,10 +42,10 @@ demo: venv fashion-mnist
 # Both cores: pytest-xdist runs the tests in two processes.
 TEST_WORKERS ?= 2
 test: $(BIN)/.test-extra
-	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_WORKERS) --dist worksteal
 
 test-fast: $(BIN)/.test-extra
-	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist worksteal
 
 # The result tables in docs/ and the README's headline column, written from
 # benchmarks/results/*.json (tests/test_docs_figures.py checks they agree).
