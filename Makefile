@@ -17,7 +17,7 @@ $(BIN)/activate: setup.py
 
 venv: $(BIN)/activate
 
-# The tests also need the test extra (pytest, pytest-timeout, hypothesis, matplotlib).
+# The tests also need the test extra (pytest, pytest-xdist, pytest-timeout, hypothesis, matplotlib).
 $(BIN)/.test-extra: $(BIN)/activate
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
