@@ -64,6 +64,35 @@ class Task:
 
     def __init__(self, config):
         self.config = config
+        self._preset = None
+
+    def init_preset(self):
+        """The `--init_preset` model (loaded once, with its preprocessor), or None."""
+        name = self.config.training.init_preset
+        if name and self._preset is None:
+            from modelzoo import presets
+
+            self._preset = presets.from_preset(name)
+        return self._preset
+
+    def init_preprocessor(self):
+        """The `--init_preset`'s preprocessor (its vocabulary etc.), or None.
+
+        Read without the model, so `load` can use it before the strategy's scope.
+        """
+        name = self.config.training.init_preset
+        if not name:
+            return None
+        from modelzoo import presets
+
+        path = presets.resolve(name)
+        presets.check_files(path)
+        return presets.load_preprocessor(path)
+
+    def preprocessor(self, data):
+        """The `preprocessors.Preprocessor` a preset of this run carries, or None
+        (no preset is written)."""
+        return None
 
     def check(self):
         """Raises `UsageError` for what the config's own checks cannot see
@@ -101,6 +130,11 @@ class Task:
             "builder_config"}` for the model card.
         """
         model_config = self.config.model
+        preset = self.init_preset()
+        if preset is not None:
+            # Its config and weights, not the config's sizes.
+            return preset, preset.preset.get("model") or trainer.built_as(
+                model_config.registered_name)
         offered = data.model_kwargs
         if model_config.data_args is not None:
             offered = {k: v for k, v in offered.items() if k in model_config.data_args}

@@ -48,6 +48,11 @@ class ImageClassification(Task):
             state=dict(test=test, class_names=info.features["label"].names),
         )
 
+    def preprocessor(self, data):
+        from modelzoo.preprocessors import ImagePreprocessor
+
+        return ImagePreprocessor(data.state["class_names"])
+
     def publish(self, strategy, model, data, card):
         images, _ = next(iter(data.state["test"].batch(8)))
         return self.publish_export(

@@ -1,0 +1,129 @@
+"""Presets: written by a run, loaded in safe mode, listed, never overwritten."""
+
+import json
+import os
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import modelzoo
+from modelzoo import presets
+from modelzoo.errors import UsageError
+
+GOOD = ["a wonderful great film", "great acting and a wonderful story", "loved it, great"]
+BAD = ["an awful boring film", "boring and awful acting", "hated it, awful"]
+
+
+def tiny_reviews(repeat=8):
+    texts = (GOOD + BAD) * repeat
+    labels = ([1] * len(GOOD) + [0] * len(BAD)) * repeat
+    ds = tf.data.Dataset.from_tensor_slices((texts, np.array(labels, "int64")))
+    info = types.SimpleNamespace(features={"label": types.SimpleNamespace(names=["neg", "pos"])})
+    return (ds, ds), info
+
+
+def train_tiny(tmp_path, **overrides):
+    settings = dict(epochs=1, batch_size=8, seed=0, vocab_size=50, sequence_length=8,
+                    embed_dim=8, num_heads=2, ff_dim=8, num_layers=1,
+                    export_dir=str(tmp_path / "exports"), preset_dir=str(tmp_path / "presets"))
+    settings.update(overrides)
+    return modelzoo.train("imdb_transformer", datasets_override=tiny_reviews(), **settings)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("presets")
+    return tmp_path, train_tiny(tmp_path)
+
+
+def test_a_run_writes_a_whole_preset_matching_its_export_version(trained):
+    tmp_path, summary = trained
+    path = summary["preset_path"]
+    assert path == str(tmp_path / "presets" / "imdb_transformer" / "1")
+    assert os.path.basename(summary["export_path"]) == "1"
+    for file in presets.FILES + ("assets/vocabulary.json", "assets/class_names.json"):
+        assert os.path.isfile(os.path.join(path, file)), file
+    experiment = json.load(open(os.path.join(path, "experiment.json")))
+    assert experiment["config"]["data"]["sequence_length"] == 8
+    rebuilt = presets.experiment_config(path)
+    assert rebuilt.as_dict() == modelzoo.get_config(
+        "imdb_transformer", **{k: v for k, v in rebuilt.flat().items()}).as_dict()
+    metadata = json.load(open(os.path.join(path, "metadata.json")))
+    assert metadata["metrics"]["accuracy"] == pytest.approx(summary["metrics"]["accuracy"])
+    assert metadata["version"] == 1 and metadata["versions"]["keras"]
+
+
+def test_round_trip_gives_the_same_predictions_on_raw_text(trained):
+    tmp_path, summary = trained
+    model = modelzoo.from_preset("imdb_transformer", preset_dir=str(tmp_path / "presets"))
+    assert model.preprocessor.class_names == ["neg", "pos"]
+    ids = model.preprocessor(GOOD + BAD)
+    assert tuple(ids.shape) == (6, 8)
+    probs = model.predict_texts(GOOD + BAD)
+    again = modelzoo.from_preset(summary["preset_path"]).predict(ids, verbose=0)
+    np.testing.assert_allclose(probs, again, atol=1e-6)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(ids, np.array([1, 1, 1, 0, 0, 0]), epochs=1, verbose=0)  # ready for fit
+
+
+def test_loads_in_safe_mode_in_a_fresh_process(trained):
+    tmp_path, _ = trained
+    code = ("import modelzoo, keras; m = modelzoo.from_preset('imdb_transformer'); "
+            "print(m.predict_texts(['great film']).shape)")
+    env = dict(os.environ, MODELZOO_HOME=str(tmp_path), PYTHONPATH=os.getcwd())
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip().endswith("(1, 2)")
+
+
+def test_a_partial_preset_names_the_missing_file(trained, tmp_path):
+    source, summary = trained
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", summary["preset_path"], str(broken)], check=True)
+    os.remove(broken / "preprocessor.json")
+    with pytest.raises(UsageError, match=r"preprocessor\.json is missing"):
+        modelzoo.from_preset(str(broken))
+    with pytest.raises(UsageError, match="no preset 'nothing_here'"):
+        modelzoo.from_preset("nothing_here", preset_dir=str(source / "presets"))
+
+
+def test_never_overwritten_and_listed(trained, tmp_path):
+    source, summary = trained
+    before = os.path.getmtime(os.path.join(summary["preset_path"], "model.keras"))
+    # A second export of version 1 elsewhere: the existing preset 1 is kept.
+    again = train_tiny(tmp_path, version=1, preset_dir=str(source / "presets"))
+    assert again["preset_path"] is None
+    assert os.path.getmtime(os.path.join(summary["preset_path"], "model.keras")) == before
+    rows = presets.list_presets(str(source / "presets"))
+    assert [(r["name"], r["version"], r["metric"]) for r in rows] == [
+        ("imdb_transformer", 1, "accuracy")]
+    text = presets.render(rows)
+    assert text.startswith("imdb_transformer/1  accuracy=")
+
+
+def test_fine_tuning_starts_from_the_preset(trained, tmp_path):
+    source, summary = trained
+    tuned = train_tiny(tmp_path, init_preset=summary["preset_path"], vocab_size=3,
+                       sequence_length=3, embed_dim=4, preset_dir=str(tmp_path / "p"))
+    model = modelzoo.from_preset(tuned["preset_path"])
+    # The preset's sizes and vocabulary, not the config's.
+    assert model.preprocessor.sequence_length == 8
+    assert model.preprocessor.vocabulary == modelzoo.from_preset(
+        summary["preset_path"]).preprocessor.vocabulary
+    assert model.preset["init_preset"] == summary["preset_path"]
+
+
+def test_presets_cli_lists_without_importing_tensorflow(trained):
+    tmp_path, _ = trained
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    code = ("import sys; from modelzoo import cli; sys.argv=['modelzoo','presets','--json',"
+            f"'--preset_dir',{str(tmp_path / 'presets')!r}]; rc = cli.main(); "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'; sys.exit(rc)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert rows[0]["name"] == "imdb_transformer" and rows[0]["metric"] == "accuracy"
