@@ -115,7 +115,7 @@ class TextClassifierPreprocessor(Preprocessor):
         super().attach(model)
 
         def predict_texts(texts, batch_size=64):
-            """Class probabilities `[len(texts), classes]` of raw texts."""
+            """The model's outputs `[len(texts), classes]` (logits) of raw texts."""
             return model.predict(self(list(texts)), batch_size=batch_size, verbose=0)
 
         model.predict_texts = predict_texts
