@@ -127,3 +127,12 @@ def test_presets_cli_lists_without_importing_tensorflow(trained):
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert rows[0]["name"] == "imdb_transformer" and rows[0]["metric"] == "accuracy"
+
+
+def test_init_preset_of_another_kind_or_task_is_one_usage_error(trained, tmp_path):
+    _, summary = trained
+    with pytest.raises(UsageError, match="is a text_classifier preset; image_classification"):
+        modelzoo.train("mnist_mlp", init_preset=summary["preset_path"],
+                       export_dir=str(tmp_path))
+    with pytest.raises(UsageError, match="--init_preset is not supported by question_answering"):
+        modelzoo.train("squad_qa", init_preset=summary["preset_path"], export_dir=str(tmp_path))

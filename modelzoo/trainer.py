@@ -152,6 +152,7 @@ def run(config, datasets_override=None, strategy_override=None):
     config = config.checked()
     task = task_for(config)
     task.check()
+    task.check_init_preset()
     make_model_dir(config.training.model_dir)
     # Locked for this run: a second run sharing the folder fails now, not after an epoch.
     claim_model_dir(config.training.model_dir)

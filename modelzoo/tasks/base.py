@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 
 from modelzoo import distribute, export, trainer
 from modelzoo.data.loading import load_splits
+from modelzoo.errors import UsageError
 
 
 @dataclasses.dataclass
@@ -56,6 +57,9 @@ class Task:
 
     config_class = None
     unit = "examples"
+    # The `Preprocessor.kind` of this task's presets; None: it writes none and
+    # cannot start from one.
+    preset_kind = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -74,6 +78,19 @@ class Task:
 
             self._preset = presets.from_preset(name)
         return self._preset
+
+    def check_init_preset(self):
+        """Raises `UsageError` unless `--init_preset` (if set) is a whole preset of this task's kind."""
+        name = self.config.training.init_preset
+        if not name:
+            return
+        if self.preset_kind is None:
+            raise UsageError(f"--init_preset is not supported by {self.config.task_name} yet; "
+                             "leave it out (squad_qa: use --init_checkpoint)")
+        kind = self.init_preprocessor().kind
+        if kind != self.preset_kind:
+            raise UsageError(f"--init_preset={name} is a {kind} preset; "
+                             f"{self.config.task_name} needs a {self.preset_kind} one")
 
     def init_preprocessor(self):
         """The `--init_preset`'s preprocessor (its vocabulary etc.), or None.

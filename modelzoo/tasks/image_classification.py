@@ -29,6 +29,7 @@ class ImageClassificationConfig(ExperimentConfig):
 class ImageClassification(Task):
     """Trains on uint8 images; the export takes them as they are."""
 
+    preset_kind = "image_classifier"
     config_class = ImageClassificationConfig
 
     def load(self, datasets_override):

@@ -40,6 +40,7 @@ class TextClassificationConfig(ExperimentConfig):
 class TextClassification(Task):
     """Learns a vocabulary from the train split, then trains on its ids."""
 
+    preset_kind = "text_classifier"
     config_class = TextClassificationConfig
 
     def load(self, datasets_override):

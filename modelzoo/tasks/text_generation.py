@@ -89,6 +89,7 @@ def greedy_next_char_accuracy(model, vocabulary, prompts, next_chars, batch_size
 class TextGeneration(Task):
     """Trains a character model; its export generates text in one call."""
 
+    preset_kind = "char_generator"
     config_class = TextGenerationConfig
     unit = "chars"
 
