@@ -97,7 +97,7 @@ class TrainingConfig(Config):
     fresh_start: bool = field(False, "Set an existing --model_dir backup aside.")
     init_preset: Optional[str] = field(
         None, "Start from this preset (a folder, a name or name/version under the presets "
-        "folder): its model, weights and preprocessing, instead of from scratch.")
+        "folder, --preset_dir): its model, weights and preprocessing, instead of from scratch.")
 
     def check(self):
         check_model_dir(self.model_dir)

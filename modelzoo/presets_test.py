@@ -91,30 +91,23 @@ def test_a_partial_preset_names_the_missing_file(trained, tmp_path):
         modelzoo.from_preset("nothing_here", preset_dir=str(source / "presets"))
 
 
-def test_never_overwritten_and_listed(trained, tmp_path):
+def test_fine_tuning_starts_from_the_preset_and_never_overwrites_it(trained, tmp_path):
     source, summary = trained
     before = os.path.getmtime(os.path.join(summary["preset_path"], "model.keras"))
-    # A second export of version 1 elsewhere: the existing preset 1 is kept.
-    again = train_tiny(tmp_path, version=1, preset_dir=str(source / "presets"))
-    assert again["preset_path"] is None
+    # The config's sizes are ignored: the preset's model, vocabulary and length are used.
+    tuned = train_tiny(tmp_path, init_preset="imdb_transformer", vocab_size=3,
+                       sequence_length=3, embed_dim=4, version=1,
+                       preset_dir=str(source / "presets"))
+    card = json.load(open(os.path.join(tuned["export_path"], "assets.extra", "model_card.json")))
+    assert card["config"]["training"]["init_preset"] == "imdb_transformer"
+    assert card["model"] == json.load(open(os.path.join(summary["preset_path"], "metadata.json")))["model"]
+    # Its version 1 exists in the presets folder: kept, not replaced.
+    assert tuned["preset_path"] is None
     assert os.path.getmtime(os.path.join(summary["preset_path"], "model.keras")) == before
     rows = presets.list_presets(str(source / "presets"))
     assert [(r["name"], r["version"], r["metric"]) for r in rows] == [
         ("imdb_transformer", 1, "accuracy")]
-    text = presets.render(rows)
-    assert text.startswith("imdb_transformer/1  accuracy=")
-
-
-def test_fine_tuning_starts_from_the_preset(trained, tmp_path):
-    source, summary = trained
-    tuned = train_tiny(tmp_path, init_preset=summary["preset_path"], vocab_size=3,
-                       sequence_length=3, embed_dim=4, preset_dir=str(tmp_path / "p"))
-    model = modelzoo.from_preset(tuned["preset_path"])
-    # The preset's sizes and vocabulary, not the config's.
-    assert model.preprocessor.sequence_length == 8
-    assert model.preprocessor.vocabulary == modelzoo.from_preset(
-        summary["preset_path"]).preprocessor.vocabulary
-    assert model.preset["init_preset"] == summary["preset_path"]
+    assert presets.render(rows).startswith("imdb_transformer/1  accuracy=")
 
 
 def test_presets_cli_lists_without_importing_tensorflow(trained):
@@ -136,3 +129,24 @@ def test_init_preset_of_another_kind_or_task_is_one_usage_error(trained, tmp_pat
                        export_dir=str(tmp_path))
     with pytest.raises(UsageError, match="--init_preset is not supported by question_answering"):
         modelzoo.train("squad_qa", init_preset=summary["preset_path"], export_dir=str(tmp_path))
+
+
+def test_a_generator_preset_generates_with_its_vocabulary(tmp_path):
+    from modelzoo.preprocessors import CharPreprocessor
+    from modelzoo.text import chars
+
+    vocabulary = chars.char_vocabulary("ROMEO: but soft, what light\n")
+    model = modelzoo.get_model("gpt", vocab_size=len(vocabulary), sequence_length=8, embed_dim=8,
+                               num_heads=2, ff_dim=8, num_layers=1, vocabulary=vocabulary)
+    config = modelzoo.get_config("shakespeare_gpt")
+    path = presets.write_preset(model, CharPreprocessor(vocabulary, 8), config,
+                                dict(metrics={"loss": 3.0}), "shakespeare_gpt", 4, str(tmp_path))
+    loaded = modelzoo.from_preset("shakespeare_gpt/4", preset_dir=str(tmp_path))
+    assert loaded.vocabulary == vocabulary == loaded.preprocessor.vocabulary
+    first = loaded.generate(["ROMEO:"], max_length=10, sampler="top_k", top_k=3, seed=1)
+    assert first == loaded.generate(["ROMEO:"], max_length=10, sampler="top_k", top_k=3, seed=1)
+    assert first == model.generate(["ROMEO:"], max_length=10, sampler="top_k", top_k=3, seed=1)
+    assert presets.experiment_config(path).as_dict() == config.as_dict()
+    with pytest.raises(FileExistsError):
+        presets.write_preset(model, CharPreprocessor(vocabulary, 8), config, {},
+                             "shakespeare_gpt", 4, str(tmp_path))

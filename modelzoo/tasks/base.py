@@ -76,7 +76,7 @@ class Task:
         if name and self._preset is None:
             from modelzoo import presets
 
-            self._preset = presets.from_preset(name)
+            self._preset = presets.from_preset(name, self.config.export.preset_dir)
         return self._preset
 
     def check_init_preset(self):
@@ -102,7 +102,7 @@ class Task:
             return None
         from modelzoo import presets
 
-        path = presets.resolve(name)
+        path = presets.resolve(name, self.config.export.preset_dir)
         presets.check_files(path)
         return presets.load_preprocessor(path)
 
