@@ -3,7 +3,8 @@
 Every `build_*` builder of `modelzoo.models` is importable from here
 (`from modelzoo import build_transformer`), as are the registry's
 `get_model`, `list_models` and `register_model`, and the Python API of the
-experiments: `train`, `experiments` and `get_config` (`modelzoo.api`).
+experiments: `train`, `experiments` and `get_config` (`modelzoo.api`), and
+`from_preset` and `list_presets` (`modelzoo.presets`).
 
 The names are loaded on first use (a module `__getattr__`), so `import
 modelzoo`, and the `modelzoo` command's `--help`, do not import TensorFlow;
@@ -21,6 +22,8 @@ _API = {
     "train": ("modelzoo.api", "train"),
     "experiments": ("modelzoo.api", "experiments"),
     "get_config": ("modelzoo.api", "get_config"),
+    "from_preset": ("modelzoo.presets", "from_preset"),
+    "list_presets": ("modelzoo.presets", "list_presets"),
 }
 
 

@@ -54,7 +54,26 @@ def build_parser():
     _add_predict_command(commands, common)
     _add_inspect_command(commands, common)
     _add_serving_config_command(commands, common)
+    _add_presets_command(commands, common)
     return parser
+
+
+def _add_presets_command(commands, common):
+    """Adds `presets`: the presets under $MODELZOO_HOME/presets, with their metric."""
+    presets = commands.add_parser(
+        "presets", parents=[common], help="list the presets (trained models to load in Python)"
+    )
+    presets.add_argument("--preset_dir", default=None,
+                         help="presets folder (default: $MODELZOO_HOME/presets, ~/.modelzoo)")
+    presets.add_argument("--json", action="store_true", help="print JSON instead of text")
+    presets.set_defaults(run=_run_presets)
+
+
+def _run_presets(args):
+    from modelzoo import presets
+
+    rows = presets.list_presets(args.preset_dir)
+    return rows if args.json else presets.render(rows)
 
 
 def _add_inspect_command(commands, common):

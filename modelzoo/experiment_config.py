@@ -95,6 +95,9 @@ class TrainingConfig(Config):
     mixed_precision: bool = field(False, "bfloat16 on CPU/TPU, float16 on GPU.")
     model_dir: Optional[str] = field(None, "Backups (resume), checkpoints, TensorBoard logs.")
     fresh_start: bool = field(False, "Set an existing --model_dir backup aside.")
+    init_preset: Optional[str] = field(
+        None, "Start from this preset (a folder, a name or name/version under the presets "
+        "folder, --preset_dir): its model, weights and preprocessing, instead of from scratch.")
 
     def check(self):
         if self.deterministic and self.jit_compile == "true":
@@ -125,6 +128,9 @@ class ExportConfig(Config):
         None, "Export name (default: the recipe's, e.g. imdb_transformer).")
     version: Optional[int] = field(
         None, "Export version (default: the next free integer).", minimum=1, maximum=INT64_MAX)
+    preset_dir: Optional[str] = field(
+        None, "Presets folder, written <preset_dir>/<name>/<version> after the export "
+        "(default: $MODELZOO_HOME/presets, MODELZOO_HOME defaulting to ~/.modelzoo).")
 
     def check(self):
         if not self.export_dir:

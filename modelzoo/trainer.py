@@ -153,6 +153,7 @@ def run(config, datasets_override=None, strategy_override=None):
     config = config.checked()
     task = task_for(config)
     task.check()
+    task.check_init_preset()
     make_model_dir(config.training.model_dir)
     # Locked for this run: a second run sharing the folder fails now, not after an epoch.
     claim_model_dir(config.training.model_dir)
@@ -177,7 +178,36 @@ def run(config, datasets_override=None, strategy_override=None):
     summary = summarize(config, built["name"], metrics, artifact, start, throughput,
                         unit=task.unit, **extras)
     summary.update(task.report(artifact, data))
+    if artifact is not None:
+        summary["preset_path"] = write_preset(task, model, data, card, artifact)
     return summary
+
+
+def write_preset(task, model, data, card, export_path):
+    """Writes the run's preset beside its export (see `modelzoo.presets`).
+
+    Returns:
+        The preset's path, or None: the task has no preprocessor for one, or
+        that version exists already (a preset is never replaced).
+    """
+    from absl import logging
+
+    from modelzoo import presets
+
+    preprocessor = task.preprocessor(data)
+    version = os.path.basename(os.path.normpath(export_path))
+    if preprocessor is None or not version.isdigit():
+        return None
+    config = task.config
+    metadata = dict(metrics=card["metrics"], model=card["model"], dataset=card["dataset"],
+                    export_path=os.path.abspath(export_path),
+                    init_preset=config.training.init_preset)
+    try:
+        return presets.write_preset(model, preprocessor, config, metadata, config.export_name(),
+                                    int(version), config.export.preset_dir)
+    except FileExistsError as exc:
+        logging.warning("preset %s exists already; it is kept, not replaced", exc.filename)
+        return None
 
 
 def summarize(config, model_name, metrics, export_path, start, throughput=None,

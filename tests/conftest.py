@@ -1,9 +1,12 @@
 import contextlib
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Runs write presets under $MODELZOO_HOME: a throw-away one, never the user's ~/.modelzoo.
+os.environ.setdefault("MODELZOO_HOME", tempfile.mkdtemp(prefix="modelzoo-home-"))
 
 
 class ReliabilityTally:

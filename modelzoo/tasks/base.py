@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 
 from modelzoo import distribute, export, trainer
 from modelzoo.data.loading import load_splits
+from modelzoo.errors import UsageError
 
 
 @dataclasses.dataclass
@@ -56,6 +57,9 @@ class Task:
 
     config_class = None
     unit = "examples"
+    # The `Preprocessor.kind` of this task's presets; None: it writes none and
+    # cannot start from one.
+    preset_kind = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -64,6 +68,48 @@ class Task:
 
     def __init__(self, config):
         self.config = config
+        self._preset = None
+
+    def init_preset(self):
+        """The `--init_preset` model (loaded once, with its preprocessor), or None."""
+        name = self.config.training.init_preset
+        if name and self._preset is None:
+            from modelzoo import presets
+
+            self._preset = presets.from_preset(name, self.config.export.preset_dir)
+        return self._preset
+
+    def check_init_preset(self):
+        """Raises `UsageError` unless `--init_preset` (if set) is a whole preset of this task's kind."""
+        name = self.config.training.init_preset
+        if not name:
+            return
+        if self.preset_kind is None:
+            raise UsageError(f"--init_preset is not supported by {self.config.task_name} yet; "
+                             "leave it out (squad_qa: use --init_checkpoint)")
+        kind = self.init_preprocessor().kind
+        if kind != self.preset_kind:
+            raise UsageError(f"--init_preset={name} is a {kind} preset; "
+                             f"{self.config.task_name} needs a {self.preset_kind} one")
+
+    def init_preprocessor(self):
+        """The `--init_preset`'s preprocessor (its vocabulary etc.), or None.
+
+        Read without the model, so `load` can use it before the strategy's scope.
+        """
+        name = self.config.training.init_preset
+        if not name:
+            return None
+        from modelzoo import presets
+
+        path = presets.resolve(name, self.config.export.preset_dir)
+        presets.check_files(path)
+        return presets.load_preprocessor(path)
+
+    def preprocessor(self, data):
+        """The `preprocessors.Preprocessor` a preset of this run carries, or None
+        (no preset is written)."""
+        return None
 
     def check(self):
         """Raises `UsageError` for what the config's own checks cannot see
@@ -101,6 +147,11 @@ class Task:
             "builder_config"}` for the model card.
         """
         model_config = self.config.model
+        preset = self.init_preset()
+        if preset is not None:
+            # Its config and weights, not the config's sizes.
+            return preset, preset.preset.get("model") or trainer.built_as(
+                model_config.registered_name)
         offered = data.model_kwargs
         if model_config.data_args is not None:
             offered = {k: v for k, v in offered.items() if k in model_config.data_args}

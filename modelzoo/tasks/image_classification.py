@@ -29,6 +29,7 @@ class ImageClassificationConfig(ExperimentConfig):
 class ImageClassification(Task):
     """Trains on uint8 images; the export takes them as they are."""
 
+    preset_kind = "image_classifier"
     config_class = ImageClassificationConfig
 
     def load(self, datasets_override):
@@ -48,6 +49,11 @@ class ImageClassification(Task):
             ),
             state=dict(test=test, class_names=info.features["label"].names),
         )
+
+    def preprocessor(self, data):
+        from modelzoo.preprocessors import ImagePreprocessor
+
+        return ImagePreprocessor(data.state["class_names"])
 
     def publish(self, strategy, model, data, card):
         images, _ = next(iter(data.state["test"].batch(8)))

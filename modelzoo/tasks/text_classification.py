@@ -40,6 +40,7 @@ class TextClassificationConfig(ExperimentConfig):
 class TextClassification(Task):
     """Learns a vocabulary from the train split, then trains on its ids."""
 
+    preset_kind = "text_classifier"
     config_class = TextClassificationConfig
 
     def load(self, datasets_override):
@@ -48,9 +49,16 @@ class TextClassification(Task):
         (train, test), info = self.read_splits(["train", "test"], datasets_override)
         class_names = info.features["label"].names
         train = pipelines.take(train, data.max_train_examples)
-        # The vocabulary comes from the training split only.
-        vectorizer = pipelines.make_vectorizer(train.map(lambda text, label: text), data.vocab_size)
-        pipeline_args = dict(vectorizer=vectorizer, sequence_length=data.sequence_length,
+        preset = self.init_preprocessor()
+        if preset is not None:
+            # Fine-tuning: the preset's vocabulary and length, which its weights were trained on.
+            vectorizer, sequence_length = preset.vectorizer, preset.sequence_length
+        else:
+            # The vocabulary comes from the training split only.
+            vectorizer = pipelines.make_vectorizer(
+                train.map(lambda text, label: text), data.vocab_size)
+            sequence_length = data.sequence_length
+        pipeline_args = dict(vectorizer=vectorizer, sequence_length=sequence_length,
                              batch_size=training.batch_size)
         return Data(
             train=pipelines.text_classification_pipeline(
@@ -61,11 +69,18 @@ class TextClassification(Task):
             examples=count(train),
             model_kwargs=dict(
                 vocab_size=vectorizer.vocabulary_size(),
-                sequence_length=data.sequence_length,
+                sequence_length=sequence_length,
                 num_classes=len(class_names),
             ),
-            state=dict(test=test, class_names=class_names, vectorizer=vectorizer),
+            state=dict(test=test, class_names=class_names, vectorizer=vectorizer,
+                       sequence_length=sequence_length),
         )
+
+    def preprocessor(self, data):
+        from modelzoo.preprocessors import TextClassifierPreprocessor
+
+        return TextClassifierPreprocessor(data.state["vectorizer"].get_vocabulary(),
+                                          data.state["sequence_length"], data.state["class_names"])
 
     def publish(self, strategy, model, data, card):
         texts, _ = next(iter(data.state["test"].batch(8)))

@@ -89,6 +89,7 @@ def greedy_next_char_accuracy(model, vocabulary, prompts, next_chars, batch_size
 class TextGeneration(Task):
     """Trains a character model; its export generates text in one call."""
 
+    preset_kind = "char_generator"
     config_class = TextGenerationConfig
     unit = "chars"
 
@@ -107,7 +108,9 @@ class TextGeneration(Task):
                 raise DataError(
                     f"the {data.dataset} {split} split has {len(text)} characters; "
                     f"it needs more than --sequence_length={length}")
-        vocabulary = chars.char_vocabulary(train_text)
+        preset = self.init_preprocessor()
+        # Fine-tuning keeps the preset's characters, which its embedding was trained on.
+        vocabulary = preset.vocabulary if preset is not None else chars.char_vocabulary(train_text)
         sequences = dict(vocabulary=vocabulary, sequence_length=length,
                          batch_size=training.batch_size)
         num_sequences = len(train_text) // (length + 1)
@@ -132,6 +135,11 @@ class TextGeneration(Task):
             metrics["next_char_accuracy"] = greedy_next_char_accuracy(
                 model, data.state["vocabulary"], data.state["prompts"], data.state["next_chars"])
         return metrics
+
+    def preprocessor(self, data):
+        from modelzoo.preprocessors import CharPreprocessor
+
+        return CharPreprocessor(data.state["vocabulary"], self.config.data.sequence_length)
 
     def publish(self, strategy, model, data, card):
         return self.publish_export(
