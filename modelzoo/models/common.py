@@ -47,9 +47,19 @@ def encoder_stack(x, num_layers, **kwargs):
     return x
 
 
-def generate_docstring(model_class):
-    """The docstring of `generate`, shared by the character language models."""
-    return f"""Continues each prompt, with the exported generator's own sampler.
+class CharLanguageModel(FunctionalModel):
+    """Base of the character language models (`GPT`, `LstmGenerator`): their `generate`.
+
+    A subclass provides `_make_sampler()`, the exported generator's sampler
+    built on this model, which `generate` builds once and reuses.
+    """
+
+    def _make_sampler(self):
+        raise NotImplementedError
+
+    def generate(self, prompts, max_length=200, sampler="greedy", temperature=1.0, top_k=None,
+                 top_p=None, seed=None, stop=None, strip_prompt=False, jit_compile=False):
+        """Continues each prompt, with the exported generator's own sampler.
 
         The same function as the export's `serving_default` (see
         `modelzoo.export.char_sampling`), called in this process: given the
@@ -87,6 +97,16 @@ def generate_docstring(model_class):
             ValueError: naming the first bad argument and its value.
 
         Example:
-        >>> model = {model_class}(...)  # doctest: +SKIP
+        >>> model = modelzoo.from_preset("shakespeare_gpt")  # doctest: +SKIP
         >>> model.generate("ROMEO:", 50, sampler="top_p", top_p=0.9, seed=1)  # doctest: +SKIP
         """
+        from modelzoo.export import char_sampling
+
+        generator = self.__dict__.get("_generator")
+        if generator is None:
+            generator = self._make_sampler()
+            # Not a tracked attribute: the sampler holds no weights of its own.
+            object.__setattr__(self, "_generator", generator)
+        return char_sampling.generate(
+            generator, prompts, max_length, sampler, temperature, top_k, top_p, seed, stop,
+            strip_prompt, jit_compile)

@@ -8,7 +8,7 @@ from modelzoo import checks
 from modelzoo.config import field
 from modelzoo.experiment_config import TransformerSizes
 from modelzoo.layers import TokenAndPositionEmbedding, TransformerDecoder
-from modelzoo.models.common import FunctionalModel, generate_docstring
+from modelzoo.models.common import CharLanguageModel
 from modelzoo.text import chars
 from modelzoo.registry import register_model
 
@@ -63,7 +63,7 @@ def build_gpt(vocab_size, sequence_length, *, name="gpt", **kwargs):
 
 
 @keras.saving.register_keras_serializable(package="modelzoo")
-class GPT(FunctionalModel):
+class GPT(CharLanguageModel):
     """The model `build_gpt` returns: a functional causal LM with a cached step.
 
     Besides the plain call (ids → logits for every position, used by
@@ -155,19 +155,10 @@ class GPT(FunctionalModel):
         """
         return [decoder.empty_cache(batch_size, self.sequence_length) for decoder in self.decoders]
 
-    def generate(self, prompts, max_length=200, sampler="greedy", temperature=1.0, top_k=None,
-                 top_p=None, seed=None, stop=None, strip_prompt=False, jit_compile=False):
-        from modelzoo.export import char_sampling, gpt_generator
+    def _make_sampler(self):
+        from modelzoo.export import gpt_generator
 
-        generator = self.__dict__.get("_generator")
-        if generator is None:
-            generator = gpt_generator.make_gpt_generator(self, None)
-            object.__setattr__(self, "_generator", generator)
-        return char_sampling.generate(
-            generator, prompts, max_length, sampler, temperature, top_k, top_p, seed, stop,
-            strip_prompt, jit_compile)
-
-    generate.__doc__ = generate_docstring("GPT")
+        return gpt_generator.make_gpt_generator(self, None)
 
     def call_with_cache(self, token_ids, cache, cache_update_index):
         """Logits of `token_ids` `[batch, n]` placed at `cache_update_index`.

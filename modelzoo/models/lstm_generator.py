@@ -7,7 +7,7 @@ import keras
 from modelzoo import checks
 from modelzoo.config import field
 from modelzoo.experiment_config import ModelConfig
-from modelzoo.models.common import FunctionalModel, generate_docstring
+from modelzoo.models.common import CharLanguageModel
 from modelzoo.text import chars
 from modelzoo.registry import register_model
 
@@ -46,7 +46,7 @@ def build_lstm_generator(vocab_size, *, name="lstm_generator", **kwargs):
 
 
 @keras.saving.register_keras_serializable(package="modelzoo")
-class LstmGenerator(FunctionalModel):
+class LstmGenerator(CharLanguageModel):
     """The model `build_lstm_generator` returns: a functional LM with a cached step.
 
     Besides the plain call (ids → logits for every position, used by
@@ -121,20 +121,10 @@ class LstmGenerator(FunctionalModel):
             new_cache.append(state)
         return self.head(x), new_cache
 
-    def generate(self, prompts, max_length=200, sampler="greedy", temperature=1.0, top_k=None,
-                 top_p=None, seed=None, stop=None, strip_prompt=False, jit_compile=False):
-        from modelzoo.export import char_sampling
-        from modelzoo.export import generator as lstm_export
+    def _make_sampler(self):
+        from modelzoo.export import generator
 
-        generator = self.__dict__.get("_generator")
-        if generator is None:
-            generator = lstm_export.make_generator(self, None)
-            object.__setattr__(self, "_generator", generator)
-        return char_sampling.generate(
-            generator, prompts, max_length, sampler, temperature, top_k, top_p, seed, stop,
-            strip_prompt, jit_compile)
-
-    generate.__doc__ = generate_docstring("LstmGenerator")
+        return generator.make_generator(self, None)
 
     def get_config(self):
         return {
