@@ -237,7 +237,9 @@ _HELD = {}
 
 
 def hold_folder_lock(path, what=None):
-    """Locks the folder (or lock file) `path` until this process ends, without waiting.
+    """Locks the folder (or lock file) `path`, without waiting.
+
+    It is held until `release_folder_lock` or the end of the process.
 
     Taking it again in the same process is a no-op, so one process can run
     several trainings in the same folder one after the other.

@@ -15,7 +15,13 @@ import tensorflow as tf
 from modelzoo import distribute
 from modelzoo.errors import UsageError
 from modelzoo.registry import builder_config, get_model
-from modelzoo.training import Throughput, claim_model_dir, compile_model, model_dir_callbacks
+from modelzoo.training import (
+    Throughput,
+    claim_model_dir,
+    compile_model,
+    model_dir_callbacks,
+    release_model_dir,
+)
 
 
 def deterministic(training):
@@ -147,6 +153,14 @@ def run(config, datasets_override=None, strategy_override=None):
     Raises:
         UsageError: a bad config field, before any work.
     """
+    try:
+        return _run(config, datasets_override, strategy_override)
+    finally:
+        # Held for the run only: a notebook keeps no open lock after a failed run.
+        release_model_dir(config.training.model_dir)
+
+
+def _run(config, datasets_override, strategy_override):
     from modelzoo.tasks.base import task_for
 
     start = time.time()

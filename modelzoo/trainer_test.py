@@ -1,7 +1,9 @@
+import os
+
 import keras
 import pytest
 
-from modelzoo import configs, trainer
+from modelzoo import configs, storage, trainer
 from modelzoo.errors import UsageError
 from modelzoo.training import compile_model
 
@@ -41,3 +43,19 @@ def test_compile_args_follow_the_optimizer_and_training_sections():
     assert args["weight_decay"] == 0.1 and args["clipnorm"] == 1.0
     stage = trainer.compile_args(config, 100, epochs=1, learning_rate=5e-4)
     assert stage["decay_steps"] == 100 and stage["learning_rate"] == 5e-4
+
+
+def test_a_failed_run_leaves_its_model_dir_unlocked(tmp_path):
+    # The export version exists, so the run fails after it has locked --model_dir.
+    (tmp_path / "exports" / "mnist_mlp" / "1").mkdir(parents=True)
+    config = configs.get_config("mnist_mlp", model_dir=str(tmp_path / "run"), version=1,
+                                export_dir=str(tmp_path / "exports"), download=False)
+    with pytest.raises(UsageError, match="--version 1 already exists"):
+        trainer.run(config)
+    lock = str(tmp_path / "run" / ".modelzoo-run.lock")
+    assert os.path.exists(lock)
+    held = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+            if os.path.islink(f"/proc/self/fd/{fd}")]
+    assert lock not in held
+    storage.hold_folder_lock(lock)  # another run in this process may take it
+    storage.release_folder_lock(lock)

@@ -310,8 +310,9 @@ def claim_model_dir(model_dir):
     Called before any work, so a file in the way or a second run sharing
     the folder fails at once, not after an epoch. The lock is a `flock` on
     a hidden file, one per multi-worker task (they share `model_dir` but
-    each writes its own backup); it is held until the process ends, and
-    taking it again in the same process is a no-op.
+    each writes its own backup); it is held until `release_model_dir`
+    (`trainer.run` calls it when the run ends), and taking it again in the
+    same process is a no-op.
 
     Args:
         model_dir: str or None (then nothing is done). An existing folder.
@@ -325,8 +326,17 @@ def claim_model_dir(model_dir):
     task = _task_suffix()
     check_model_dir_folders(
         model_dir, [os.path.join(model_dir, n) for n in (*MODEL_DIR_FOLDERS, f"backup{task}")])
-    lock = os.path.join(model_dir, f".modelzoo-run{task}.lock")
-    storage.hold_folder_lock(lock, what=f"--model_dir={model_dir}")
+    storage.hold_folder_lock(_run_lock(model_dir), what=f"--model_dir={model_dir}")
+
+
+def release_model_dir(model_dir):
+    """Releases `claim_model_dir`'s lock; nothing if this process holds none."""
+    if model_dir:
+        storage.release_folder_lock(_run_lock(model_dir))
+
+
+def _run_lock(model_dir):
+    return os.path.join(model_dir, f".modelzoo-run{_task_suffix()}.lock")
 
 
 def check_model_dir_folders(model_dir, paths):

@@ -14,6 +14,7 @@ from absl import flags
 
 from modelzoo import configs, trainer
 from modelzoo.recipe.flags import as_flags, config_from_flags, define_flags
+from tests.commands import run_command
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = Path(ROOT).parent / "shared" / "data"
@@ -54,8 +55,9 @@ def run_recipe(name, *args, num_examples=48, **overrides):
         return trainer.run(config, **overrides)
 
 
-def run_script(name, *args, mock=True, timeout=600):
-    """Runs `recipes/<name>.py` as a command; returns the CompletedProcess."""
+def run_script(name, *args, mock=True, timeout=600, subprocess_only=False):
+    """Runs `recipes/<name>.py` as a command (in this process unless
+    `subprocess_only`, see `tests.commands`); returns the CompletedProcess."""
     script = os.path.join(ROOT, "recipes", f"{name}.py")
     if mock:
         code = (
@@ -67,10 +69,8 @@ def run_script(name, *args, mock=True, timeout=600):
         command = [sys.executable, "-c", code, script]
     else:
         command = [sys.executable, script]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
-        command + tiny_flags(name) + list(args), capture_output=True, text=True, timeout=timeout, env=env
-    )
+    return run_command(command + tiny_flags(name) + list(args), timeout=timeout,
+                       subprocess_only=subprocess_only)
 
 
 def _default_sigint():

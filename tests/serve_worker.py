@@ -3,6 +3,12 @@
 Run by `tests.serving_helpers.serve_many`, never imported by the tests:
 
     python -P tests/serve_worker.py VERIFY_PY JOB_JSON RESULTS_JSON
+    python -P tests/serve_worker.py VERIFY_PY --loop
+
+With `--loop` it stays up (one per test process and TF Text setting, so
+TensorFlow is imported once, not once per job): each stdin line is
+`JOB_JSON RESULTS_JSON`, and it answers each with one stdout line, `ok` or
+`error: <why>`.
 
 Only TensorFlow is imported (and TF Text's ops when the job asks for them,
 as TF Serving links them); no Keras model, no modelzoo package. Arrays travel
@@ -51,5 +57,21 @@ def main(verify_path, job_path, results_path):
         json.dump({"outputs": outputs, "modules": modules}, f)
 
 
+def loop(verify_path):
+    for line in sys.stdin:
+        job_path, results_path = line.split()
+        try:
+            main(verify_path, job_path, results_path)
+            answer = "ok"
+        except SystemExit as e:
+            answer = f"error: {e.code}"
+        except Exception as e:  # noqa: BLE001 - the caller fails the test with it
+            answer = f"error: {type(e).__name__}: {e}"
+        print(" ".join(answer.splitlines()), flush=True)
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[2:] == ["--loop"]:
+        loop(sys.argv[1])
+    else:
+        main(*sys.argv[1:])

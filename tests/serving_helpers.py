@@ -7,11 +7,13 @@ dtypes the signatures returned. They fail the test if the process fails or
 imported one of the `forbidden` top-level modules.
 """
 
+import atexit
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -43,7 +45,11 @@ def _as_array(value):
 
 
 def serve_many(requests, forbidden=("modelzoo",), tf_text=False, timeout=300):
-    """Calls each request's signature in one fresh process with TensorFlow only.
+    """Calls each request's signature in a process with TensorFlow only.
+
+    The process is this test process's long-lived serving worker for
+    `tf_text` (started on first use): it never imports modelzoo or Keras,
+    so what it serves, TF Serving serves.
 
     Args:
         requests: list of `(saved_model_dir, inputs)` or
@@ -73,12 +79,7 @@ def serve_many(requests, forbidden=("modelzoo",), tf_text=False, timeout=300):
         results_path = os.path.join(scratch, "results.json")
         with open(job_path, "w", encoding="utf-8") as f:
             json.dump(job, f)
-        result = subprocess.run(
-            [sys.executable, "-P", WORKER, verify.__file__, job_path, results_path],
-            capture_output=True, text=True, timeout=timeout,
-            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
+        _worker(tf_text).run(job_path, results_path, timeout)
         with open(results_path, encoding="utf-8") as f:
             results = json.load(f)
     imported = sorted(set(forbidden) & set(results["modules"]))
@@ -87,6 +88,40 @@ def serve_many(requests, forbidden=("modelzoo",), tf_text=False, timeout=300):
         {name: verify.decode_array(value) for name, value in outputs.items()}
         for outputs in results["outputs"]
     ]
+
+
+class _Worker:
+    """One long-lived `serve_worker.py --loop` process."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-P", WORKER, verify.__file__, "--loop"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        atexit.register(self.process.kill)
+
+    def run(self, job_path, results_path, timeout):
+        timer = threading.Timer(timeout, self.process.kill)
+        timer.start()
+        try:
+            self.process.stdin.write(f"{job_path} {results_path}\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline().strip()
+        finally:
+            timer.cancel()
+        if not answer:
+            raise AssertionError(f"the serving process died: {self.process.stderr.read()[-2000:]}")
+        assert answer == "ok", answer
+
+
+_WORKERS = {}
+
+
+def _worker(tf_text):
+    worker = _WORKERS.get(tf_text)
+    if worker is None or worker.process.poll() is not None:
+        worker = _WORKERS[tf_text] = _Worker()
+    return worker
 
 
 def serve(saved_model_dir, inputs, signature="serving_default", **kwargs):

@@ -6,21 +6,17 @@ inputs what the recipe reported. `make reproduce` is the full-size run.
 """
 
 import json
-import os
-import subprocess
 import sys
 
 import pytest
 import tensorflow_datasets as tfds
 
+from tests.commands import run_command
 from tests.recipe_helpers import MANUAL, SHARED, needs_shared, run_script
 
 
 def modelzoo(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "modelzoo", *args], capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
+    return run_command([sys.executable, "-m", "modelzoo", *args])
 
 
 def summary_of(result):

@@ -119,7 +119,7 @@ def test_saved_model_cli_lists_the_documented_signature(tmp_path):
 
 
 def test_command_prints_one_json_line(tmp_path):
-    result = run_script("mnist_mlp", f"--export_dir={tmp_path}")
+    result = run_script("mnist_mlp", f"--export_dir={tmp_path}", subprocess_only=True)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["export_path"].endswith("mnist_mlp/1")

@@ -19,6 +19,7 @@ import pytest
 import modelzoo
 from modelzoo import errors
 from modelzoo.errors import DataError
+from tests.commands import run_command
 from tests.recipe_helpers import RECIPES, ROOT, run_recipe, signal_when, tiny_flags
 
 pytestmark = pytest.mark.slow
@@ -81,16 +82,15 @@ def snapshot(root):
 def check(reliability):
     """`check(command, code, needle)`: runs `command`, one counted input.
 
+    In this process where it can (`tests.commands.run_command`).
+
     It must exit with `code`, print no traceback, and end stderr with a line
     holding `needle`.
     """
 
     def run(command, code, needle, env=None, **kwargs):
         with reliability.case():
-            result = subprocess.run(
-                command, capture_output=True, text=True, timeout=300,
-                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {})), **kwargs,
-            )
+            result = run_command(command, env=env, timeout=300, **kwargs)
             last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
             assert result.returncode == code, (result.returncode, result.stderr[-1500:])
             assert "Traceback" not in result.stderr, result.stderr[-1500:]
