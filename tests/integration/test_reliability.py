@@ -808,7 +808,8 @@ def test_d7_a_second_run_in_the_same_model_dir_is_refused(tmp_path, terminated, 
     second = []
 
     def training_then_second_run():
-        if not (run / "logs").exists():
+        # TensorBoard's train/ folder appears once fit has started, well after the lock.
+        if not (run / "logs" / "train").exists():
             return False
         # While the first one trains: the second must refuse at once.
         check(recipe(tmp_path, f"--model_dir={run}", f"--export_dir={tmp_path / 'other'}"),
