@@ -1,7 +1,10 @@
 """Clients of the exports: what `modelzoo predict` sends each kind and how it reads the answer.
 
-Each export kind has one client. A client recognises its exports by their
-`serving_default` inputs, as a TF Serving client sees them (`serves`), and
+Each export kind has one client, named by the kind (`Client.kind`, the
+`kind` an `export.base.ExportModule` names and the model card records). An
+export is recognised by its card's `kind`, or, for exports without one, by
+its `serving_default` inputs, as a TF Serving client sees them (`serves`). A
+client
 turns the command's arguments into a request and the outputs into records
 (`predict`). Nothing here imports training, tasks or models.
 """
@@ -14,6 +17,8 @@ from modelzoo.errors import DataError, UsageError
 
 class Client:
     """One export kind's `modelzoo predict` adapter."""
+
+    kind = None
 
     @classmethod
     def serves(cls, specs):
@@ -39,6 +44,8 @@ class Client:
 class ImageClient(Client):
     """uint8 pixel images in, labels out."""
 
+    kind = "image"
+
     @classmethod
     def serves(cls, specs):
         return set(specs) == {"images"} and specs["images"].dtype != tf.string
@@ -63,6 +70,8 @@ class ImageClient(Client):
 
 class ImageBytesClient(Client):
     """Encoded image files in, labels out."""
+
+    kind = "image_bytes"
 
     @classmethod
     def serves(cls, specs):
@@ -95,6 +104,8 @@ class ImageBytesClient(Client):
 class TextClassifierClient(Client):
     """Raw text in, labels out."""
 
+    kind = "text_classifier"
+
     @classmethod
     def serves(cls, specs):
         return set(specs) == {"text"}
@@ -114,6 +125,8 @@ class TextClassifierClient(Client):
 
 class GeneratorClient(Client):
     """A prompt in, its continuation out (the LSTM's and the GPT's generators)."""
+
+    kind = "generator"
 
     REQUIRED = {"prompt", "num_chars", "temperature"}
 
@@ -147,6 +160,8 @@ class GeneratorClient(Client):
 
 class QaClient(Client):
     """A question and its context in, the answer span out."""
+
+    kind = "qa"
 
     @classmethod
     def serves(cls, specs):
@@ -182,6 +197,25 @@ def refusal(error):
     return text.strip().splitlines()[0].strip().rstrip(".")
 
 
-def client_for(specs):
-    """The `Client` subclass whose `serves(specs)` is true, or None."""
+CLIENTS = {c.kind: c for c in Client.__subclasses__()}
+
+
+def client_for(specs, kind=None):
+    """The client of an export: the one named `kind`, else the one whose
+    `serves(specs)` is true, or None.
+
+    Args:
+        specs: dict name → `tf.TensorSpec`, the `serving_default` inputs.
+        kind: str or None, the `kind` of the export's model card; exports
+            published before cards recorded it have none.
+
+    Returns:
+        A `Client` subclass, or None.
+
+    Example:
+        >>> client_for({"text": tf.TensorSpec([None], tf.string)}).kind
+        'text_classifier'
+    """
+    if kind in CLIENTS:
+        return CLIENTS[kind]
     return next((c for c in Client.__subclasses__() if c.serves(specs)), None)

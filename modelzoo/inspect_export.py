@@ -29,7 +29,9 @@ def inspect_export(path):
             version is read).
 
     Returns:
-        A dict: `export_path`, `summary` (the card's one line),
+        A dict: `export_path`, `kind` (the export kind: the card's, else
+            the one its `serving_default` inputs show; None if neither),
+            `summary` (the card's one line),
         `model_card` (None if the export has none), `signatures` (name →
         inputs and outputs with dtypes and shapes, from `saved_model.pb`)
         and `warmup_requests` (per record: signature and input shapes).
@@ -56,11 +58,27 @@ def inspect_export(path):
     ]
     return {
         "export_path": path,
+        "kind": export_kind(card, signatures),
         "summary": model_card.summary_line(card),
         "model_card": card,
         "signatures": signatures,
         "warmup_requests": requests,
     }
+
+
+def export_kind(card, signatures):
+    """The kind a card records, or, for an export without one, its signature's."""
+    import tensorflow as tf
+
+    from modelzoo.clients import client_for
+
+    if card and isinstance(card.get("kind"), str):
+        return card["kind"]
+    inputs = (signatures.get("serving_default") or {}).get("inputs") or {}
+    specs = {name: tf.TensorSpec(spec["shape"], tf.as_dtype(spec["dtype"]))
+             for name, spec in inputs.items()}
+    client = client_for(specs)
+    return client.kind if client else None
 
 
 def check_variables(path):
@@ -88,7 +106,8 @@ def check_variables(path):
 def render(info):
     """`inspect_export`'s dict as readable text."""
     card = info["model_card"] or {}
-    lines = [f"export:     {info['export_path']}", f"summary:    {info['summary']}"]
+    lines = [f"export:     {info['export_path']}", f"summary:    {info['summary']}",
+             f"kind:       {info.get('kind')}"]
     model, dataset = card.get("model"), card.get("dataset")
     if model:
         lines.append(f"model:      {model.get('name')} {json.dumps(model.get('builder_config'))}")

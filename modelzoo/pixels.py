@@ -1,7 +1,7 @@
 """Image preprocessing that training and serving share: resized, whole-valued pixels.
 
 The transfer-learning pipelines (`modelzoo.tasks.transfer_classification`)
-and the image-bytes export (`modelzoo.export.image_bytes`) both feed the
+and the image-bytes export (`modelzoo.export.image`, input type bytes) both feed the
 model through these functions, so the pixels trained on are the pixels
 served.
 """

@@ -71,16 +71,26 @@ def card_summary(path):
         return f"unreadable model card ({exc})"
 
 
-def card_dataset(path):
-    """The dataset name the export's model card records, or None."""
+def _card(path):
+    # An unreadable card only loses its facts: the export still serves.
     from modelzoo.export.model_card import read_card
 
     try:
-        card = read_card(path) or {}
+        return read_card(path) or {}
     except ValueError:
-        return None
-    name = (card.get("dataset") or {}).get("name")
+        return {}
+
+
+def card_dataset(path):
+    """The dataset name the export's model card records, or None."""
+    name = (_card(path).get("dataset") or {}).get("name")
     return name if isinstance(name, str) and name else None
+
+
+def card_kind(path):
+    """The export kind its model card records, or None (no card, or an older one)."""
+    kind = _card(path).get("kind")
+    return kind if isinstance(kind, str) else None
 
 
 def load_serving(path):
@@ -193,7 +203,6 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     Returns:
         A dict with the export path and one record per input.
     """
-    import tensorflow as tf
     import tensorflow_text  # noqa: F401 - the ops a QA export's tokenizer uses
 
     from modelzoo.clients import client_for
@@ -201,10 +210,10 @@ def predict(model, version=None, dataset=None, data_dir=None, count=1, text=None
     path = export_path(model, version)
     serve = load_serving(path)
     specs = serve.structured_input_signature[1]
-    client = client_for(specs)
+    client = client_for(specs, card_kind(path))
     if client is None:
         raise DataError(f"{path}: unrecognised serving_default inputs {sorted(specs)}")
-    if set(specs) == {"images"} and specs["images"].dtype != tf.string:
+    if client.kind == "image":
         dataset = dataset or card_dataset(path)
         if dataset:
             check_image_dataset(dataset, data_dir, count, specs["images"])

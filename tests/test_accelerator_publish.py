@@ -59,7 +59,7 @@ def _tied_float16_generator():
 
 def test_float16_generator_publish_checks_text_up_to_the_tie(tmp_path, monkeypatch):
     captured = {}
-    monkeypatch.setattr(char_sampling, "publish",
+    monkeypatch.setattr(publish_module, "publish",
                         lambda *args, **kwargs: captured.update(kwargs) or "done")
     model = _tied_float16_generator()
     publish_text_generator(model, VOCAB, str(tmp_path), "gen", example_chars=3,

@@ -88,3 +88,16 @@ def test_bad_export_dirs_are_one_line(model_dir, tmp_path, capsys):
         got, out, err = inspect(capsys, str(path))
         assert (got, out) == (code, "") and err.count("\n") == 1, err
         assert err.startswith("modelzoo: error: ") and needle.format(p=path) in err
+
+
+def test_the_kind_is_the_cards_else_the_signatures():
+    from modelzoo.inspect_export import export_kind
+
+    text = {"serving_default": {"inputs": {"text": {"dtype": "string", "shape": [None]}}}}
+    pixels = {"serving_default": {"inputs": {"images": {"dtype": "uint8",
+                                                        "shape": [None, 28, 28, 1]}}}}
+    assert export_kind({"kind": "qa"}, text) == "qa"
+    assert export_kind(None, text) == "text_classifier"
+    assert export_kind({"kind": None}, pixels) == "image"
+    assert export_kind(None, {"serving_default": {"inputs": {"x": {
+        "dtype": "float32", "shape": [None]}}}}) is None

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import modelzoo
 from modelzoo.errors import UsageError
-from modelzoo.export.image_bytes import (
+from modelzoo.export.image import (
     decode_and_resize,
     expected_bytes_outputs,
     export_image_bytes_classifier,

@@ -4,7 +4,7 @@ One sampler serves the exported signatures and `model.generate` in Python:
 reading and checking the request, the step schedule, sampling (greedy,
 temperature, top-k, top-p, seeded), stop strings and the per-row early
 exit, writing the text, the plain greedy check, writing the archive and
-publishing (each generator is a `GeneratorKind`). Each generator adds only
+publishing (each generator is a `GeneratorExport`). Each generator adds only
 its model loop: `export/generator.py` steps LSTM cells,
 `export/gpt_generator.py` prefills and steps cached decoder blocks.
 
@@ -29,7 +29,6 @@ on its own inputs, not on the other rows of the batch; without a seed each
 row draws a random one. The unknown id 0 is never generated.
 """
 
-import collections
 import functools
 
 import keras
@@ -37,10 +36,10 @@ import numpy as np
 import tensorflow as tf
 
 from modelzoo.export.archive import write_endpoints
+from modelzoo.export.base import ExportModule
 from modelzoo.export.publish import (
     LOW_PRECISION_TOLERANCE,
     is_low_precision,
-    publish,
     string_array,
 )
 from modelzoo.text import chars
@@ -529,64 +528,71 @@ def write_generator_archive(model, generator, path):
     return write_endpoints(path, model, endpoints, resources=resources)
 
 
-# What `publish_generator` needs of a generator kind: its `make_*`,
-# `export_*` and greedy check functions, its signature contract, and the
-# example values of its inputs beyond prompt, num_chars and temperature.
-GeneratorKind = collections.namedtuple(
-    "GeneratorKind", ["make", "export", "greedy", "contract", "extra_example"]
-)
-
-
-def publish_generator(
-    kind, model, vocabulary, export_dir, name, version=None, example_prompts=None,
-    example_chars=20, max_chars=2000, max_prompt_chars=1000, timeout=600, rtol=1e-5,
-    atol=1e-6, card=None,
-):
-    """Exports, verifies in a fresh process and publishes a character generator.
+class GeneratorExport(ExportModule):
+    """A character generator's export: `serving_default` and `generate_xla`.
 
     The check compares greedy (temperature 0) output of the SavedModel with
-    `kind.greedy` on the in-memory model. The example request, and so the
+    `greedy` on the in-memory model. The example request, and so the
     warm-up records, leave the optional inputs out, as older clients do.
+    Subclasses set `make`, `export_fn` and `greedy` (staticmethods taking the
+    model and vocabulary first), `CONTRACT` and `EXTRA_EXAMPLE` (example
+    values of the inputs beyond prompt, num_chars and temperature).
 
     Args:
-        kind: a `GeneratorKind`.
-        model, vocabulary, max_chars, max_prompt_chars: see `kind.export`.
-        export_dir, name, version, timeout, rtol, atol, card: see
-            `publish.publish`.
+        model, vocabulary, max_chars, max_prompt_chars: see `export_fn`.
         example_prompts: sequence of str to check with; defaults to an empty
             prompt and two made of the vocabulary.
         example_chars: int. Characters generated per example prompt.
-
-    Returns:
-        The path of the published version directory.
+        rtol, atol: float tolerances, or None for the defaults.
     """
-    kind.make(model, vocabulary, max_chars, max_prompt_chars)
-    limits = (max_chars, max_prompt_chars)
-    if example_prompts is None:
-        letters = "".join(vocabulary[1:])
-        example_prompts = ["", letters[:3], letters[::-1][:7]]
-    prompts = string_array(example_prompts)
-    margins = [[] for _ in prompts]
-    texts = [kind.greedy(model, vocabulary, p, example_chars, *limits, margins=m)
-             for p, m in zip(prompts, margins)]
-    # A 16-bit model's text is checked up to its first near-tie only.
-    prefixes = (
-        {"text": reliable_prefixes(texts, margins, LOW_PRECISION_TOLERANCE)}
-        if is_low_precision(model) else None
-    )
-    texts = string_array(texts)
-    example = {
-        "prompt": prompts,
-        "num_chars": np.full(len(prompts), example_chars, "int32"),
-        "temperature": np.zeros(len(prompts), "float32"),
-    }
-    for key, value in kind.extra_example.items():
-        example[key] = np.full(len(prompts), value, np.asarray(value).dtype)
-    return publish(
-        lambda path: kind.export(model, vocabulary, path, *limits), export_dir, name,
-        version=version, contract=kind.contract, example=example, expected={"text": texts},
-        timeout=timeout, rtol=rtol, atol=atol, model=model, card=card, prefixes=prefixes,
-    )
+
+    kind = "generator"
+    CONTRACT = None
+    EXTRA_EXAMPLE = {}
+
+    def __init__(self, model, vocabulary, example_prompts=None, example_chars=20,
+                 max_chars=2000, max_prompt_chars=1000, rtol=None, atol=None):
+        super().__init__(model, rtol, atol)
+        self.make(model, vocabulary, max_chars, max_prompt_chars)
+        self.vocabulary = vocabulary
+        self.limits = (max_chars, max_prompt_chars)
+        if example_prompts is None:
+            letters = "".join(vocabulary[1:])
+            example_prompts = ["", letters[:3], letters[::-1][:7]]
+        self.example_chars = example_chars
+        self._prompts = string_array(example_prompts)
+        self._margins = None
+
+    def write(self, path):
+        return self.export_fn(self.model, self.vocabulary, path, *self.limits)
+
+    def contract(self):
+        return self.CONTRACT
+
+    def example(self):
+        n = len(self._prompts)
+        example = {
+            "prompt": self._prompts,
+            "num_chars": np.full(n, self.example_chars, "int32"),
+            "temperature": np.zeros(n, "float32"),
+        }
+        for key, value in self.EXTRA_EXAMPLE.items():
+            example[key] = np.full(n, value, np.asarray(value).dtype)
+        return example
+
+    def expected(self, example):
+        self._margins = [[] for _ in example["prompt"]]
+        self._texts = [
+            self.greedy(self.model, self.vocabulary, p, int(k), *self.limits, margins=m)
+            for p, k, m in zip(example["prompt"], example["num_chars"], self._margins)
+        ]
+        return {"text": string_array(self._texts)}
+
+    def prefixes(self, example):
+        # A 16-bit model's text is checked up to its first near-tie only.
+        if self._margins is None or not is_low_precision(self.model):
+            return None
+        return {"text": reliable_prefixes(self._texts, self._margins, LOW_PRECISION_TOLERANCE)}
 
 
 # --- generation in Python ------------------------------------------------------

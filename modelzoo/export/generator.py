@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from modelzoo.export import char_sampling
+from modelzoo.export.base import Target, publish
 from modelzoo.models.lstm_generator import LstmGenerator
 
 # `top_k`, `top_p`, `seed` and `stop` are optional inputs.
@@ -138,25 +139,26 @@ def greedy_generate(model, vocabulary, prompt, num_chars, max_chars=2000, max_pr
     )
 
 
-LSTM_GENERATOR = char_sampling.GeneratorKind(
-    make_generator, export_text_generator, greedy_generate, GENERATOR_CONTRACT, {}
-)
+class TextGeneratorExport(char_sampling.GeneratorExport):
+    """The LSTM generator's export, checked against `greedy_generate`.
+
+    Args: see `char_sampling.GeneratorExport`.
+
+    Example:
+        >>> publish(TextGeneratorExport(model, vocabulary), Target("saved_models", "shakespeare"))
+    """
+
+    make = staticmethod(make_generator)
+    export_fn = staticmethod(export_text_generator)
+    greedy = staticmethod(greedy_generate)
+    CONTRACT = GENERATOR_CONTRACT
 
 
 def publish_text_generator(
     model, vocabulary, export_dir, name, version=None, example_prompts=None, example_chars=20,
     max_chars=2000, max_prompt_chars=1000, timeout=600, rtol=1e-5, atol=1e-6, card=None,
 ):
-    """Exports, verifies in a fresh process and publishes a text generator.
-
-    The check compares greedy (temperature 0) output of the SavedModel with
-    `greedy_generate` on the in-memory model; the arguments are those of
-    `char_sampling.publish_generator`.
-
-    Returns:
-        The path of the published version directory.
-    """
-    return char_sampling.publish_generator(
-        LSTM_GENERATOR, model, vocabulary, export_dir, name, version, example_prompts,
-        example_chars, max_chars, max_prompt_chars, timeout, rtol, atol, card,
-    )
+    """`publish` of `TextGeneratorExport(model, vocabulary, ...)`."""
+    module = TextGeneratorExport(model, vocabulary, example_prompts, example_chars, max_chars,
+                                 max_prompt_chars, rtol, atol)
+    return publish(module, Target(export_dir, name, version), card, timeout)

@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from modelzoo.export import char_sampling
+from modelzoo.export.base import Target, publish
 from modelzoo.models.gpt import GPT
 
 # `top_k` is required, as it always was; `top_p`, `seed` and `stop` are optional.
@@ -280,25 +281,27 @@ def greedy_generate_gpt(
     )
 
 
-GPT_GENERATOR = char_sampling.GeneratorKind(
-    make_gpt_generator,
-    export_gpt_generator,
-    greedy_generate_gpt,
-    GPT_GENERATOR_CONTRACT,
-    {"top_k": np.int32(0)},
-)
+class GptGeneratorExport(char_sampling.GeneratorExport):
+    """The GPT generator's export, checked against `greedy_generate_gpt` with `top_k` 0.
+
+    Args: see `char_sampling.GeneratorExport`.
+
+    Example:
+        >>> publish(GptGeneratorExport(model, vocabulary), Target("saved_models", "gpt"))
+    """
+
+    make = staticmethod(make_gpt_generator)
+    export_fn = staticmethod(export_gpt_generator)
+    greedy = staticmethod(greedy_generate_gpt)
+    CONTRACT = GPT_GENERATOR_CONTRACT
+    EXTRA_EXAMPLE = {"top_k": np.int32(0)}
 
 
 def publish_gpt_generator(
     model, vocabulary, export_dir, name, version=None, example_prompts=None, example_chars=20,
     max_chars=2000, max_prompt_chars=1000, timeout=600, card=None,
 ):
-    """Exports, verifies in a fresh process and publishes a GPT generator.
-
-    As `publish_text_generator`, checked against `greedy_generate_gpt` with
-    `top_k` 0.
-    """
-    return char_sampling.publish_generator(
-        GPT_GENERATOR, model, vocabulary, export_dir, name, version, example_prompts,
-        example_chars, max_chars, max_prompt_chars, timeout, card=card,
-    )
+    """`publish` of `GptGeneratorExport(model, vocabulary, ...)`."""
+    module = GptGeneratorExport(model, vocabulary, example_prompts, example_chars, max_chars,
+                                max_prompt_chars)
+    return publish(module, Target(export_dir, name, version), card, timeout)

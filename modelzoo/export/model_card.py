@@ -18,7 +18,7 @@ import subprocess
 import numpy as np
 
 MODEL_CARD_FILE = os.path.join("assets.extra", "model_card.json")
-FACTS = ("model", "dataset", "metrics", "config", "flags")
+FACTS = ("kind", "model", "dataset", "metrics", "config", "flags")
 
 
 def build_card(name, facts, saved_model_dir):
@@ -26,7 +26,8 @@ def build_card(name, facts, saved_model_dir):
 
     Args:
         name: str. The export name (`<export_dir>/<name>/<version>`).
-        facts: dict with any of `model` (`{"name", "builder_config"}`),
+        facts: dict with any of `kind` (the export kind, a key of
+            `modelzoo.clients.CLIENTS`), `model` (`{"name", "builder_config"}`),
             `dataset` (`{"name", "version", "splits"}`), `metrics`,
             `config` (the experiment config's sections) and `flags` (its
             fields by flag name), as `modelzoo.trainer.run` makes them; None (a

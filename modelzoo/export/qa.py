@@ -11,7 +11,8 @@ uses two TF Text ops, `FastBertNormalize` and
 import tensorflow as tf
 
 from modelzoo.export.archive import write_archive
-from modelzoo.export.publish import publish_export, string_array
+from modelzoo.export.base import ExportModule, Target, publish
+from modelzoo.export.publish import string_array
 from modelzoo.models.bert import backbone_of
 
 QA_CONTRACT = {
@@ -81,32 +82,51 @@ def export_qa(model, processor, path):
     return write_archive(path, model, serve, inputs, [processor.tokenizer])
 
 
-def publish_qa(
-    model, processor, export_dir, name, version=None, example=None, timeout=600, card=None
-):
-    """Exports, verifies in a fresh process and publishes a QA model.
+class QaExport(ExportModule):
+    """A question-answering model's export: `question` and `context` in.
 
     Args:
         model, processor: see `export_qa`.
-        export_dir, name, version, timeout, card: see `publish.publish`.
         example: `(questions, contexts)`, sequences of valid UTF-8 str (real
             examples) to check the export with; defaults to texts made of
             the vocabulary, one long enough for several windows.
 
-    Returns:
-        The path of the published version directory.
+    Example:
+        >>> publish(QaExport(model, processor), Target("saved_models", "squad"))
     """
-    check_model(model, processor)
-    if example is None:
-        words = [w for w in processor.vocabulary if w.isalpha()][:40] or ["a"]
-        long_context = " ".join(words * (1 + 3 * processor.sequence_length // len(words)))
-        example = (
-            [" ".join(words[:3]), " ".join(words[2:6]) + "?"],
-            [" ".join(words), long_context],
-        )
-    questions, contexts = (string_array(x) for x in example)
-    return publish_export(
-        export_qa, (model, processor), {"question": questions, "context": contexts},
-        processor.predict(model, questions, contexts), export_dir, name, version=version,
-        contract=QA_CONTRACT, rtol=1e-4, atol=1e-6, timeout=timeout, card=card,
-    )
+
+    kind = "qa"
+    rtol = 1e-4
+
+    def __init__(self, model, processor, example=None):
+        super().__init__(model)
+        check_model(model, processor)
+        self.processor = processor
+        if example is None:
+            words = [w for w in processor.vocabulary if w.isalpha()][:40] or ["a"]
+            long_context = " ".join(words * (1 + 3 * processor.sequence_length // len(words)))
+            example = (
+                [" ".join(words[:3]), " ".join(words[2:6]) + "?"],
+                [" ".join(words), long_context],
+            )
+        self._questions, self._contexts = (string_array(x) for x in example)
+
+    def write(self, path):
+        return export_qa(self.model, self.processor, path)
+
+    def contract(self):
+        return QA_CONTRACT
+
+    def example(self):
+        return {"question": self._questions, "context": self._contexts}
+
+    def expected(self, example):
+        return self.processor.predict(self.model, example["question"], example["context"])
+
+
+def publish_qa(
+    model, processor, export_dir, name, version=None, example=None, timeout=600, card=None
+):
+    """`publish` of `QaExport(model, processor, example)`."""
+    return publish(QaExport(model, processor, example), Target(export_dir, name, version),
+                   card, timeout)

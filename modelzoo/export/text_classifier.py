@@ -5,13 +5,14 @@ import tensorflow as tf
 
 from modelzoo.data.pipelines import text_ids
 from modelzoo.export.archive import write_archive
+from modelzoo.export.base import ExportModule, Target, publish
 from modelzoo.export.classifier_head import (
     check_class_names,
     classifier_contract,
     classifier_outputs,
     expected_classifier_outputs,
 )
-from modelzoo.export.publish import publish_export, string_array
+from modelzoo.export.publish import string_array
 from modelzoo.layers.token_and_position_embedding import TokenAndPositionEmbedding
 
 
@@ -131,32 +132,51 @@ def expected_text_outputs(model, vectorizer, class_names, texts):
     return expected_classifier_outputs(logits, list(class_names), has_input=(ids != 0).any(axis=1))
 
 
+class TextClassifierExport(ExportModule):
+    """A text classifier's export: raw `text` in, labels out.
+
+    Args:
+        model, vectorizer, class_names: see `export_text_classifier`.
+        example: sequence of str or bytes (real reviews) to check the export
+            with; defaults to a few texts made of the vocabulary, plus an
+            empty one.
+        rtol, atol: float tolerances, or None for the defaults.
+
+    Example:
+        >>> publish(TextClassifierExport(model, vectorizer, ["neg", "pos"]),
+        ...         Target("saved_models", "reviews"))
+    """
+
+    kind = "text_classifier"
+
+    def __init__(self, model, vectorizer, class_names, example=None, rtol=None, atol=None):
+        super().__init__(model, rtol, atol)
+        check_vectorizer(model, vectorizer)
+        self.class_names = check_class_names(class_names, model.output_shape[-1])
+        self.vectorizer = vectorizer
+        if example is None:
+            words = [w for w in vectorizer.get_vocabulary()[2:12]]
+            example = ["", " ".join(words), " ".join(reversed(words)) + " zzzunknown"]
+        self._texts = string_array(example)
+
+    def write(self, path):
+        return export_text_classifier(self.model, self.vectorizer, self.class_names, path)
+
+    def contract(self):
+        return text_contract(self.model)
+
+    def example(self):
+        return {"text": self._texts}
+
+    def expected(self, example):
+        return expected_text_outputs(self.model, self.vectorizer, self.class_names,
+                                     example["text"])
+
+
 def publish_text_classifier(
     model, vectorizer, class_names, export_dir, name, version=None, example=None, timeout=600,
     rtol=1e-5, atol=1e-6, card=None,
 ):
-    """Exports, verifies in a fresh process and publishes a text classifier.
-
-    Args:
-        model, vectorizer, class_names: see `export_text_classifier`.
-        export_dir, name, version, timeout, rtol, atol, card: see
-            `publish.publish`.
-        example: sequence of str or bytes (real reviews) to check the export
-            with; defaults to a few texts made of the vocabulary, plus an
-            empty one.
-
-    Returns:
-        The path of the published version directory.
-    """
-    check_vectorizer(model, vectorizer)
-    check_class_names(class_names, model.output_shape[-1])
-    if example is None:
-        words = [w for w in vectorizer.get_vocabulary()[2:12]]
-        example = ["", " ".join(words), " ".join(reversed(words)) + " zzzunknown"]
-    texts = string_array(example)
-    return publish_export(
-        export_text_classifier, (model, vectorizer, class_names), {"text": texts},
-        expected_text_outputs(model, vectorizer, class_names, texts), export_dir, name,
-        version=version, contract=text_contract(model), timeout=timeout, rtol=rtol, atol=atol,
-        card=card,
-    )
+    """`publish` of `TextClassifierExport(model, vectorizer, class_names, example)`."""
+    module = TextClassifierExport(model, vectorizer, class_names, example, rtol, atol)
+    return publish(module, Target(export_dir, name, version), card, timeout)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 from modelzoo import distribute, export, trainer
 from modelzoo.data.loading import load_splits
 from modelzoo.errors import UsageError
+from modelzoo.export import base as export_base
 
 
 @dataclasses.dataclass
@@ -201,8 +202,9 @@ class Task:
             "splits": {split: size(split) for split in self.splits()},
         }
 
-    def publish_export(self, strategy, publish_fn, *args, **kwargs):
-        """Runs an `export.publish_*` function into `<export_dir>/<name>/<version>`.
+    def publish_export(self, strategy, module, card=None):
+        """Publishes `module` (an `export.base.ExportModule`) into
+        `<export_dir>/<name>/<version>` with `export.base.publish`.
 
         Under multi_worker every worker runs the export (the variables are
         read collectively), but only the chief's lands in the export folder;
@@ -215,8 +217,9 @@ class Task:
         target = self.config.export
         export_dir = distribute.worker_dir(target.export_dir, strategy)
         try:
-            path = publish_fn(*args, export_dir=export_dir, version=target.version,
-                              name=self.config.export_name(), **kwargs)
+            path = export_base.publish(
+                module, export_base.Target(export_dir, self.config.export_name(), target.version),
+                card)
         finally:
             distribute.remove_worker_dir(export_dir, target.export_dir)
         return path if distribute.is_chief(strategy) else None

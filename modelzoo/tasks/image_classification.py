@@ -57,9 +57,9 @@ class ImageClassification(Task):
 
     def publish(self, strategy, model, data, card):
         images, _ = next(iter(data.state["test"].batch(8)))
-        return self.publish_export(
-            strategy, export.publish_image_classifier, model, data.state["class_names"],
-            example=images.numpy(), card=card)
+        module = export.ImageClassifierExport(
+            model, data.state["class_names"], example=images.numpy())
+        return self.publish_export(strategy, module, card)
 
     def report(self, path, data):
         return {"export_metrics": scoring.classifier_export_metrics(

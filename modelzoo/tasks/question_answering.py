@@ -14,7 +14,7 @@ from modelzoo.config import field
 from modelzoo.data import pipelines
 from modelzoo.errors import UsageError
 from modelzoo.experiment_config import DataConfig, ExperimentConfig, TrainingConfig
-from modelzoo.export.qa import publish_qa
+from modelzoo.export.qa import QaExport
 from modelzoo.models import bert
 from modelzoo.models.qa import QaConfig
 from modelzoo.squad_eval import squad_scores
@@ -282,8 +282,8 @@ class QuestionAnswering(Task):
         test = data.state["test"]
         example = [[t.decode("utf-8") for t in texts[:8]]
                    for texts in (test["question"], test["context"])]
-        return self.publish_export(strategy, publish_qa, model, data.state["processor"],
-                                   example=example, card=card)
+        return self.publish_export(
+            strategy, QaExport(model, data.state["processor"], example=example), card)
 
     def report(self, path, data):
         test = data.state["test"]

@@ -84,9 +84,9 @@ class TextClassification(Task):
 
     def publish(self, strategy, model, data, card):
         texts, _ = next(iter(data.state["test"].batch(8)))
-        return self.publish_export(
-            strategy, export.publish_text_classifier, model, data.state["vectorizer"],
-            data.state["class_names"], example=texts.numpy(), card=card)
+        module = export.TextClassifierExport(
+            model, data.state["vectorizer"], data.state["class_names"], example=texts.numpy())
+        return self.publish_export(strategy, module, card)
 
     def report(self, path, data):
         return {"export_metrics": scoring.classifier_export_metrics(

@@ -13,7 +13,7 @@ from modelzoo.config import Config, field
 from modelzoo.data import pipelines
 from modelzoo.errors import DataError, UsageError
 from modelzoo.experiment_config import DataConfig, ExperimentConfig
-from modelzoo.export.image_bytes import publish_image_bytes_classifier
+from modelzoo.export.image import ImageClassifierExport
 from modelzoo.models.transfer import TransferConfig, unfreeze_top_layers
 from modelzoo.tasks.base import Data, Task
 from modelzoo.trainer import compile_args, count, fit_and_evaluate
@@ -152,9 +152,10 @@ class TransferClassification(Task):
 
     def publish(self, strategy, model, data, card):
         example = data.state["example"]
-        return self.publish_export(
-            strategy, publish_image_bytes_classifier, model, data.state["class_names"],
-            example=np.asarray(example, dtype=object) if example else None, card=card)
+        module = ImageClassifierExport(
+            model, data.state["class_names"], input_type="bytes",
+            example=np.asarray(example, dtype=object) if example else None)
+        return self.publish_export(strategy, module, card)
 
     def report(self, path, data):
         extra = {"classes": len(data.state["class_names"])}
