@@ -171,14 +171,13 @@ def test_pretraining_on_real_text_then_fine_tuning_on_squad(data_dir, tmp_path):
         f"--output_dir={checkpoint}", f"--preset_dir={tmp_path / 'presets'}", mock=False,
     ))
     # The pre-trained backbone is a preset: it loads in safe mode, with its vocabulary.
-    import modelzoo
     from modelzoo import presets
 
     preset = pretrained["preset_path"]
     assert preset == str(tmp_path / "presets" / "bert_pretrain" / "1")
     assert [row["name"] for row in presets.list_presets(str(tmp_path / "presets"))] == [
         "bert_pretrain"]
-    backbone = modelzoo.from_preset(preset)
+    backbone = presets.from_preset(preset)
     assert len(backbone.vocabulary) == pretrained["vocab_size"]
     assert backbone.preset["metrics"]["loss"] == pytest.approx(pretrained["metrics"]["loss"])
     assert sorted(os.listdir(os.path.join(preset, "assets"))) == ["vocab.txt"]
