@@ -266,6 +266,8 @@ class QuestionAnswering(Task):
         return None
 
     def check(self):
+        # The preset's kind first: its backbone is loaded next.
+        self.check_init_preset()
         self.pretrained = read_pretrained(self.config)
 
     def splits(self):
