@@ -46,24 +46,25 @@ SESSION = [
 
 
 def run(statements, namespace, hide):
-    """The transcript lines of `statements` run in `namespace`; `hide` paths shown as `$MODELZOO_HOME`."""
+    """The transcript lines of `statements` run in `namespace`; `hide` paths shown as `$MODELZOO_HOME`.
+
+    A `print(...)` statement shows what it printed; any other statement's
+    output (Keras's progress) is dropped.
+    """
     lines = []
     for statement in statements:
         lines.append(">>> " + statement)
-        shown = io.StringIO()
-        with contextlib.redirect_stdout(io.StringIO()):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
             try:
                 value = eval(compile(statement, "<session>", "eval"), namespace)
             except SyntaxError:
                 exec(compile(statement, "<session>", "exec"), namespace)
                 value = None
-            if statement.startswith("print("):
-                value = None
-                shown.write(namespace["text"][0] + "\n")
         if value is not None:
             lines.append(repr(value))
-        if shown.getvalue():
-            lines.append(shown.getvalue().rstrip("\n"))
+        if statement.startswith("print(") and printed.getvalue():
+            lines.append(printed.getvalue().rstrip("\n"))
     return "\n".join(lines).replace(hide, "$MODELZOO_HOME")
 
 
