@@ -166,6 +166,38 @@ class CharPreprocessor(Preprocessor):
             model.vocabulary = self.vocabulary
 
 
+class WordPiecePreprocessor(Preprocessor):
+    """Text → WordPiece ids; the BERT backbone of `bert_pretrain` keeps `vocabulary`.
+
+    The vocabulary is `assets/vocab.txt`, one piece a line (BERT's format).
+    """
+
+    kind = "wordpiece"
+    assets = ("vocab.txt",)
+
+    def __init__(self, vocabulary, sequence_length):
+        super().__init__(None)
+        self.vocabulary = list(vocabulary)
+        self.sequence_length = int(sequence_length)
+
+    def settings(self):
+        return dict(sequence_length=self.sequence_length)
+
+    def save_assets(self, folder):
+        from modelzoo.text import wordpiece
+
+        wordpiece.save_vocabulary(self.vocabulary, folder)
+
+    def __call__(self, raw):
+        from modelzoo.text import wordpiece
+
+        return wordpiece.tokenizer(self.vocabulary).tokenize(list(raw))
+
+    def attach(self, model):
+        super().attach(model)
+        model.vocabulary = self.vocabulary
+
+
 def from_json(spec, folder):
     """The `Preprocessor` of a `preprocessor.json` dict and its `assets/` folder.
 
@@ -183,5 +215,12 @@ def from_json(spec, folder):
     if kind == CharPreprocessor.kind:
         return CharPreprocessor(_read_lines(os.path.join(folder, "vocabulary.json")),
                                 spec["sequence_length"])
+    if kind == WordPiecePreprocessor.kind:
+        from modelzoo.text import wordpiece
+
+        if not os.path.isfile(os.path.join(folder, wordpiece.VOCAB_FILE)):
+            raise UsageError(f"preset is incomplete: assets/{wordpiece.VOCAB_FILE} is missing "
+                             f"({folder}); train the recipe again or pass another preset")
+        return WordPiecePreprocessor(wordpiece.load_vocabulary(folder), spec["sequence_length"])
     raise UsageError(f"preprocessor.json names kind {kind!r}, which modelzoo does not know; "
                      "use a preset this version of modelzoo wrote")

@@ -127,7 +127,8 @@ def test_init_preset_of_another_kind_or_task_is_one_usage_error(trained, tmp_pat
     with pytest.raises(UsageError, match="is a text_classifier preset; image_classification"):
         modelzoo.train("mnist_mlp", init_preset=summary["preset_path"],
                        export_dir=str(tmp_path))
-    with pytest.raises(UsageError, match="--init_preset is not supported by question_answering"):
+    with pytest.raises(UsageError, match="is a text_classifier preset; question_answering "
+                       "needs a wordpiece one"):
         modelzoo.train("squad_qa", init_preset=summary["preset_path"], export_dir=str(tmp_path))
 
 

@@ -192,7 +192,8 @@ def _run(config, datasets_override, strategy_override):
     summary = summarize(config, built["name"], metrics, artifact, start, throughput,
                         unit=task.unit, **extras)
     summary.update(task.report(artifact, data))
-    if artifact is not None:
+    if artifact is not None and summary.get("preset_path") is None:
+        # A task that writes its own preset (masked_lm) has reported it.
         summary["preset_path"] = write_preset(task, model, data, card, artifact)
     return summary
 

@@ -320,12 +320,29 @@ def test_a_checkpoint_loads_into_the_qa_model_and_is_never_overwritten(tmp_path)
 
 
 @pytest.mark.slow
-def test_pretrain_then_fine_tune_from_the_checkpoint(tmp_path):
+def test_pretrain_then_fine_tune_from_the_preset_or_the_checkpoint(tmp_path):
     sizes = ["--sequence_length=32", "--embed_dim=8", "--num_heads=2", "--ff_dim=16",
              "--num_layers=1"]
+    presets_dir = f"--preset_dir={tmp_path / 'presets'}"
     pretrained = run_recipe("bert_pretrain", f"--output_dir={tmp_path / 'ckpt'}", "--seed=0",
-                            *sizes)
+                            presets_dir, *sizes)
     assert pretrained["checkpoint"] == str(tmp_path / "ckpt")
+    preset = pretrained["preset_path"]
+    from_preset = run_recipe("squad_qa", f"--export_dir={tmp_path / 'a'}", presets_dir,
+                             "--init_preset=bert_pretrain")
+    assert from_preset["vocab_size"] == pretrained["vocab_size"]
+    # The preset's own sizes decide, not squad_qa's defaults.
+    with pytest.raises(UsageError, match="--num_layers=2 differs from the --init_preset "
+                       "encoder's 1"):
+        run_recipe("squad_qa", f"--export_dir={tmp_path}", f"--init_preset={preset}",
+                   "--num_layers=2")
+    os.remove(os.path.join(preset, "assets", "vocab.txt"))
+    with pytest.raises(UsageError, match="assets/vocab.txt is missing"):
+        run_recipe("squad_qa", f"--export_dir={tmp_path}", f"--init_preset={preset}")
+    with pytest.raises(UsageError, match="--init_preset and --init_checkpoint are both set"):
+        run_recipe("squad_qa", f"--export_dir={tmp_path}", f"--init_preset={preset}",
+                   f"--init_checkpoint={tmp_path / 'ckpt'}")
+    # The older checkpoint folder still loads.
     summary = run_recipe("squad_qa", f"--export_dir={tmp_path}",
                          f"--init_checkpoint={tmp_path / 'ckpt'}")
     # The fine-tuned model reads the checkpoint's vocabulary, not a new one.
@@ -333,7 +350,8 @@ def test_pretrain_then_fine_tune_from_the_checkpoint(tmp_path):
     assert summary["init_checkpoint"] == str(tmp_path / "ckpt")
     assert summary["export_metrics"] == pytest.approx(
         {k: summary["metrics"][k] for k in ("exact_match", "f1")}, abs=0.002)
-    with pytest.raises(UsageError, match="--num_layers=2 differs from the checkpoint's 1"):
+    with pytest.raises(UsageError, match="--num_layers=2 differs from the --init_checkpoint "
+                       "encoder's 1"):
         run_recipe("squad_qa", f"--export_dir={tmp_path}",
                    f"--init_checkpoint={tmp_path / 'ckpt'}", "--num_layers=2")
     with pytest.raises(UsageError, match="--sequence_length=64 differs"):

@@ -87,7 +87,7 @@ class Task:
             return
         if self.preset_kind is None:
             raise UsageError(f"--init_preset is not supported by {self.config.task_name} yet; "
-                             "leave it out (squad_qa: use --init_checkpoint)")
+                             "leave it out")
         kind = self.init_preprocessor().kind
         if kind != self.preset_kind:
             raise UsageError(f"--init_preset={name} is a {kind} preset; "

@@ -8,22 +8,27 @@ become `[MASK]`, 10 % a random piece and 10 % stay) → `build_masked_lm`
 around `build_bert_backbone`. Then span selection: cloze questions made
 from the same text (`modelzoo.text.cloze`) teach the encoder, through a
 span head, to point at what a question leaves out. The result is a
-checkpoint folder that `recipes/squad_qa.py --init_checkpoint` fine-tunes.
+preset (`modelzoo.presets`: `<preset_dir>/bert_pretrain/<version>`, the
+backbone, its WordPiece vocabulary, the experiment config and the metrics)
+that `squad_qa --init_preset` fine-tunes, and the older checkpoint folder
+`--output_dir` that `squad_qa --init_checkpoint` still reads.
 """
 
 import dataclasses
 import math
 import os
 import time
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from modelzoo import distribute
+from modelzoo import distribute, presets, storage
 from modelzoo.config import Config, field
 from modelzoo.data import pipelines
 from modelzoo.data.loading import load_splits
+from modelzoo.preprocessors import WordPiecePreprocessor
 from modelzoo.errors import UsageError
 from modelzoo.experiment_config import DataConfig, ExperimentConfig
 from modelzoo.models import bert, qa
@@ -39,6 +44,8 @@ from modelzoo.training import compile_model
 # question, so each distinct one counts once.
 TEXT_FIELDS = {"imdb_reviews": "text", "squad": "context"}
 DATASETS = ("imdb_reviews,squad", "imdb_reviews", "squad")
+# The presets folder's name for a pre-trained backbone.
+PRESET_NAME = "bert_pretrain"
 
 
 @dataclasses.dataclass
@@ -75,6 +82,9 @@ class CheckpointConfig(Config):
     output_dir: str = field(
         "checkpoints/bert_pretrain",
         "Checkpoint folder to write (a new one: it is never overwritten).")
+    preset_dir: Optional[str] = field(
+        None, "Presets folder: the preset is written <preset_dir>/bert_pretrain/<version> "
+        "(default: $MODELZOO_HOME/presets, MODELZOO_HOME defaulting to ~/.modelzoo).")
 
     def check(self):
         if not self.output_dir:
@@ -276,6 +286,29 @@ def pretrain_span_selection(backbone, vocabulary, questions, config, strategy):
     )
 
 
+def write_backbone_preset(backbone, vocabulary, config, card):
+    """Writes the backbone as the next version of the `bert_pretrain` preset.
+
+    Returns:
+        The preset's path. A version written meanwhile by another run is
+        never replaced: the next one is taken.
+    """
+    parent = os.path.join(presets.presets_home(config.export.preset_dir), PRESET_NAME)
+    preprocessor = WordPiecePreprocessor(vocabulary, config.data.sequence_length)
+    metadata = dict(metrics=card["metrics"], model=card["model"], dataset=card["dataset"],
+                    checkpoint=os.path.abspath(config.export.output_dir))
+    for _ in range(10):
+        versions = storage.list_versions(parent) if os.path.isdir(parent) else []
+        try:
+            return presets.write_preset(backbone, preprocessor, config, metadata, PRESET_NAME,
+                                        (versions[-1] if versions else 0) + 1,
+                                        config.export.preset_dir)
+        except FileExistsError:
+            continue
+    raise UsageError(f"cannot write a new version under {parent}: other runs keep taking "
+                     "them; pass another --preset_dir")
+
+
 class MaskedLm(Task):
     """Learns the vocabulary, pre-trains, and writes the checkpoint folder."""
 
@@ -356,15 +389,20 @@ class MaskedLm(Task):
         return metrics, throughput, extras
 
     def publish(self, strategy, model, data, card):
-        """Writes the checkpoint on the chief; returns its path (None elsewhere)."""
+        """Writes the checkpoint and the preset on the chief; returns the
+        checkpoint's path (None elsewhere)."""
         if not distribute.is_chief(strategy):
             return None
-        return bert.save_checkpoint(self.backbone, data.state["vocabulary"],
+        path = bert.save_checkpoint(self.backbone, data.state["vocabulary"],
                                     self.config.export.output_dir)
+        self.preset_path = write_backbone_preset(self.backbone, data.state["vocabulary"],
+                                                 self.config, card)
+        return path
 
     def report(self, path, data):
         # A checkpoint is not an export: the summary names it as such.
-        return {"export_path": None, "checkpoint": path}
+        return {"export_path": None, "checkpoint": path,
+                "preset_path": getattr(self, "preset_path", None)}
 
     def dataset_facts(self):
         return {"name": self.config.data.dataset, "version": None, "splits": {}}

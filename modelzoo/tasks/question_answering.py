@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from modelzoo import scoring
+from modelzoo import presets, scoring
 from modelzoo.config import field
 from modelzoo.data import pipelines
 from modelzoo.errors import UsageError
@@ -167,8 +167,9 @@ class QaTrainingConfig(TrainingConfig):
     """Training, optionally from a pre-trained encoder."""
 
     init_checkpoint: Optional[str] = field(
-        None, "Folder written by recipes/bert_pretrain.py: its encoder weights, sizes and "
-        "WordPiece vocabulary. Unset: train from scratch with a vocabulary learned "
+        None, "Checkpoint folder written by recipes/bert_pretrain.py --output_dir: its "
+        "encoder weights, sizes and WordPiece vocabulary (--init_preset reads the same "
+        "from its preset). Unset: train from scratch with a vocabulary learned "
         "from the train split.")
 
 
@@ -192,29 +193,46 @@ ENCODER_SIZES = ("embed_dim", "num_heads", "ff_dim", "num_layers", "token_match"
 
 
 def read_pretrained(config):
-    """`(vocabulary, encoder sizes)` of `init_checkpoint`, or None without one.
+    """`(vocabulary, encoder sizes, initialize)` of the pre-trained encoder, or None.
 
-    The encoder's sizes come from the checkpoint; `dropout` stays a
-    fine-tuning choice. A size left at the `squad_qa` experiment's default
-    takes the checkpoint's.
+    The encoder is `init_preset` (a `bert_pretrain` preset) or the older
+    checkpoint folder `init_checkpoint`. Its sizes come from its own
+    config; `dropout` stays a fine-tuning choice. A size left at the
+    `squad_qa` experiment's default takes the encoder's.
+
+    Returns:
+        None without either, else the vocabulary, the sizes, and a function
+        of the built reader that loads the encoder's weights into its backbone.
 
     Raises:
-        UsageError: the checkpoint is unreadable, or a size set away from that
-            default (or `sequence_length`) differs from it.
+        UsageError: both are set; the preset or checkpoint is unreadable or
+            partial (naming the missing file); a size set away from that
+            default (or `sequence_length`) differs from the encoder's.
     """
     from modelzoo.configs import get_config
 
-    directory = config.training.init_checkpoint
-    if not directory:
+    training = config.training
+    if training.init_preset and training.init_checkpoint:
+        raise UsageError("--init_preset and --init_checkpoint are both set; pass one "
+                         "(--init_checkpoint is the older checkpoint folder)")
+    if training.init_preset:
+        flag = "--init_preset"
+        backbone = presets.from_preset(training.init_preset, config.export.preset_dir)
+        saved, vocabulary = backbone.get_config(), backbone.vocabulary
+        initialize = functools.partial(_copy_backbone, backbone)
+    elif training.init_checkpoint:
+        flag = "--init_checkpoint"
+        try:
+            saved, vocabulary = bert.read_checkpoint(training.init_checkpoint)
+        except ValueError as e:
+            raise UsageError(f"--init_checkpoint: {e}") from None
+        initialize = functools.partial(bert.load_checkpoint, directory=training.init_checkpoint)
+    else:
         return None
-    try:
-        saved, vocabulary = bert.read_checkpoint(directory)
-    except ValueError as e:
-        raise UsageError(f"--init_checkpoint: {e}") from None
     length = config.data.sequence_length
     if saved["sequence_length"] != length:
         raise UsageError(
-            f"--sequence_length={length} differs from the checkpoint's "
+            f"--sequence_length={length} differs from the {flag} encoder's "
             f"{saved['sequence_length']}; drop the flag or pre-train at that length")
     defaults = get_config("squad_qa").model
     sizes = {}
@@ -222,10 +240,14 @@ def read_pretrained(config):
         value, theirs = getattr(config.model, key), saved.get(key, False)
         if value != getattr(defaults, key) and value != theirs:
             raise UsageError(
-                f"--{key}={value} differs from the checkpoint's {saved.get(key)}; "
-                "the encoder's sizes come from --init_checkpoint, drop the flag")
+                f"--{key}={value} differs from the {flag} encoder's {saved.get(key)}; "
+                f"the encoder's sizes come from {flag}, drop the flag")
         sizes[key] = theirs
-    return vocabulary, sizes
+    return vocabulary, sizes, initialize
+
+
+def _copy_backbone(pretrained, model):
+    bert.backbone_of(model).set_weights(pretrained.get_weights())
 
 
 class QuestionAnswering(Task):
@@ -236,8 +258,16 @@ class QuestionAnswering(Task):
     """
 
     config_class = QuestionAnsweringConfig
+    preset_kind = "wordpiece"
+
+    def init_preset(self):
+        """None: a `--init_preset` starts the reader's backbone only (see
+        `read_pretrained`), not the whole model."""
+        return None
 
     def check(self):
+        # The preset's kind first: its backbone is loaded next.
+        self.check_init_preset()
         self.pretrained = read_pretrained(self.config)
 
     def splits(self):
@@ -255,9 +285,7 @@ class QuestionAnswering(Task):
         if self.pretrained is None:
             vocabulary = learn_vocabulary(train_examples, data.vocab_size)
         else:
-            vocabulary, model_kwargs = self.pretrained
-            initialize = functools.partial(
-                bert.load_checkpoint, directory=training.init_checkpoint)
+            vocabulary, model_kwargs, initialize = self.pretrained
         processor = QaProcessor(vocabulary, **data.windowing())
         return Data(
             train=windows_dataset(
@@ -294,6 +322,7 @@ class QuestionAnswering(Task):
         return dict(
             skipped_examples=data.state["skipped"],
             vocab_size=len(data.state["processor"].vocabulary),
-            init_checkpoint=self.config.training.init_checkpoint, export_metrics=export_metrics,
+            init_checkpoint=self.config.training.init_checkpoint,
+            init_preset=self.config.training.init_preset, export_metrics=export_metrics,
         )
 

@@ -164,8 +164,19 @@ def test_pretraining_on_real_text_then_fine_tuning_on_squad(data_dir, tmp_path):
         "bert_pretrain", f"--data_dir={data_dir}", "--download=false", "--seed=0",
         "--max_train_examples=300", "--vocab_size=2000", "--learning_rate=5e-3",
         "--validation_fraction=0.05", "--dataset=imdb_reviews,squad", "--span_questions=1000",
-        f"--output_dir={checkpoint}", mock=False,
+        f"--output_dir={checkpoint}", f"--preset_dir={tmp_path / 'presets'}", mock=False,
     ))
+    # The pre-trained backbone is a preset: it loads in safe mode, with its vocabulary.
+    from modelzoo import presets
+
+    preset = pretrained["preset_path"]
+    assert preset == str(tmp_path / "presets" / "bert_pretrain" / "1")
+    assert [row["name"] for row in presets.list_presets(str(tmp_path / "presets"))] == [
+        "bert_pretrain"]
+    backbone = presets.from_preset(preset)
+    assert len(backbone.vocabulary) == pretrained["vocab_size"]
+    assert backbone.preset["metrics"]["loss"] == pytest.approx(pretrained["metrics"]["loss"])
+    assert sorted(os.listdir(os.path.join(preset, "assets"))) == ["vocab.txt"]
     # 300 reviews, then the distinct contexts of 300 questions (267).
     assert pretrained["documents"] == 567
     # Real text has structure to learn: the masked-LM loss falls well below
@@ -177,9 +188,11 @@ def test_pretraining_on_real_text_then_fine_tuning_on_squad(data_dir, tmp_path):
     assert span["metrics"]["loss"] < span["initial_metrics"]["loss"] - 0.5
     summary = summary_of(run_script(
         "squad_qa", f"--data_dir={data_dir}", "--download=false", "--seed=0",
-        f"--init_checkpoint={checkpoint}", "--max_train_examples=300",
-        "--max_eval_examples=100", f"--export_dir={tmp_path}", mock=False,
+        "--init_preset=bert_pretrain", f"--preset_dir={tmp_path / 'presets'}",
+        "--max_train_examples=300", "--max_eval_examples=100", f"--export_dir={tmp_path}",
+        mock=False,
     ))
+    assert summary["init_preset"] == "bert_pretrain"
     assert summary["vocab_size"] == pretrained["vocab_size"]
     for metric in ("exact_match", "f1"):
         assert_export_scores_as_trained(summary, metric)
