@@ -25,7 +25,6 @@ import sys
 import tempfile
 
 import numpy as np
-from absl import logging
 
 from modelzoo import storage
 from modelzoo.errors import ModelzooError, UsageError

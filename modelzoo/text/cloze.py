@@ -11,7 +11,6 @@ span they leave out (Glass et al. 2020, span-selection pre-training).
 
 import re
 
-import numpy as np
 
 from modelzoo import checks
 

@@ -6,6 +6,7 @@ inputs what the recipe reported. `make reproduce` is the full-size run.
 """
 
 import json
+import os
 import sys
 
 import pytest
