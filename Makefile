@@ -52,6 +52,11 @@ test-fast: $(BIN)/.test-extra
 docs: venv
 	$(BIN)/python benchmarks/docs_figures.py
 
+# The Python session in docs/presets.md, run on real data and written into the doc.
+.PHONY: presets-session
+presets-session: venv
+	$(BIN)/python benchmarks/presets_transcript.py --doc docs/presets.md
+
 # make demo's three steps, timed in a scratch folder: benchmarks/results/demo.json
 # (the README's demo figures and transcript), then `make docs`.
 .PHONY: demo-record
