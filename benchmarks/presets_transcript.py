@@ -10,8 +10,8 @@ progress lines go to a buffer that is dropped.
 It loads `shakespeare_gpt` from `$MODELZOO_HOME/presets`; without one there
 it first trains a tiny one on the real Tiny Shakespeare text (a few steps:
 the doc says which was loaded, with its metric). Then it trains a small
-IMDB classifier preset on real reviews and fine-tunes it on a few others.
-Data: /work/shared/data (`--shared`).
+IMDB classifier preset on 1,000 real reviews and fine-tunes it on 4,000.
+Data: ../shared/data beside the repository (`--shared`). `make presets-session` runs it.
 """
 
 import argparse
@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- transcript:begin -->", "<!-- transcript:end -->"
 
 SESSION = [
@@ -37,8 +38,8 @@ SESSION = [
     "sequence_length=64, embed_dim=16, num_heads=2, ff_dim=16, num_layers=1)",
     "base['metrics']['accuracy'], base['preset_path']",
     "tuned = modelzoo.train('imdb_transformer', name='imdb_small_tuned', init_preset='imdb_small', "
-    "data_dir=DIR, download=False, seed=1, max_train_examples=200, max_eval_examples=300, "
-    "learning_rate=3e-4)",
+    "data_dir=DIR, download=False, seed=1, epochs=1, max_train_examples=4000, "
+    "max_eval_examples=300)",
     "tuned['metrics']['accuracy'], tuned['preset_path']",
     "clf = modelzoo.from_preset('imdb_small_tuned')",
     "clf.predict_texts(['A wonderful, moving film.', 'Boring and awful.']).argmax(-1)",
@@ -75,7 +76,7 @@ def cli(*args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--doc", default="docs/presets.md")
-    parser.add_argument("--shared", default="/work/shared/data")
+    parser.add_argument("--shared", default=os.path.join(ROOT, "..", "shared", "data"))
     args = parser.parse_args(argv)
     args.doc = os.path.abspath(args.doc)
     with open(args.doc, encoding="utf-8") as f:
