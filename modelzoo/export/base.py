@@ -87,7 +87,7 @@ def publish(module, target, card=None, timeout=600):
 
     Example:
         >>> publish(ImageClassifierExport(model, ["cat", "dog"]),
-        ...         Target("saved_models", "pets"))
+        ...         Target("saved_models", "pets"))  # doctest: +SKIP
         'saved_models/pets/1'
     """
     example = module.example()

@@ -145,7 +145,7 @@ class TextGeneratorExport(char_sampling.GeneratorExport):
     Args: see `char_sampling.GeneratorExport`.
 
     Example:
-        >>> publish(TextGeneratorExport(model, vocabulary), Target("saved_models", "shakespeare"))
+        >>> publish(TextGeneratorExport(model, vocabulary), Target("saved_models", "shakespeare"))  # doctest: +SKIP
     """
 
     make = staticmethod(make_generator)

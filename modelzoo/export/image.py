@@ -210,8 +210,8 @@ class ImageClassifierExport(ExportModule):
             `example` that do not fit the model.
 
     Example:
-        >>> module = ImageClassifierExport(model, names, input_type="bytes")
-        >>> publish(module, Target("saved_models", "flowers"))
+        >>> module = ImageClassifierExport(model, names, input_type="bytes")  # doctest: +SKIP
+        >>> publish(module, Target("saved_models", "flowers"))  # doctest: +SKIP
     """
 
     INPUT_TYPES = ("pixels", "bytes")

@@ -92,7 +92,7 @@ class QaExport(ExportModule):
             the vocabulary, one long enough for several windows.
 
     Example:
-        >>> publish(QaExport(model, processor), Target("saved_models", "squad"))
+        >>> publish(QaExport(model, processor), Target("saved_models", "squad"))  # doctest: +SKIP
     """
 
     kind = "qa"

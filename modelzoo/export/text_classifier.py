@@ -144,7 +144,7 @@ class TextClassifierExport(ExportModule):
 
     Example:
         >>> publish(TextClassifierExport(model, vectorizer, ["neg", "pos"]),
-        ...         Target("saved_models", "reviews"))
+        ...         Target("saved_models", "reviews"))  # doctest: +SKIP
     """
 
     kind = "text_classifier"

@@ -205,16 +205,13 @@ def read_pretrained(config):
         of the built reader that loads the encoder's weights into its backbone.
 
     Raises:
-        UsageError: both are set; the preset or checkpoint is unreadable or
+        UsageError: the preset or checkpoint is unreadable or
             partial (naming the missing file); a size set away from that
             default (or `sequence_length`) differs from the encoder's.
     """
     from modelzoo.configs import get_config
 
     training = config.training
-    if training.init_preset and training.init_checkpoint:
-        raise UsageError("--init_preset and --init_checkpoint are both set; pass one "
-                         "(--init_checkpoint is the older checkpoint folder)")
     if training.init_preset:
         flag = "--init_preset"
         backbone = presets.from_preset(training.init_preset, config.export.preset_dir)
@@ -266,6 +263,10 @@ class QuestionAnswering(Task):
         return None
 
     def check(self):
+        training = self.config.training
+        if training.init_preset and training.init_checkpoint:  # before either is read
+            raise UsageError("--init_preset and --init_checkpoint are both set; pass one "
+                             "(--init_checkpoint is the older checkpoint folder)")
         # The preset's kind first: its backbone is loaded next.
         self.check_init_preset()
         self.pretrained = read_pretrained(self.config)

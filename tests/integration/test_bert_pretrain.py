@@ -106,8 +106,8 @@ def test_seed_makes_pretraining_repeatable(tmp_path):
     # Two commands, as a user reruns one: the same vocabulary, masks, metrics
     # and weights, bit for bit. (TF Text's default shuffle raced in threads.)
     first, second = (
-        json.loads(run_script("bert_pretrain", f"--output_dir={tmp_path / name}", "--seed=3")
-                   .stdout.strip().splitlines()[-1])
+        json.loads(run_script("bert_pretrain", f"--output_dir={tmp_path / name}", "--seed=3",
+                              subprocess_only=True).stdout.strip().splitlines()[-1])
         for name in ("a", "b")
     )
     for key in ("initial_metrics", "metrics", "vocab_size", "train_rows"):
