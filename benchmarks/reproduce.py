@@ -72,18 +72,23 @@ def parse_args(argv=None):
     parser.add_argument("--only", default=None, help="comma-separated run names")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", default=None,
-                        help="bert_pretrain's output folder: a new one under checkpoints/ "
-                        "when bert_pretrain runs; squad_qa_pretrained run alone needs it")
+                        help="bert_pretrain's --output_dir (default: a new folder under "
+                        "checkpoints/)")
+    parser.add_argument("--preset", default=None,
+                        help="the bert_pretrain preset squad_qa_pretrained starts from (a "
+                        "folder, name or name/version): the one bert_pretrain writes when it "
+                        "runs too; squad_qa_pretrained run alone needs it")
     args = parser.parse_args(argv)
     known = [r["run"] for r in RUNS]
     args.runs = args.only.split(",") if args.only else known
     unknown = sorted(set(args.runs) - set(known))
     if unknown:
         parser.error(f"--only: unknown run(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    if args.checkpoint is None and "squad_qa_pretrained" in args.runs and (
+    if args.preset is None and "squad_qa_pretrained" in args.runs and (
         "bert_pretrain" not in args.runs
     ):
-        parser.error("--only=squad_qa_pretrained without bert_pretrain needs --checkpoint=DIR")
+        parser.error("--only=squad_qa_pretrained without bert_pretrain needs --preset=PRESET "
+                     "(e.g. --preset=bert_pretrain, the latest one in $MODELZOO_HOME/presets)")
     if args.checkpoint is None and "bert_pretrain" in args.runs:
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
         args.checkpoint = os.path.join(ROOT, "checkpoints", f"bert_pretrain-{stamp}")
@@ -92,7 +97,8 @@ def parse_args(argv=None):
 
 def run_recipe(spec, args):
     """Runs one recipe command; returns its JSON summary (or an error dict)."""
-    flags = [f.format(manual=args.manual_dir, checkpoint=args.checkpoint) for f in spec["flags"]]
+    flags = [f.format(manual=args.manual_dir, checkpoint=args.checkpoint, preset=args.preset)
+             for f in spec["flags"]]
     command = [sys.executable, os.path.join(ROOT, "recipes", f"{spec['recipe']}.py"),
                f"--data_dir={args.data_dir}", "--download=false", f"--seed={args.seed}",
                f"--export_dir={args.export_dir}", *flags]
@@ -213,6 +219,8 @@ def main(argv=None):
             continue
         summary = run_recipe(spec, args) if spec["recipe"] else run_baseline(args)
         failed |= "error" in summary
+        if spec["run"] == "bert_pretrain" and summary.get("preset_path"):
+            args.preset = summary["preset_path"]  # the fine-tuning row starts from this run's
         earlier = {r["run"]: r for r in rows}
         if args.only and os.path.exists(os.path.join(args.out, "reproduce.json")):
             with open(os.path.join(args.out, "reproduce.json")) as f:

@@ -8,7 +8,7 @@ served.
 
 import tensorflow as tf
 
-__all__ = ["quantize", "resize"]
+__all__ = ["decode_and_resize", "quantize", "resize"]
 
 
 def quantize(pixels):
@@ -28,3 +28,22 @@ def resize(image, size):
         float32 pixels of `size`, whole values in [0, 255].
     """
     return quantize(tf.image.resize(image, size))
+
+
+def decode_and_resize(data, size):
+    """Encoded bytes (JPEG, PNG, GIF's first frame, BMP) → float32 `[h, w, 3]` pixels.
+
+    Decoding keeps 3 channels (gray is repeated, alpha dropped); the image
+    is resized bilinearly (as `keras.utils.image_dataset_from_directory`)
+    and rounded to whole pixel values by `resize`, as the
+    training pipelines of `modelzoo.tasks.transfer_classification` are.
+
+    Args:
+        data: scalar string tensor.
+        size: `(height, width)`.
+
+    Returns:
+        float32 `[height, width, 3]` in [0, 255].
+    """
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    return resize(image, size)

@@ -198,6 +198,117 @@ class WordPiecePreprocessor(Preprocessor):
         model.vocabulary = self.vocabulary
 
 
+class ImageBytesPreprocessor(Preprocessor):
+    """Encoded image files (JPEG, PNG, GIF, BMP) → float32 pixels `[batch, s, s, 3]`.
+
+    Decoded and resized by `modelzoo.pixels.decode_and_resize`, as the
+    image-bytes export and the transfer pipelines do.
+
+    Args:
+        image_size: int. The model's input height and width.
+        class_names: list of str.
+    """
+
+    kind = "image_bytes_classifier"
+    assets = ("class_names.json",)
+
+    def __init__(self, image_size, class_names=None):
+        super().__init__(class_names)
+        self.image_size = int(image_size)
+
+    def settings(self):
+        return dict(image_size=self.image_size)
+
+    def __call__(self, raw):
+        import numpy as np
+        import tensorflow as tf
+
+        from modelzoo.pixels import decode_and_resize
+
+        size = (self.image_size, self.image_size)
+        return np.stack([decode_and_resize(tf.constant(data), size).numpy() for data in raw])
+
+    def attach(self, model):
+        super().attach(model)
+        model.predict_raw = lambda images, batch_size=64: model.predict(
+            self(images), batch_size=batch_size, verbose=0)
+
+
+class QaPreprocessor(WordPiecePreprocessor):
+    """Question and context text → windows of WordPiece ids, and back to answers.
+
+    Wraps the `QaProcessor` the reader was trained with (its vocabulary is
+    `assets/vocab.txt`, its window settings `preprocessor.json`), so a preset
+    answers as the export does.
+
+    Args:
+        vocabulary: list of str, the WordPiece vocabulary.
+        windowing: dict of the `QaProcessor` window arguments besides the
+            vocabulary (`sequence_length`, `max_question_tokens`, ...).
+    """
+
+    kind = "question_answering"
+
+    def __init__(self, vocabulary, windowing):
+        self.windowing = dict(windowing)
+        super().__init__(vocabulary, self.windowing["sequence_length"])
+
+    @property
+    def processor(self):
+        """The `QaProcessor` of the vocabulary and windowing."""
+        from modelzoo.text.qa_processor import QaProcessor
+
+        return QaProcessor(self.vocabulary, **self.windowing)
+
+    def settings(self):
+        return dict(windowing=self.windowing)
+
+    def __call__(self, raw):
+        """The model's `token_ids` of `(questions, contexts)`, one window per pair."""
+        import tensorflow as tf
+
+        questions, contexts = raw
+        encoded = self.processor.encode(tf.constant(list(questions)), tf.constant(list(contexts)))
+        return encoded["token_ids"]
+
+    def attach(self, model):
+        super().attach(model)
+        processor = self.processor
+
+        def answer(questions, contexts, batch_size=64):
+            """`{"answer": bytes array, "score": float32 array}` for each question."""
+            return processor.predict(model, list(questions), list(contexts), batch_size)
+
+        model.answer = answer
+
+
+def _read_vocabulary(folder):
+    from modelzoo.text import wordpiece
+
+    if not os.path.isfile(os.path.join(folder, wordpiece.VOCAB_FILE)):
+        raise UsageError(f"preset is incomplete: assets/{wordpiece.VOCAB_FILE} is missing "
+                         f"({folder}); train the recipe again or pass another preset")
+    return wordpiece.load_vocabulary(folder)
+
+
+# kind → reader of (preprocessor.json's dict, the assets folder).
+_READERS = {
+    TextClassifierPreprocessor.kind: lambda spec, folder: TextClassifierPreprocessor(
+        _read_lines(os.path.join(folder, "vocabulary.json")), spec["sequence_length"],
+        _read_lines(os.path.join(folder, "class_names.json"))),
+    ImagePreprocessor.kind: lambda spec, folder: ImagePreprocessor(
+        _read_lines(os.path.join(folder, "class_names.json"))),
+    ImageBytesPreprocessor.kind: lambda spec, folder: ImageBytesPreprocessor(
+        spec["image_size"], _read_lines(os.path.join(folder, "class_names.json"))),
+    CharPreprocessor.kind: lambda spec, folder: CharPreprocessor(
+        _read_lines(os.path.join(folder, "vocabulary.json")), spec["sequence_length"]),
+    WordPiecePreprocessor.kind: lambda spec, folder: WordPiecePreprocessor(
+        _read_vocabulary(folder), spec["sequence_length"]),
+    QaPreprocessor.kind: lambda spec, folder: QaPreprocessor(
+        _read_vocabulary(folder), spec["windowing"]),
+}
+
+
 def from_json(spec, folder):
     """The `Preprocessor` of a `preprocessor.json` dict and its `assets/` folder.
 
@@ -205,22 +316,11 @@ def from_json(spec, folder):
         UsageError: an unknown kind or a missing asset file.
     """
     kind = spec.get("kind")
-    names = os.path.join(folder, "class_names.json")
-    if kind == TextClassifierPreprocessor.kind:
-        return TextClassifierPreprocessor(
-            _read_lines(os.path.join(folder, "vocabulary.json")), spec["sequence_length"],
-            _read_lines(names))
-    if kind == ImagePreprocessor.kind:
-        return ImagePreprocessor(_read_lines(names))
-    if kind == CharPreprocessor.kind:
-        return CharPreprocessor(_read_lines(os.path.join(folder, "vocabulary.json")),
-                                spec["sequence_length"])
-    if kind == WordPiecePreprocessor.kind:
-        from modelzoo.text import wordpiece
-
-        if not os.path.isfile(os.path.join(folder, wordpiece.VOCAB_FILE)):
-            raise UsageError(f"preset is incomplete: assets/{wordpiece.VOCAB_FILE} is missing "
-                             f"({folder}); train the recipe again or pass another preset")
-        return WordPiecePreprocessor(wordpiece.load_vocabulary(folder), spec["sequence_length"])
-    raise UsageError(f"preprocessor.json names kind {kind!r}, which modelzoo does not know; "
-                     "use a preset this version of modelzoo wrote")
+    if kind not in _READERS:
+        raise UsageError(f"preprocessor.json names kind {kind!r}, which modelzoo does not know; "
+                         "use a preset this version of modelzoo wrote")
+    try:
+        return _READERS[kind](spec, folder)
+    except KeyError as exc:
+        raise UsageError(f"preprocessor.json of kind {kind!r} has no {exc.args[0]!r} "
+                         f"({folder}); train the recipe again or pass another preset") from None

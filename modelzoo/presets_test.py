@@ -91,6 +91,17 @@ def test_a_partial_preset_names_the_missing_file(trained, tmp_path):
         modelzoo.from_preset("nothing_here", preset_dir=str(source / "presets"))
 
 
+def test_a_preprocessor_json_without_a_setting_names_it(trained, tmp_path):
+    _, summary = trained
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", summary["preset_path"], str(broken)], check=True)
+    spec = json.loads((broken / "preprocessor.json").read_text())
+    del spec["sequence_length"]
+    (broken / "preprocessor.json").write_text(json.dumps(spec))
+    with pytest.raises(UsageError, match="has no 'sequence_length'"):
+        modelzoo.from_preset(str(broken))
+
+
 def test_fine_tuning_starts_from_the_preset_and_never_overwrites_it(trained, tmp_path):
     source, summary = trained
     before = os.path.getmtime(os.path.join(summary["preset_path"], "model.keras"))

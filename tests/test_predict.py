@@ -19,7 +19,7 @@ import modelzoo
 from modelzoo import export
 from modelzoo.errors import DataError, UsageError
 from modelzoo.export import model_card
-from modelzoo.export.image import decode_and_resize
+from modelzoo.pixels import decode_and_resize
 from modelzoo.predict import predict
 from tests import gpt_helpers, qa_helpers, transfer_helpers
 from tests.recipe_helpers import ROOT

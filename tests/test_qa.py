@@ -285,9 +285,17 @@ def test_qa_recipe_trains_exports_and_serves(tmp_path):
     # The recipe's reader: DrQA's exact-match feature and one recurrent layer.
     config = read_card(summary["export_path"])["model"]["builder_config"]
     assert config["reader_layers"] == 1 and config["token_match"] is True
-    out = serve_qa(summary["export_path"], ["what is it?", "who?"], ["it is a bcd efg", "  "])
+    questions, contexts = ["what is it?", "who?"], ["it is a bcd efg", "  "]
+    out = serve_qa(summary["export_path"], questions, contexts)
     assert out["answer"][0] in "it is a bcd efg" and out["answer"][1] == ""
     assert 0 <= out["score"][0] <= 1 and out["score"][1] == 0
+    # The preset beside it answers in Python as the export does.
+    preset = modelzoo.from_preset(summary["preset_path"])
+    assert preset.preprocessor.kind == "question_answering"
+    answered = preset.answer(questions, contexts)
+    assert [a.decode("utf-8") for a in answered["answer"]] == out["answer"]
+    np.testing.assert_allclose(answered["score"], out["score"], atol=1e-5)
+    assert preset.preprocessor(([questions[0]], [contexts[0]])).shape == (1, preset.input_shape[1])
 
 
 @pytest.mark.slow

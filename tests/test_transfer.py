@@ -11,13 +11,10 @@ import tensorflow as tf
 
 import modelzoo
 from modelzoo.errors import UsageError
-from modelzoo.export.image import (
-    decode_and_resize,
-    expected_bytes_outputs,
-    export_image_bytes_classifier,
-)
+from modelzoo.export.image import expected_bytes_outputs, export_image_bytes_classifier
 from modelzoo.models import transfer
 from modelzoo.models.transfer import file_sha256, unfreeze_top_layers
+from modelzoo.pixels import decode_and_resize
 from modelzoo.testing import run_model_test
 from tests.recipe_helpers import run_recipe
 from tests.serving_helpers import check_serving_assets, serve
@@ -222,6 +219,13 @@ def test_recipe_on_an_image_folder_fine_tunes_exports_and_serves_bytes(tmp_path)
     assert probabilities.shape == (len(files[::4]), 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     assert set(served_texts(out["labels"])) <= {"cat", "dog", "owl"}
+    # The preset beside it takes the same file bytes in Python.
+    preset = modelzoo.from_preset(summary["preset_path"])
+    assert preset.preprocessor.class_names == ["cat", "dog", "owl"]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(keras.ops.softmax(
+            preset.predict_raw([open(f, "rb").read() for f in files[::4]]))),
+        probabilities, atol=1e-5)
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     shown = subprocess.run(
         [cli, "show", "--dir", summary["export_path"], "--tag_set", "serve",

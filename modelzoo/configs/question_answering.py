@@ -17,7 +17,7 @@ from modelzoo.tasks.question_answering import (
          metric="f1", also="exact_match", floor_from="squad_sliding_window",
          reference="from scratch; floor: the sliding-window F1", source="recipes/squad_qa.py"),
     dict(run="squad_qa_pretrained", dataset=squad.SPLIT_NAME, split="validation (1,975)",
-         flags=["--init_checkpoint={checkpoint}"], metric="f1", also="exact_match",
+         flags=["--init_preset={preset}"], metric="f1", also="exact_match",
          floor_from="squad_qa", reference="pre-trained by bert_pretrain, then fine-tuned; "
          "floor: the from-scratch F1; aim F1 ≥ 0.40", source="recipes/squad_qa.py"),
 ], smoke=dict(epochs=1, batch_size=8, vocab_size=200, sequence_length=32, max_question_tokens=8,

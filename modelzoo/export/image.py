@@ -12,7 +12,7 @@ from modelzoo.export.classifier_head import (
     classifier_outputs,
     expected_classifier_outputs,
 )
-from modelzoo.pixels import resize
+from modelzoo.pixels import decode_and_resize
 
 
 def image_contract(model):
@@ -95,25 +95,6 @@ def image_size(model):
             f"The model must take RGB images [batch, height, width, 3]. Received: {shape}"
         )
     return shape[:2]
-
-
-def decode_and_resize(data, size):
-    """Encoded bytes (JPEG, PNG, GIF's first frame, BMP) → float32 `[h, w, 3]` pixels.
-
-    Decoding keeps 3 channels (gray is repeated, alpha dropped); the image
-    is resized bilinearly (as `keras.utils.image_dataset_from_directory`)
-    and rounded to whole pixel values by `modelzoo.pixels.resize`, as the
-    training pipelines of `modelzoo.tasks.transfer_classification` are.
-
-    Args:
-        data: scalar string tensor.
-        size: `(height, width)`.
-
-    Returns:
-        float32 `[height, width, 3]` in [0, 255].
-    """
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
-    return resize(image, size)
 
 
 def bytes_contract(model):

@@ -307,6 +307,15 @@ class QuestionAnswering(Task):
         predictions = [a.decode("utf-8") for a in answers["answer"]]
         return {**metrics, **squad_scores(predictions, test["answers"])}
 
+    def preprocessor(self, data):
+        from modelzoo.preprocessors import QaPreprocessor
+
+        processor = data.state["processor"]
+        windowing = {arg: getattr(processor, arg) for arg in (
+            "sequence_length", "max_question_tokens", "doc_stride", "max_answer_tokens",
+            "max_windows", "max_context_bytes", "max_question_bytes")}
+        return QaPreprocessor(processor.vocabulary, windowing)
+
     def publish(self, strategy, model, data, card):
         test = data.state["test"]
         example = [[t.decode("utf-8") for t in texts[:8]]

@@ -150,6 +150,11 @@ class TransferClassification(Task):
                 epochs=stage.fine_tune_epochs, model_subdir="fine_tune")
         return metrics, throughput, extras
 
+    def preprocessor(self, data):
+        from modelzoo.preprocessors import ImageBytesPreprocessor
+
+        return ImageBytesPreprocessor(self.config.data.image_size, data.state["class_names"])
+
     def publish(self, strategy, model, data, card):
         example = data.state["example"]
         module = ImageClassifierExport(

@@ -1,5 +1,8 @@
 """benchmarks/reproduce.py: the QA rows, their floors from earlier runs, the table."""
 
+import json
+import types
+
 import pytest
 
 from benchmarks import reproduce
@@ -35,15 +38,31 @@ def test_each_qa_row_must_beat_the_one_before_it():
     assert "| squad_qa_pretrained |" in table and "| **no** |" in table
 
 
-def test_the_pretrained_row_alone_needs_a_checkpoint(tmp_path):
+def test_the_pretrained_row_alone_needs_a_preset(tmp_path):
     with pytest.raises(SystemExit):
         reproduce.parse_args(["--only=squad_qa_pretrained"])
-    args = reproduce.parse_args(["--only=squad_qa_pretrained", f"--checkpoint={tmp_path}"])
-    assert args.checkpoint == str(tmp_path)
+    args = reproduce.parse_args(["--only=squad_qa_pretrained", f"--preset={tmp_path}"])
+    assert args.preset == str(tmp_path)
+    assert SPECS["squad_qa_pretrained"]["flags"] == ["--init_preset={preset}"]
     args = reproduce.parse_args(["--only=bert_pretrain,squad_qa_pretrained"])
-    assert "checkpoints/bert_pretrain-" in args.checkpoint
+    assert args.preset is None and "checkpoints/bert_pretrain-" in args.checkpoint
     # Pre-training alone still writes a new stamped folder.
     assert "checkpoints/bert_pretrain-" in reproduce.parse_args(["--only=bert_pretrain"]).checkpoint
+
+
+def test_the_pretrained_row_starts_from_the_preset_bert_pretrain_wrote(tmp_path, monkeypatch):
+    commands = []
+
+    def fake_run(command, **kwargs):
+        commands.append(command)
+        summary = {"metrics": {"loss": 5.0, "f1": 0.4, "exact_match": 0.3},
+                   "preset_path": "/presets/bert_pretrain/7"}
+        return types.SimpleNamespace(returncode=0, stdout=json.dumps(summary), stderr="")
+
+    monkeypatch.setattr(reproduce.subprocess, "run", fake_run)
+    reproduce.main(["--only=bert_pretrain,squad_qa_pretrained", f"--out={tmp_path}"])
+    assert "--init_preset=/presets/bert_pretrain/7" in commands[-1]
+    assert any(flag.startswith("--output_dir=") for flag in commands[0])
 
 
 def test_a_floor_follows_the_row_it_comes_from_when_that_row_is_rerun_later():
