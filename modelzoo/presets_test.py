@@ -162,3 +162,17 @@ def test_a_generator_preset_generates_with_its_vocabulary(tmp_path):
     with pytest.raises(FileExistsError):
         presets.write_preset(model, CharPreprocessor(vocabulary, 8), config, {},
                              "shakespeare_gpt", 4, str(tmp_path))
+
+
+def test_every_experiment_writes_a_preset():
+    # make reproduce publishes a preset for each recipe row: a task with no
+    # preprocessor (and no preset of its own, as masked_lm writes) would not.
+    from modelzoo import configs
+    from modelzoo.tasks.base import Task, task_for
+    from modelzoo.tasks.masked_lm import MaskedLm
+
+    for name in configs.experiments():
+        task = task_for(configs.get_config(name))
+        if isinstance(task, MaskedLm):
+            continue
+        assert type(task).preprocessor is not Task.preprocessor, name
