@@ -6,9 +6,11 @@ export is recognised by its card's `kind`, or, for exports without one, by
 its `serving_default` inputs, as a TF Serving client sees them (`serves`). A
 client
 turns the command's arguments into a request and the outputs into records
-(`predict`). Nothing here imports training, tasks or models.
+(`predict`), and scores the export on raw test inputs (`score`, what
+`modelzoo.scoring` calls). Nothing here imports training, tasks or models.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from modelzoo.data.loading import load_splits
@@ -40,11 +42,42 @@ class Client:
         """
         raise NotImplementedError
 
+    @classmethod
+    def score(cls, serve, inputs, targets, batch_size=256):
+        """The export's metrics on raw test `inputs` against their `targets`.
 
-class ImageClient(Client):
+        Args:
+            serve: the export's `serving_default` (a `ServedSignature`).
+            inputs: what a client sends, one per example (pixels, bytes,
+                texts, prompts; for QA a `(questions, contexts)` pair).
+            targets: the true class ids, next characters or answer lists.
+            batch_size: int. Examples per call.
+
+        Returns:
+            dict of metric name → float.
+        """
+        raise NotImplementedError
+
+
+class _Classifier(Client):
+    """A classifier export: `class_ids` of its one input, scored by accuracy."""
+
+    input_name = None
+
+    @classmethod
+    def score(cls, serve, inputs, targets, batch_size=512):
+        predicted = np.concatenate([
+            serve(**{cls.input_name: tf.constant(inputs[i : i + batch_size])})["class_ids"].numpy()
+            for i in range(0, len(inputs), batch_size)
+        ])
+        return {"accuracy": float(np.mean(predicted == np.asarray(targets)))}
+
+
+class ImageClient(_Classifier):
     """uint8 pixel images in, labels out."""
 
     kind = "image"
+    input_name = "images"
 
     @classmethod
     def serves(cls, specs):
@@ -68,10 +101,11 @@ class ImageClient(Client):
         ]
 
 
-class ImageBytesClient(Client):
+class ImageBytesClient(_Classifier):
     """Encoded image files in, labels out."""
 
     kind = "image_bytes"
+    input_name = "images"
 
     @classmethod
     def serves(cls, specs):
@@ -101,10 +135,11 @@ class ImageBytesClient(Client):
         ]
 
 
-class TextClassifierClient(Client):
+class TextClassifierClient(_Classifier):
     """Raw text in, labels out."""
 
     kind = "text_classifier"
+    input_name = "text"
 
     @classmethod
     def serves(cls, specs):
@@ -134,28 +169,49 @@ class GeneratorClient(Client):
     def serves(cls, specs):
         return cls.REQUIRED <= set(specs) and "question" not in specs
 
+    # Optional inputs sent where the export takes them and the request sets them.
+    OPTIONAL = ("top_k", "top_p", "seed")
+
+    @classmethod
+    def generate(cls, serve, prompts, num_chars, temperature, **optional):
+        """The continuations (bytes) of `prompts`; `optional` holds `top_k`,
+        `top_p`, `seed` (None: the export's default)."""
+        n = len(prompts)
+        # Every input, optional ones included (a `ServedSignature` lists them in `specs`).
+        specs = getattr(serve, "specs", serve.structured_input_signature[1])
+        extra = {
+            name: tf.fill([n], tf.constant(optional[name], specs[name].dtype))
+            for name in cls.OPTIONAL if name in specs and optional.get(name) is not None
+        }
+        return serve(
+            prompt=tf.constant(prompts),
+            num_chars=tf.fill([n], tf.constant(num_chars, tf.int32)),
+            temperature=tf.fill([n], tf.constant(temperature, tf.float32)),
+            **extra,
+        )["text"].numpy()
+
     @classmethod
     def predict(cls, serve, request):
         """Each `prompt`'s continuation (`top_k` where the export takes it)."""
         prompt = request["prompt"]
         if not prompt:
             raise UsageError("--prompt is needed for a text generator")
-        n = len(prompt)
-        # Every input, optional ones included (a `ServedSignature` lists them in `specs`).
-        specs = getattr(serve, "specs", serve.structured_input_signature[1])
-        extra = {}
-        if "top_k" in specs:
-            extra["top_k"] = tf.fill([n], tf.constant(request["top_k"], tf.int32))
-        out = serve(
-            prompt=tf.constant(prompt),
-            num_chars=tf.fill([n], tf.constant(request["num_chars"], tf.int32)),
-            temperature=tf.fill([n], tf.constant(request["temperature"], tf.float32)),
-            **extra,
-        )
+        texts = cls.generate(serve, prompt, request["num_chars"], request["temperature"],
+                             **{name: request.get(name) for name in cls.OPTIONAL})
         return [
-            {"prompt": p, "text": t.decode("utf-8", "replace")}
-            for p, t in zip(prompt, out["text"].numpy())
+            {"prompt": p, "text": t.decode("utf-8", "replace")} for p, t in zip(prompt, texts)
         ]
+
+    @classmethod
+    def score(cls, serve, inputs, targets, batch_size=256):
+        """`next_char_accuracy`: how often the greedy first character of each
+        prompt is its target."""
+        hits = 0
+        for i in range(0, len(inputs), batch_size):
+            texts = cls.generate(serve, list(inputs[i : i + batch_size]), 1, 0.0, top_k=0)
+            hits += sum(t.decode("utf-8", "replace") == c
+                        for t, c in zip(texts, targets[i : i + batch_size]))
+        return {"next_char_accuracy": hits / max(len(inputs), 1)}
 
 
 class QaClient(Client):
@@ -185,6 +241,20 @@ class QaClient(Client):
             for q, a, s in zip(question, out["answer"].numpy(), out["score"].numpy())
         ]
 
+    @classmethod
+    def score(cls, serve, inputs, targets, batch_size=64):
+        """SQuAD's `exact_match` and `f1` of the answers to `inputs`
+        (`(questions, contexts)`) against `targets` (gold answer lists)."""
+        from modelzoo.squad_eval import squad_scores
+
+        questions, contexts = inputs
+        answers = []
+        for i in range(0, len(questions), batch_size):
+            out = serve(question=tf.constant(questions[i : i + batch_size]),
+                        context=tf.constant(contexts[i : i + batch_size]))
+            answers += [a.decode("utf-8", "replace") for a in out["answer"].numpy()]
+        return squad_scores(answers, targets)
+
 
 def refusal(error):
     """The reason an export's request check gave, from its `InvalidArgumentError`."""
@@ -197,7 +267,8 @@ def refusal(error):
     return text.strip().splitlines()[0].strip().rstrip(".")
 
 
-CLIENTS = {c.kind: c for c in Client.__subclasses__()}
+CLIENTS = {c.kind: c for c in (ImageClient, ImageBytesClient, TextClassifierClient,
+                                GeneratorClient, QaClient)}
 
 
 def client_for(specs, kind=None):
@@ -218,4 +289,4 @@ def client_for(specs, kind=None):
     """
     if kind in CLIENTS:
         return CLIENTS[kind]
-    return next((c for c in Client.__subclasses__() if c.serves(specs)), None)
+    return next((c for c in CLIENTS.values() if c.serves(specs)), None)

@@ -1,13 +1,14 @@
 """Scoring a published SavedModel on raw test inputs, as TF Serving would run it.
 
-A recipe reports the metric of its in-memory Keras model; these functions
-compute the same metric from what was exported, fed what a client sends
-(uint8 pixels, review strings, prompts). The two agreeing shows there is no
-skew between training and serving.
+A recipe reports the metric of its in-memory Keras model; `export_metrics`
+computes the same metric from what was exported, fed what a client sends
+(uint8 pixels, review strings, prompts, questions). The two agreeing shows
+there is no skew between training and serving. The export's kind (its
+model card, else its signature) picks the client that scores it
+(`modelzoo.clients`); nothing here imports tasks or training.
 """
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_text  # noqa: F401 - the ops a QA export's tokenizer uses
 
 from modelzoo.data import pipelines
@@ -24,41 +25,42 @@ def load_signature(path):
     return ServedSignature(path)
 
 
-def classifier_accuracy(path, input_name, inputs, labels, batch_size=512):
-    """Fraction of `inputs` whose exported `class_ids` equal `labels`.
+def client_of(path, serve):
+    """The `clients.Client` of the export at `path` (its `serve` loaded)."""
+    from modelzoo.clients import client_for
+    from modelzoo.predict import card_kind
+
+    return client_for(serve.specs, card_kind(path))
+
+
+def export_metrics(path, inputs, targets):
+    """The metrics of the export at `path` on raw test `inputs`.
 
     Args:
-        path: str. A published classifier export.
-        input_name: str. Its input, e.g. `"images"` or `"text"`.
-        inputs: numpy array of raw inputs (uint8 pixels, or bytes strings).
-        labels: int array of the true class ids.
-        batch_size: int. Examples per call.
+        path: str or None. A published export; None (a worker that did not
+            publish) gives None.
+        inputs: what a client sends, one per example: uint8 pixels, image
+            bytes, texts or prompts (an array or list), or for question
+            answering a `(questions, contexts)` pair.
+        targets: the true class ids, next characters, or gold answer lists.
 
     Returns:
-        The accuracy as a float in [0, 1].
-    """
-    serve = load_signature(path)
-    predicted = np.concatenate([
-        serve(**{input_name: tf.constant(inputs[i : i + batch_size])})["class_ids"].numpy()
-        for i in range(0, len(inputs), batch_size)
-    ])
-    return float(np.mean(predicted == np.asarray(labels)))
+        dict: `accuracy` (classifiers), `next_char_accuracy` (generators), or
+        `exact_match` and `f1` (question answering); None without a path.
 
-
-def classifier_export_metrics(path, input_name, test, max_examples=None):
-    """`{"accuracy": ...}` of the export at `path` on a supervised test split.
-
-    Args:
-        path: str or None. The published classifier; None (a worker that
-            did not publish) gives None.
-        input_name: str. The signature's input, e.g. `"images"`.
-        test: a `tf.data.Dataset` of raw `(input, label)` pairs.
-        max_examples: int or None. Score only the first ones, as evaluated.
+    Example:
+    >>> export_metrics("saved_models/mnist_cnn/1", images, labels)  # doctest: +SKIP
+    {'accuracy': 0.994}
     """
     if not path:
         return None
-    inputs, labels = pipelines.as_arrays(pipelines.take(test, max_examples))
-    return {"accuracy": classifier_accuracy(path, input_name, inputs, labels)}
+    serve = load_signature(path)
+    return client_of(path, serve).score(serve, inputs, targets)
+
+
+def test_arrays(test, max_examples=None):
+    """`(inputs, labels)` numpy arrays of a supervised raw test split, as evaluated."""
+    return pipelines.as_arrays(pipelines.take(test, max_examples))
 
 
 def next_char_windows(text, sequence_length, count):
@@ -74,52 +76,3 @@ def next_char_windows(text, sequence_length, count):
     starts = np.linspace(0, last, num=min(count, last + 1)).astype(int)
     return ([text[s : s + sequence_length] for s in starts],
             [text[s + sequence_length] for s in starts])
-
-
-def generator_next_char_accuracy(path, prompts, next_chars, batch_size=256):
-    """Fraction of `prompts` whose greedy first generated character is right.
-
-    Args:
-        path: str. A published text-generator export.
-        prompts: list of str.
-        next_chars: list of str, one character each.
-        batch_size: int. Prompts per call.
-
-    Returns:
-        The accuracy as a float in [0, 1].
-    """
-    serve = load_signature(path)
-    hits = 0
-    for i in range(0, len(prompts), batch_size):
-        batch = prompts[i : i + batch_size]
-        inputs = dict(
-            prompt=tf.constant(batch),
-            num_chars=tf.ones([len(batch)], tf.int32),
-            temperature=tf.zeros([len(batch)], tf.float32),
-        )
-        if "top_k" in serve.structured_input_signature[1]:
-            inputs["top_k"] = tf.zeros([len(batch)], tf.int32)
-        texts = serve(**inputs)["text"].numpy()
-        hits += sum(t.decode("utf-8", "replace") == c
-                    for t, c in zip(texts, next_chars[i : i + batch_size]))
-    return hits / max(len(prompts), 1)
-
-
-def qa_answers(path, questions, contexts, batch_size=64):
-    """The exported QA model's answers to raw `questions` about `contexts`.
-
-    Args:
-        path: str. A published question-answering export.
-        questions, contexts: sequences of bytes or str, one context per question.
-        batch_size: int. Questions per call.
-
-    Returns:
-        A list of str answers.
-    """
-    serve = load_signature(path)
-    answers = []
-    for i in range(0, len(questions), batch_size):
-        out = serve(question=tf.constant(questions[i : i + batch_size]),
-                    context=tf.constant(contexts[i : i + batch_size]))
-        answers += [a.decode("utf-8", "replace") for a in out["answer"].numpy()]
-    return answers

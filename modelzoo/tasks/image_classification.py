@@ -62,5 +62,5 @@ class ImageClassification(Task):
         return self.publish_export(strategy, module, card)
 
     def report(self, path, data):
-        return {"export_metrics": scoring.classifier_export_metrics(
-            path, "images", data.state["test"], self.config.data.max_eval_examples)}
+        return {"export_metrics": path and scoring.export_metrics(
+            path, *scoring.test_arrays(data.state["test"], self.config.data.max_eval_examples))}

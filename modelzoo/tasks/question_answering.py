@@ -327,8 +327,8 @@ class QuestionAnswering(Task):
         test = data.state["test"]
         export_metrics = None
         if path:
-            answers = scoring.qa_answers(path, test["question"], test["context"])
-            export_metrics = squad_scores(answers, test["answers"])
+            export_metrics = scoring.export_metrics(
+                path, (test["question"], test["context"]), test["answers"])
         return dict(
             skipped_examples=data.state["skipped"],
             vocab_size=len(data.state["processor"].vocabulary),

@@ -89,5 +89,5 @@ class TextClassification(Task):
         return self.publish_export(strategy, module, card)
 
     def report(self, path, data):
-        return {"export_metrics": scoring.classifier_export_metrics(
-            path, "text", data.state["test"], self.config.data.max_eval_examples)}
+        return {"export_metrics": path and scoring.export_metrics(
+            path, *scoring.test_arrays(data.state["test"], self.config.data.max_eval_examples))}

@@ -4,7 +4,6 @@ import dataclasses
 from typing import Optional
 
 import numpy as np
-import tensorflow as tf
 
 from modelzoo import export, scoring
 from modelzoo.config import Config, field
@@ -151,24 +150,16 @@ class TextGeneration(Task):
         if path is None:
             return {"sample": None, "export_metrics": None}
         sample = self.config.sample
-        # Optional inputs (top_p, seed, stop) left out get the export's defaults.
+        # Optional inputs the export does not take (or None: stop) get its defaults.
         serve = scoring.load_signature(path)
-        inputs = dict(
-            prompt=tf.constant([sample.sample_prompt]),
-            num_chars=tf.constant([sample.sample_chars]),
-            temperature=tf.constant([sample.sample_temperature]),
-        )
-        takes = serve.specs
-        if "top_k" in takes:
-            inputs["top_k"] = tf.constant([sample.sample_top_k])
-        if "top_p" in takes:
-            inputs["top_p"] = tf.constant([sample.sample_top_p])
-        if "seed" in takes and sample.sample_seed is not None:
-            inputs["seed"] = tf.constant([sample.sample_seed])
-        text = serve(**inputs)["text"][0].numpy().decode("utf-8", "replace")
+        client = scoring.client_of(path, serve)
+        text = client.generate(
+            serve, [sample.sample_prompt], sample.sample_chars, sample.sample_temperature,
+            top_k=sample.sample_top_k, top_p=sample.sample_top_p, seed=sample.sample_seed,
+        )[0].decode("utf-8", "replace")
         export_metrics = None
         if data.state["prompts"]:
-            export_metrics = {"next_char_accuracy": scoring.generator_next_char_accuracy(
-                path, data.state["prompts"], data.state["next_chars"])}
+            export_metrics = scoring.export_metrics(
+                path, data.state["prompts"], data.state["next_chars"])
         return {"sample": sample.sample_prompt + text, "export_metrics": export_metrics}
 
