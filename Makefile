@@ -48,7 +48,7 @@ test-fast: $(BIN)/.test-extra
 	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist worksteal
 
 # The result tables in docs/ and the README's headline column, written from
-# benchmarks/results/*.json (tests/test_docs_figures.py checks they agree).
+# benchmarks/results/*.json (benchmarks/docs_figures_test.py checks they agree).
 docs: venv
 	$(BIN)/python benchmarks/docs_figures.py
 

@@ -6,7 +6,7 @@
 A generated block sits between marker comments, `<!-- figures:NAME -->` and
 `<!-- /figures -->`; everything between them is replaced, nothing outside
 them is touched. `make reproduce` and `make bench` run this at their end, and
-`tests/test_docs_figures.py` fails when a block differs from what the result
+`benchmarks/docs_figures_test.py` fails when a block differs from what the result
 files give (a number edited by hand, or a result file rerun without `make docs`).
 
 The blocks:

@@ -11,6 +11,8 @@ import pkgutil
 
 __all__ = []
 for _info in pkgutil.iter_modules(__path__):
+    if _info.name.endswith("_test"):
+        continue
     _module = importlib.import_module(f"{__name__}.{_info.name}")
     for _name in _module.__all__:
         globals()[_name] = getattr(_module, _name)

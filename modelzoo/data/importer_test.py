@@ -22,7 +22,7 @@ from modelzoo.data import idx, imdb, importer, squad
 from modelzoo.errors import DataError, UsageError
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 IMDB_TAR = SHARED_DATA / "imdb_reviews" / "aclImdb_labelled.tar.gz"
 SQUAD_DEV = SHARED_DATA / "tfds_manual" / "dev-v1.1.json"
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
