@@ -20,6 +20,7 @@ left it, removed by the next publish into the same model folder.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -246,13 +247,9 @@ def verify_step(temp_dir, spec, timeout):
         with open(spec_path, "w", encoding="utf-8") as f:
             json.dump(spec, f)
         env = verify_environment(os.environ)
-        # -P: do not put this package's folder on sys.path.
-        command = [sys.executable, "-P", VERIFY_SCRIPT, temp_dir, spec_path]
         try:
-            result = subprocess.run(
-                command, capture_output=True, text=True, timeout=timeout, env=env
-            )
-        except subprocess.TimeoutExpired:
+            result = _run_check([temp_dir, spec_path], env, timeout)
+        except (subprocess.TimeoutExpired, TimeoutError):
             raise ModelzooError(
                 f"verifying {temp_dir} took more than {timeout:g} s"
             ) from None
@@ -262,6 +259,38 @@ def verify_step(temp_dir, spec, timeout):
         detail = (failed or lines or [f"exit code {result.returncode}"])[-1]
         raise ModelzooError(f"the SavedModel in {temp_dir} failed verification: {detail}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _run_check(argv, env, timeout):
+    """Runs `verify.py argv` in a fresh process; returns a `CompletedProcess`.
+
+    With `MODELZOO_VERIFY_SERVER` set (a socket of `verify_server.py`), the
+    process is forked from that warm server, which saves the TensorFlow
+    import; if the server cannot be reached, a new process is started.
+    """
+    server = env.get("MODELZOO_VERIFY_SERVER")
+    if server:
+        try:
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            connection.connect(server)
+        except OSError:
+            connection = None
+        if connection is not None:
+            with connection:
+                connection.settimeout(timeout)
+                connection.sendall(json.dumps({"argv": argv, "env": env}).encode() + b"\n")
+                reply = b""
+                while not reply.endswith(b"\n"):
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        raise ModelzooError(f"the check server {server} closed the connection")
+                    reply += chunk
+            reply = json.loads(reply)
+            return subprocess.CompletedProcess(argv, reply["returncode"], reply["stdout"],
+                                               reply["stderr"])
+    # -P: do not put this package's folder on sys.path.
+    return subprocess.run([sys.executable, "-P", VERIFY_SCRIPT, *argv], capture_output=True,
+                          text=True, timeout=timeout, env=env)
 
 
 def verify_environment(base):

@@ -469,14 +469,19 @@ def hide_accelerators():
     return tf.config.get_visible_devices("GPU")
 
 
-def main(argv=None):
-    """Command-line entry: `verify.py SAVED_MODEL_DIR SPEC_JSON`."""
+def main(argv=None, watch_parent=True):
+    """Command-line entry: `verify.py SAVED_MODEL_DIR SPEC_JSON`.
+
+    `watch_parent=False` is for a check forked by `verify_server.py`, whose
+    parent is the server: the server kills it if the publisher goes away.
+    """
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
         print("usage: verify.py SAVED_MODEL_DIR SPEC_JSON", file=sys.stderr)
         return 2
     saved_model_dir, spec_path = argv
-    _die_with_parent()
+    if watch_parent:
+        _die_with_parent()
     try:
         gpus = hide_accelerators()
         import tensorflow_text  # noqa: F401 - registers the TF Text ops TF Serving links.

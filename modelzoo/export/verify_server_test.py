@@ -1,0 +1,107 @@
+"""The warm check server: same verdicts as a new process, and no orphaned checks."""
+
+import importlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+
+publish = importlib.import_module("modelzoo.export.publish")
+SERVER = os.path.join(os.path.dirname(publish.VERIFY_SCRIPT), "verify_server.py")
+
+
+class _Doubler(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    def serve(self, x):
+        return {"y": 2.0 * x}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    path = os.path.join(str(tmp_path_factory.mktemp("srv")), "s")
+    process = subprocess.Popen([sys.executable, "-P", SERVER, path],
+                               env=publish.verify_environment(os.environ))
+    deadline = time.time() + 120
+    while not os.path.exists(path) and time.time() < deadline:
+        time.sleep(0.1)
+    yield process, path
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    module = _Doubler()
+    path = str(tmp_path / "model")
+    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+    example = {"x": tf.constant([1.0, 2.0]).numpy()}
+    spec = {"signature": "serving_default", "example": publish._encode(example),
+            "expected": publish._encode({"y": 2 * example["x"]})}
+    return path, spec
+
+
+def _verify(path, spec, server_path, monkeypatch):
+    if server_path:
+        monkeypatch.setenv("MODELZOO_VERIFY_SERVER", server_path)
+    else:
+        monkeypatch.delenv("MODELZOO_VERIFY_SERVER", raising=False)
+    return publish.verify_step(path, spec, 300)
+
+
+def test_a_forked_check_gives_the_verdicts_of_a_new_process(server, saved, monkeypatch):
+    path, spec = saved
+    alone = _verify(path, spec, None, monkeypatch)
+    forked = _verify(path, spec, server[1], monkeypatch)
+    assert forked == alone
+    assert forked["modelzoo_imported"] is False and forked["cuda_visible_devices"] == "-1"
+    wrong = {**spec, "expected": publish._encode({"y": [0.0, 0.0]})}
+    for server_path in (None, server[1]):
+        with pytest.raises(publish.ModelzooError, match="failed verification: verify failed"):
+            _verify(path, wrong, server_path, monkeypatch)
+
+
+def test_an_unreachable_server_falls_back_to_a_new_process(saved, tmp_path, monkeypatch):
+    path, spec = saved
+    summary = _verify(path, spec, str(tmp_path / "no-such-socket"), monkeypatch)
+    assert summary["modelzoo_imported"] is False
+
+
+def _children(pid):
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_a_publisher_that_goes_away_takes_its_check_with_it(server, saved, tmp_path):
+    process, server_path = server
+    path, _ = saved
+    fifo = str(tmp_path / "spec.json")
+    os.mkfifo(fifo)  # the check blocks reading its spec until killed
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(server_path)
+    request = {"argv": [path, fifo], "env": publish.verify_environment(os.environ)}
+    connection.sendall(json.dumps(request).encode() + b"\n")
+    deadline = time.time() + 60
+    while not _children(process.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    (check,) = _children(process.pid)
+    connection.close()
+    deadline = time.time() + 30
+    while os.path.exists(f"/proc/{check}") and time.time() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{check}"), "the check outlived its publisher"
+    # The server still answers the next publisher.
+    assert publish._run_check([path, fifo + ".missing"],
+                              dict(publish.verify_environment(os.environ),
+                                   MODELZOO_VERIFY_SERVER=server_path), 60).returncode == 1
