@@ -327,6 +327,10 @@ def worker_dir(path, strategy):
     if is_chief(strategy):
         return path
     task_type, task_id, _ = _task(strategy)
+    if "://" in path:
+        # normpath would fold `gs://` into `gs:/`.
+        parent, name = path.rstrip("/").rsplit("/", 1)
+        return f"{parent}/.{name}.workertemp_{task_type}_{task_id}"
     parent, name = os.path.split(os.path.normpath(path))
     return os.path.join(parent, f".{name}.workertemp_{task_type}_{task_id}")
 
