@@ -769,6 +769,8 @@ def upload_version(local_dir, model_dir, version, explicit, prefix=".tmp-"):
     Raises:
         UsageError: an explicit version exists, complete or not.
     """
+    if explicit and version in claimed_versions(model_dir):
+        raise UsageError(taken_message(model_dir, version))  # before any upload
     makedirs(model_dir)
     staging = join(model_dir, f"{prefix}{version}-{os.getpid()}-{secrets.token_hex(4)}")
     try:
