@@ -723,12 +723,20 @@ def check_remote_dir(path, flag):
     Raises:
         UsageError: TensorFlow has no file system for its scheme, or `path`
             is a file.
-        ModelzooError: the file system cannot be reached (a bucket that does
-            not exist, no credentials, no network).
+        ModelzooError: the bucket (`<scheme>://<first component>`) does not
+            exist, or the file system cannot be reached (no credentials, no
+            network).
     """
     import tensorflow as tf
 
+    # The bucket: `gs://b` of `gs://b/x/y`. A missing one would otherwise
+    # show only when the first file is written, after training.
+    bucket = _SCHEME.match(path).group(0) + path.split("://", 1)[1].split("/", 1)[0]
     try:
+        if not (tf.io.gfile.exists(bucket) or tf.io.gfile.isdir(bucket)):
+            raise ModelzooError(
+                f"{flag}={path}: the bucket {bucket} does not exist or cannot be seen with "
+                "these credentials; create it or fix the name")
         if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
             raise UsageError(f"{flag}={path} is a file, not a folder; pass a folder")
     except tf.errors.UnimplementedError:

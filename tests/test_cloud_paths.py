@@ -27,6 +27,7 @@ def bucket(monkeypatch, tmp_path):
     """A fresh `ram://` root; the test runs in `tmp_path`, to see no `./ram:` appear."""
     monkeypatch.chdir(tmp_path)
     root = f"ram://bucket-{secrets.token_hex(4)}"
+    tf.io.gfile.makedirs(root)  # a bucket is created before it is used
     yield root
     assert not os.path.exists(tmp_path / "ram:"), "a remote path became a local folder"
 
@@ -51,7 +52,7 @@ def _local_version(tmp_path):
     return str(local)
 
 
-def test_a_recipe_publishes_to_a_bucket_and_a_taken_version_is_refused(bucket):
+def test_a_recipe_publishes_to_a_bucket_and_a_taken_version_is_refused(bucket, tmp_path):
     exports = f"{bucket}/exports"
     summary = run_recipe("mnist_mlp", f"--export_dir={exports}", "--version=1")
     version = f"{exports}/mnist_mlp/1"
@@ -81,6 +82,12 @@ def test_a_recipe_publishes_to_a_bucket_and_a_taken_version_is_refused(bucket):
 
     again = run_recipe("mnist_mlp", f"--export_dir={exports}")
     assert again["export_path"] == f"{exports}/mnist_mlp/2"
+    # The batching file reads the warm-up requests from the bucket.
+    summary = serving_config.serving_config(
+        exports, str(tmp_path / "models.config"), versions="all",
+        batching_parameters=str(tmp_path / "batching.config"))
+    assert summary["specific_versions"] == {"mnist_mlp": [1, 2]}
+    assert summary["allowed_batch_sizes"]
 
 
 def test_a_partial_version_is_neither_served_nor_reused(bucket, tmp_path):
@@ -186,6 +193,18 @@ def test_an_unreachable_bucket_is_one_line(monkeypatch):
                        r"resolve host\); check the bucket's name, the credentials and the "
                        r"network$"):
         check_target("gs://nobucket/x", "m")
+
+
+def test_a_missing_bucket_is_one_line_before_training(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    missing = f"ram://nobucket-{secrets.token_hex(4)}"
+    with pytest.raises(ModelzooError, match=f"^--model_dir={missing}/run: the bucket {missing} "
+                       "does not exist or cannot be seen with these credentials; create it or "
+                       "fix the name$"):
+        run_recipe("mnist_mlp", f"--model_dir={missing}/run", f"--export_dir={tmp_path}")
+    with pytest.raises(ModelzooError, match=f"--export_dir={missing}/x: the bucket {missing} "):
+        check_target(f"{missing}/x", "m")
+    assert not tf.io.gfile.exists(missing)
 
 
 class _Preempted(Exception):
