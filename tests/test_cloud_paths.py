@@ -236,3 +236,21 @@ def test_a_run_in_a_bucket_model_dir_resumes_after_it_was_stopped(bucket, monkey
     assert any(path.startswith("logs/") for path in files)
     # No lock file: an object store has no lock (one run per --model_dir is the user's job).
     assert not any(".modelzoo-run" in path for path in files)
+
+
+def test_a_worker_scratch_folder_stays_in_the_bucket(monkeypatch):
+    from modelzoo import distribute
+
+    monkeypatch.setattr(distribute, "_task", lambda strategy: ("worker", 1, {"worker": [1, 2]}))
+    assert distribute.worker_dir("gs://b/exports/", None) == "gs://b/.exports.workertemp_worker_1"
+    assert distribute.worker_dir("/data/exports", None) == "/data/.exports.workertemp_worker_1"
+
+
+def test_a_local_publish_is_unchanged_no_marker(tmp_path):
+    from modelzoo.export import base
+    from modelzoo.export.base_test import _image_module
+
+    path = base.publish(_image_module("pixels"), base.Target(str(tmp_path), "m"))
+    assert path == str(tmp_path / "m" / "1")
+    assert not os.path.exists(os.path.join(path, MARKER))
+    assert storage.list_versions(str(tmp_path / "m")) == [1]
