@@ -14,8 +14,8 @@ training's set-aside folders) goes through here:
 - `folder_lock`, `hold_folder_lock`: `flock` on a folder, to decide under a
   lock, at rename time, what happens to what is already there.
 
-Paths with a scheme other than `file://` (`gs://`, `s3://`, TensorFlow's
-in-memory `ram://`) go through `tf.io.gfile` instead (`is_remote`, the
+Paths with a scheme (`gs://`, `s3://`, TensorFlow's in-memory `ram://`;
+`file://` is refused, for the plain path) go through `tf.io.gfile` instead (`is_remote`, the
 small file-system functions below, `check_remote_dir`). An object store
 has no atomic rename and no lock, so a version is published there by
 `upload_version`: copied under a hidden staging prefix, then to
@@ -536,8 +536,12 @@ def scheme(path):
 
 
 def is_remote(path):
-    """Whether `path` is for `tf.io.gfile` (a scheme other than `file://`), not `os`."""
-    return scheme(path) not in (None, "file")
+    """Whether `path` is for `tf.io.gfile` (it has a scheme: `gs://...`), not `os`.
+
+    `check_remote_dir` refuses `file://`, so a local folder is always a
+    plain path, with its locks and atomic renames.
+    """
+    return scheme(path) is not None
 
 
 def _gfile():
@@ -721,14 +725,17 @@ def check_remote_dir(path, flag):
         flag: str. How messages name it, e.g. `"--export_dir"`.
 
     Raises:
-        UsageError: TensorFlow has no file system for its scheme, or `path`
-            is a file.
+        UsageError: TensorFlow has no file system for its scheme, `path` is
+            a file, or it is a `file://` path.
         ModelzooError: the bucket (`<scheme>://<first component>`) does not
             exist, or the file system cannot be reached (no credentials, no
             network).
     """
     import tensorflow as tf
 
+    if scheme(path) == "file":
+        raise UsageError(f"{flag}={path}: pass a local folder as a plain path, "
+                         f"{path.split('://', 1)[1] or '/'}")
     # The bucket: `gs://b` of `gs://b/x/y`. A missing one would otherwise
     # show only when the first file is written, after training.
     bucket = _SCHEME.match(path).group(0) + path.split("://", 1)[1].split("/", 1)[0]

@@ -254,3 +254,9 @@ def test_a_local_publish_is_unchanged_no_marker(tmp_path):
     assert path == str(tmp_path / "m" / "1")
     assert not os.path.exists(os.path.join(path, MARKER))
     assert storage.list_versions(str(tmp_path / "m")) == [1]
+
+
+def test_a_file_url_is_refused_for_the_plain_path(tmp_path):
+    with pytest.raises(UsageError, match=f"^--model_dir=file://{tmp_path}: pass a local folder "
+                       f"as a plain path, {tmp_path}$"):
+        storage.check_remote_dir(f"file://{tmp_path}", "--model_dir")
