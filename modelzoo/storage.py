@@ -787,6 +787,11 @@ def upload_version(local_dir, model_dir, version, explicit, prefix=".tmp-"):
     if explicit and version in claimed_versions(model_dir):
         raise UsageError(taken_message(model_dir, version))  # before any upload
     makedirs(model_dir)
+    # Not removed: another host's publish may be copying into one.
+    for name in listdir(model_dir):
+        if name.startswith(prefix):
+            logging.warning("%s is a staging copy another publish left or is writing; delete "
+                            "it once no publish is running", join(model_dir, name))
     staging = join(model_dir, f"{prefix}{version}-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         copy_tree(local_dir, staging)

@@ -90,7 +90,7 @@ def test_a_recipe_publishes_to_a_bucket_and_a_taken_version_is_refused(bucket, t
     assert summary["allowed_batch_sizes"]
 
 
-def test_a_partial_version_is_neither_served_nor_reused(bucket, tmp_path):
+def test_a_partial_version_is_neither_served_nor_reused(bucket, tmp_path, caplog):
     local, model_dir = _local_version(tmp_path), f"{bucket}/exports/m"
     assert storage.upload_version(local, model_dir, 1, explicit=True) == f"{model_dir}/1"
     # Version 2 as a killed copy leaves it: files but no marker.
@@ -118,8 +118,12 @@ def test_a_partial_version_is_neither_served_nor_reused(bucket, tmp_path):
         storage.upload_version(local, model_dir, 2, explicit=True)
     assert _files(f"{model_dir}/2") == partial
     # Without --version, the next free one: the partial one is not reused.
+    # A staging copy a killed publish left is named, and kept.
+    storage.copy_tree(local, f"{model_dir}/.tmp-9-1-deadbeef")
     assert storage.upload_version(local, model_dir, 2, explicit=False) == f"{model_dir}/3"
     assert storage.list_versions(model_dir) == [1, 3]
+    assert f"{model_dir}/.tmp-9-1-deadbeef is a staging copy another publish left" in caplog.text
+    assert tf.io.gfile.exists(f"{model_dir}/.tmp-9-1-deadbeef/saved_model.pb")
 
 
 def test_serving_config_command_on_a_bucket(bucket, tmp_path):
