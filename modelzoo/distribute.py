@@ -55,6 +55,8 @@ def get_distribution_strategy(name="default", cpu_replicas=None, tpu=None):
         raise UsageError(f"cpu_replicas={cpu_replicas} applies only to the 'mirrored' strategy")
     if name == "default":
         return tf.distribute.get_strategy()
+    if name in ("one_device", "mirrored") and cpu_replicas is None:
+        warn_if_no_gpu(name)
     if name == "one_device":
         device = "/gpu:0" if tf.config.list_physical_devices("GPU") else "/cpu:0"
         return tf.distribute.OneDeviceStrategy(device)
@@ -63,6 +65,51 @@ def get_distribution_strategy(name="default", cpu_replicas=None, tpu=None):
     if name == "multi_worker":
         return _multi_worker()
     return _tpu(tpu)
+
+
+_GPU_WARNED = []
+
+
+def no_gpu_reason(environ=None):
+    """Why TensorFlow sees no GPU, and the fix, as one line; None if it sees one.
+
+    Args:
+        environ: mapping or None (`os.environ`): where `CUDA_VISIBLE_DEVICES` is read.
+
+    Returns:
+        str or None.
+    """
+    if tf.config.list_physical_devices("GPU"):
+        return None
+    environ = os.environ if environ is None else environ
+    visible = environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return (f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU; unset it or list the GPUs "
+                "to use")
+    if not tf.test.is_built_with_cuda():
+        return 'this TensorFlow is built without CUDA; install the GPU build: pip install ".[gpu]"'
+    return ('TensorFlow found no usable CUDA driver or libraries; pip install ".[gpu]" (CUDA '
+            "and cuDNN as wheels) and check the NVIDIA driver with nvidia-smi")
+
+
+def warn_if_no_gpu(name):
+    """Logs one line, once per process, when `--strategy=name` finds no GPU.
+
+    `one_device` and `mirrored` (without `cpu_replicas`, which asks for
+    CPUs) are how a recipe asks for GPUs; without one they run on the CPU,
+    which would otherwise go unnoticed until training is slow.
+
+    Returns:
+        The line logged, or None (a GPU is there, or it was logged already).
+    """
+    reason = no_gpu_reason()
+    if reason is None or _GPU_WARNED:
+        return None
+    _GPU_WARNED.append(name)
+    line = (f"--strategy={name} asks for a GPU but TensorFlow sees none, so it runs on the "
+            f"CPU: {reason}")
+    logging.warning("%s", line)
+    return line
 
 
 def _mirrored(cpu_replicas):
@@ -280,6 +327,10 @@ def worker_dir(path, strategy):
     if is_chief(strategy):
         return path
     task_type, task_id, _ = _task(strategy)
+    if "://" in path:
+        # normpath would fold `gs://` into `gs:/`.
+        parent, name = path.rstrip("/").rsplit("/", 1)
+        return f"{parent}/.{name}.workertemp_{task_type}_{task_id}"
     parent, name = os.path.split(os.path.normpath(path))
     return os.path.join(parent, f".{name}.workertemp_{task_type}_{task_id}")
 

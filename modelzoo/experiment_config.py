@@ -17,6 +17,7 @@ import dataclasses
 import os
 from typing import ClassVar, Optional
 
+from modelzoo import storage
 from modelzoo.config import INT64_MAX, Config, field
 from modelzoo.distribute import STRATEGY_NAMES
 from modelzoo.errors import UsageError
@@ -174,9 +175,13 @@ class ExperimentConfig(Config):
 def check_model_dir(model_dir):
     """Raises `UsageError` unless --model_dir is, or can become, a writable folder.
 
-    Only checks; the folder is made when training starts.
+    Only checks; the folder is made when training starts. A remote path
+    (`gs://...`) is only looked at, never created here.
     """
     if not model_dir:
+        return
+    if storage.is_remote(model_dir):
+        storage.check_remote_dir(model_dir, "--model_dir")
         return
     if os.path.exists(model_dir):
         if not os.path.isdir(model_dir):

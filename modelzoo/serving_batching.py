@@ -14,8 +14,6 @@ its `Int64Value` fields are written as `name { value: N }`, the repeated
 `allowed_batch_sizes` as one `allowed_batch_sizes: N` line each.
 """
 
-import os
-
 from modelzoo import storage
 from modelzoo.errors import UsageError
 
@@ -56,7 +54,7 @@ def warmup_batch_sizes(export_dir, models):
     for name, versions in models.items():
         for version in versions:
             try:
-                logs = warmup.read_warmup(os.path.join(export_dir, name, str(version)))
+                logs = warmup.read_warmup(storage.join(export_dir, name, str(version)))
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
             sizes.update(request_batch_size(log.predict_log.request) for log in logs)

@@ -4,10 +4,19 @@ TF Serving serves several models from one `--model_config_file`, a
 `ModelServerConfig` text proto listing each model's name, base path,
 platform and version policy. This writes it for the folders of
 `<export_dir>/<name>/<version>` that the recipes publish.
+
+An `export_dir` on a remote file system (`gs://...`) lists only the
+versions whose completion marker exists (`storage.COMPLETE_MARKER`), and
+its config names them as `specific` versions whatever `--versions` says:
+TF Serving takes any integer folder as a version as soon as one of its
+files exists, so a `latest` policy would load a version still being
+copied.
 """
 
 import os
 import posixpath
+
+from absl import logging
 
 from modelzoo import storage
 from modelzoo.errors import UsageError
@@ -115,22 +124,32 @@ def exported_models(export_dir):
             holds no version, or a folder inside a model is not an integer
             version.
     """
-    if not os.path.isdir(export_dir):
+    remote = storage.is_remote(export_dir)
+    if remote:
+        storage.check_remote_dir(export_dir, "--export_dir")
+    if not storage.isdir(export_dir):
         raise UsageError(f"--export_dir {export_dir} is not a directory; run a recipe first "
                          "or pass the folder its --export_dir wrote")
     models = {}
     for name in sorted(_visible_folders(export_dir)):
-        model_dir = os.path.join(export_dir, name)
+        model_dir = storage.join(export_dir, name)
         versions = []
         for child in _visible_folders(model_dir):
             if not storage.is_version_name(child):
                 raise UsageError(
-                    f"{os.path.join(model_dir, child)} is not an integer version folder; "
+                    f"{storage.join(model_dir, child)} is not an integer version folder; "
                     f"TF Serving would skip it: move it out of {model_dir}"
                 )
+            if remote and not storage.exists(
+                    storage.join(model_dir, child, storage.COMPLETE_MARKER)):
+                logging.warning("%s left out: it has no %s marker (its copy is still running "
+                                "or did not finish)", storage.join(model_dir, child),
+                                storage.COMPLETE_MARKER)
+                continue
             versions.append(int(child))
         if not versions:
-            raise UsageError(f"{model_dir} holds no version folder (1, 2, ...); "
+            raise UsageError(f"{model_dir} holds no {'complete ' if remote else ''}version "
+                             "folder (1, 2, ...); "
                              "publish one or move the folder out of --export_dir")
         models[name] = sorted(versions)
     if not models:
@@ -164,18 +183,22 @@ def build_config(export_dir, base_path=None, versions="latest", labels=None):
         if missing:
             raise UsageError(f"--versions={versions}: {os.path.join(export_dir, name)} has no "
                              f"version {missing[0]} (it has {', '.join(map(str, found))})")
-        model_dir = os.path.join(export_dir, name)
-        _check_labels(labels, name, model_dir, found, served_versions(kind, value, found),
-                      versions)
+        model_dir = storage.join(export_dir, name)
+        served = served_versions(kind, value, found)
+        _check_labels(labels, name, model_dir, found, served, versions)
         model = config.model_config_list.config.add()
         model.name = name
-        model.base_path = (
-            os.path.abspath(os.path.join(export_dir, name)) if base_path is None
-            else posixpath.join(base_path, name)
-        )
+        if base_path is not None:
+            model.base_path = posixpath.join(base_path, name)
+        else:
+            model.base_path = model_dir if storage.is_remote(model_dir) else os.path.abspath(
+                model_dir)
         model.model_platform = "tensorflow"
         policy = model.model_version_policy
-        if kind == "latest":
+        if storage.is_remote(export_dir):
+            # Only the complete versions, by number: see the module's docstring.
+            policy.specific.versions.extend(served)
+        elif kind == "latest":
             policy.latest.num_versions = value
         elif kind == "all":
             policy.all.SetInParent()
@@ -238,6 +261,10 @@ def serving_config(export_dir, out, base_path=None, versions="latest", force=Fal
         "models": {m.name: m.base_path for m in config.model_config_list.config},
         "versions": versions,
     }
+    if storage.is_remote(export_dir):
+        summary["specific_versions"] = {
+            m.name: list(m.model_version_policy.specific.versions)
+            for m in config.model_config_list.config}
     if labels:
         summary["labels"] = parse_labels(labels)
     if batching_parameters is not None:
@@ -257,6 +284,6 @@ def _exists(out, flag="--out"):
 
 def _visible_folders(path):
     return [
-        name for name in os.listdir(path)
-        if not name.startswith(".") and os.path.isdir(os.path.join(path, name))
+        name for name in storage.listdir(path)
+        if not name.startswith(".") and storage.isdir(storage.join(path, name))
     ]

@@ -13,13 +13,25 @@ training's set-aside folders) goes through here:
 - `rename_no_replace`, `write_file`: one rename that never replaces.
 - `folder_lock`, `hold_folder_lock`: `flock` on a folder, to decide under a
   lock, at rename time, what happens to what is already there.
+
+Paths with a scheme (`gs://`, `s3://`, TensorFlow's in-memory `ram://`;
+`file://` is refused, for the plain path) go through `tf.io.gfile` instead (`is_remote`, the
+small file-system functions below, `check_remote_dir`). An object store
+has no atomic rename and no lock, so a version is published there by
+`upload_version`: copied under a hidden staging prefix, then to
+`<version>/` with `saved_model.pb` copied last and a completion marker
+(`COMPLETE_MARKER`) written last of all; `list_versions` lists only the
+versions whose marker exists, and `claimed_versions` every version folder,
+so a partial one is neither served nor reused.
 """
 
 import contextlib
 import ctypes
 import errno
 import fcntl
+import json
 import os
+import posixpath
 import re
 import secrets
 import shutil
@@ -55,11 +67,15 @@ def list_versions(model_dir):
     """The sorted integer versions under `model_dir` ([] if it does not exist).
 
     Only folders count, as for TF Serving; a name beyond int64 is not a
-    version.
+    version. On a remote file system only complete versions count: those
+    whose `COMPLETE_MARKER` exists (see `upload_version`).
 
     Raises:
         ModelzooError: `model_dir` exists but cannot be listed.
     """
+    if is_remote(model_dir):
+        return [v for v in claimed_versions(model_dir)
+                if exists(join(model_dir, str(v), COMPLETE_MARKER))]
     try:
         names = os.listdir(model_dir)
     except (FileNotFoundError, NotADirectoryError):
@@ -69,6 +85,27 @@ def list_versions(model_dir):
     return sorted(
         int(n) for n in names if is_version_name(n) and os.path.isdir(os.path.join(model_dir, n))
     )
+
+
+def claimed_versions(model_dir):
+    """Every integer version folder under `model_dir`, complete or not (sorted).
+
+    What a new version must not take: locally the same as `list_versions`;
+    remotely also the versions whose copy never finished.
+
+    Raises:
+        ModelzooError: `model_dir` exists but cannot be listed.
+    """
+    if not is_remote(model_dir):
+        return list_versions(model_dir)
+    try:
+        names = listdir(model_dir)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ModelzooError(f"cannot list {model_dir}: {first_line(exc)}") from exc
+    return sorted(int(n) for n in names
+                  if is_version_name(n) and isdir(join(model_dir, n)))
 
 
 def next_version(versions):
@@ -146,8 +183,12 @@ def rename_no_replace(source, target):
     Uses Linux `renameat2(RENAME_NOREPLACE)` where available, so a folder
     created by someone else at the same moment is never replaced; elsewhere
     it checks first, which leaves only a tiny window, and `os.rename` itself
-    refuses to replace a non-empty directory.
+    refuses to replace a non-empty directory. On a remote file system,
+    where there is no such rename, `tf.io.gfile.rename` after a check.
     """
+    if is_remote(source) or is_remote(target):
+        _remote_rename_no_replace(source, target)
+        return
     if _renameat2 is not None:
         result = _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), 1)
         if result == 0:
@@ -167,6 +208,15 @@ def rename_no_replace(source, target):
         raise
 
 
+def _remote_rename_no_replace(source, target):
+    # gfile renames a folder object by object (GCS: a copy and a delete
+    # each), so a crash can leave it split between both names.
+    if exists(target):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), target)
+    with _remote_errors(target):
+        _gfile().rename(source, target, overwrite=False)
+
+
 def write_file(path, text, replace_existing=False, mode=0o644):
     """Writes `text` to `path` through a hidden sibling and one rename.
 
@@ -180,11 +230,15 @@ def write_file(path, text, replace_existing=False, mode=0o644):
         mode: int. The file's permissions (a temporary file's 0600 would
             hide it from a server running as another user).
     """
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if is_remote(path):
+        _remote_write_file(path, data, replace_existing)
+        return
     folder = os.path.dirname(os.path.abspath(path))
     temp = os.path.join(folder, f".{os.path.basename(path)}-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         with open(temp, "xb") as f:
-            f.write(text.encode("utf-8") if isinstance(text, str) else text)
+            f.write(data)
         os.chmod(temp, mode)
         if replace_existing:
             os.replace(temp, path)
@@ -193,6 +247,23 @@ def write_file(path, text, replace_existing=False, mode=0o644):
     finally:
         if os.path.lexists(temp):
             os.unlink(temp)
+
+
+def _remote_write_file(path, data, replace_existing):
+    # The object appears whole when its write is closed; the hidden sibling
+    # and the rename keep `replace_existing=False` from replacing a file.
+    folder, name = posixpath.split(path)
+    temp = posixpath.join(folder, f".{name}-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        with open_file(temp, "wb") as f:
+            f.write(data)
+        if not replace_existing and exists(path):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
+        with _remote_errors(path):
+            _gfile().rename(temp, path, overwrite=replace_existing)
+    finally:
+        if exists(temp):
+            remove(temp)
 
 
 def _load_renameat2():
@@ -448,3 +519,322 @@ def _owner_alive(name):
     except (PermissionError, OverflowError):
         return True
     return True
+
+
+# Remote (non-local) file systems, through `tf.io.gfile`.
+
+# Written last into a remote version folder: the version is complete.
+COMPLETE_MARKER = ".modelzoo-complete"
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def scheme(path):
+    """The lower-case scheme of `path` (`"gs"` for `gs://b/x`), or None for a plain path."""
+    match = _SCHEME.match(os.fspath(path))
+    return match.group(1).lower() if match else None
+
+
+def is_remote(path):
+    """Whether `path` is for `tf.io.gfile` (it has a scheme: `gs://...`), not `os`.
+
+    `check_remote_dir` refuses `file://`, so a local folder is always a
+    plain path, with its locks and atomic renames.
+    """
+    return scheme(path) is not None
+
+
+def _gfile():
+    # TensorFlow only when a remote path is used: the local paths (and
+    # `modelzoo --help`) never import it here.
+    import tensorflow as tf
+
+    return tf.io.gfile
+
+
+def _os_error(exc, path):
+    """A `tf.errors.OpError` as the `OSError` subclass `os` would raise."""
+    import tensorflow as tf
+
+    if isinstance(exc, tf.errors.NotFoundError):
+        return FileNotFoundError(errno.ENOENT, first_line(exc), path)
+    if isinstance(exc, tf.errors.AlreadyExistsError):
+        return FileExistsError(errno.EEXIST, first_line(exc), path)
+    if isinstance(exc, tf.errors.PermissionDeniedError):
+        return PermissionError(errno.EACCES, first_line(exc), path)
+    return OSError(errno.EIO, first_line(exc), path)
+
+
+@contextlib.contextmanager
+def _remote_errors(path):
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.OpError as exc:
+        raise _os_error(exc, path) from None
+
+
+def join(path, *parts):
+    """`os.path.join`, or `/`-joined for a remote path."""
+    if is_remote(path):
+        return posixpath.join(os.fspath(path), *parts)
+    return os.path.join(path, *parts)
+
+
+def exists(path):
+    """Whether `path` exists, local or remote."""
+    if not is_remote(path):
+        return os.path.exists(path)
+    with _remote_errors(path):
+        return _gfile().exists(path)
+
+
+def lexists(path):
+    """`os.path.lexists` (a broken link counts), or `exists` for a remote path."""
+    return exists(path) if is_remote(path) else os.path.lexists(path)
+
+
+def isdir(path):
+    """Whether `path` is a folder, local or remote."""
+    if not is_remote(path):
+        return os.path.isdir(path)
+    with _remote_errors(path):
+        return _gfile().isdir(path)
+
+
+def isfile(path):
+    """Whether `path` is a file, local or remote."""
+    if not is_remote(path):
+        return os.path.isfile(path)
+    return exists(path) and not isdir(path)
+
+
+def listdir(path):
+    """The names in the folder `path`, local or remote (no trailing `/`)."""
+    if not is_remote(path):
+        return os.listdir(path)
+    with _remote_errors(path):
+        return [name.rstrip("/") for name in _gfile().listdir(path)]
+
+
+def makedirs(path):
+    """`os.makedirs(path, exist_ok=True)`, local or remote."""
+    if not is_remote(path):
+        os.makedirs(path, exist_ok=True)
+        return
+    with _remote_errors(path):
+        _gfile().makedirs(path)
+
+
+def remove(path):
+    """Removes the file `path`, local or remote."""
+    if not is_remote(path):
+        os.remove(path)
+        return
+    with _remote_errors(path):
+        _gfile().remove(path)
+
+
+def rmtree(path):
+    """Removes the folder `path` and all it holds, local or remote."""
+    if not is_remote(path):
+        shutil.rmtree(path)
+        return
+    with _remote_errors(path):
+        _gfile().rmtree(path)
+
+
+def open_file(path, mode="r"):
+    """`open(path, mode)`, or a `tf.io.gfile.GFile` for a remote path."""
+    if not is_remote(path):
+        return open(path, mode) if "b" in mode else open(path, mode, encoding="utf-8")
+    return _GFileErrors(_gfile().GFile(path, mode), path)
+
+
+class _GFileErrors:
+    """A `GFile` whose TensorFlow errors are `OSError`s, as `open`'s are."""
+
+    def __init__(self, handle, path):
+        self._handle = handle
+        self._path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        with _remote_errors(self._path):
+            self._handle.close()
+
+    def read(self, *args):
+        with _remote_errors(self._path):
+            return self._handle.read(*args)
+
+    def write(self, data):
+        with _remote_errors(self._path):
+            return self._handle.write(data)
+
+
+def replace(source, target):
+    """`os.replace`, local or remote (on an object store, a copy and a delete)."""
+    if not is_remote(source):
+        os.replace(source, target)
+        return
+    with _remote_errors(source):
+        _gfile().rename(source, target, overwrite=True)
+
+
+def copy_tree(source, target, last=()):
+    """Copies the folder `source` (local or remote) to `target`, file by file.
+
+    Args:
+        source, target: str. `target` must not exist yet.
+        last: names of files at the top of `source` to copy after all else,
+            in this order.
+
+    Returns:
+        The number of files copied and their total bytes.
+    """
+    gfile = _gfile()
+    files, total = [], 0
+    for folder, _, names in gfile.walk(source):
+        relative = posixpath.relpath(folder.replace(os.sep, "/"), source.replace(os.sep, "/"))
+        for name in names:
+            files.append(name if relative == "." else posixpath.join(relative, name))
+    order = {name: i for i, name in enumerate(last)}
+    files.sort(key=lambda f: (order.get(f, -1), f))
+    with _remote_errors(target):
+        gfile.makedirs(target)
+        for relative in files:
+            destination = posixpath.join(target, relative) if is_remote(target) else (
+                os.path.join(target, relative))
+            gfile.makedirs(posixpath.dirname(destination) if is_remote(target)
+                           else os.path.dirname(destination))
+            gfile.copy(join(source, relative), destination, overwrite=False)
+            total += gfile.stat(destination).length
+    return len(files), total
+
+
+def check_remote_dir(path, flag):
+    """Raises a one-line error unless `path` is a usable remote folder.
+
+    Nothing is created: it only looks, so no local `./gs:` folder appears.
+
+    Args:
+        path: str. A remote path (`is_remote`).
+        flag: str. How messages name it, e.g. `"--export_dir"`.
+
+    Raises:
+        UsageError: TensorFlow has no file system for its scheme, `path` is
+            a file, or it is a `file://` path.
+        ModelzooError: the bucket (`<scheme>://<first component>`) does not
+            exist, or the file system cannot be reached (no credentials, no
+            network).
+    """
+    import tensorflow as tf
+
+    if scheme(path) == "file":
+        raise UsageError(f"{flag}={path}: pass a local folder as a plain path, "
+                         f"{path.split('://', 1)[1] or '/'}")
+    # The bucket: `gs://b` of `gs://b/x/y`. A missing one would otherwise
+    # show only when the first file is written, after training.
+    bucket = _SCHEME.match(path).group(0) + path.split("://", 1)[1].split("/", 1)[0]
+    try:
+        if not (tf.io.gfile.exists(bucket) or tf.io.gfile.isdir(bucket)):
+            raise ModelzooError(
+                f"{flag}={path}: the bucket {bucket} does not exist or cannot be seen with "
+                "these credentials; create it or fix the name")
+        if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
+            raise UsageError(f"{flag}={path} is a file, not a folder; pass a folder")
+    except tf.errors.UnimplementedError:
+        raise UsageError(
+            f"{flag}={path}: TensorFlow has no file system for {scheme(path)}:// here; use a "
+            "local path or one of TensorFlow's schemes (gs://, or ram:// in memory)"
+        ) from None
+    except tf.errors.OpError as exc:
+        raise ModelzooError(
+            f"{flag}={path} cannot be reached ({type(exc).__name__}: {first_line(exc)}); "
+            "check the bucket's name, the credentials and the network"
+        ) from None
+
+
+def upload_version(local_dir, model_dir, version, explicit, prefix=".tmp-"):
+    """Copies a verified local version into the remote `model_dir`, never replacing.
+
+    An object store has no atomic rename, so: the files are first copied
+    under a hidden staging prefix in `model_dir` (TF Serving skips names
+    that are not integers), then from there to `<version>/`, with
+    `saved_model.pb` last (until it is there, the folder is not a
+    SavedModel) and `COMPLETE_MARKER` written last of all. The staging copy
+    is removed at the end, whatever happens; a version folder this call
+    started and did not finish is removed too, and one a killed process
+    left has no marker, so it is never listed as complete nor reused.
+
+    Args:
+        local_dir: str. The verified local SavedModel folder.
+        model_dir: str. The remote `<export_dir>/<name>`.
+        version: int. The version to take.
+        explicit: bool. The user named `version`: a taken one is a
+            `UsageError`; else the next free one is taken.
+        prefix: str. The staging prefix's start.
+
+    Returns:
+        The remote version folder.
+
+    Raises:
+        UsageError: an explicit version exists, complete or not.
+    """
+    if explicit and version in claimed_versions(model_dir):
+        raise UsageError(taken_message(model_dir, version))  # before any upload
+    makedirs(model_dir)
+    # Not removed: another host's publish may be copying into one.
+    for name in listdir(model_dir):
+        if name.startswith(prefix):
+            logging.warning("%s is a staging copy another publish left or is writing; delete "
+                            "it once no publish is running", join(model_dir, name))
+    staging = join(model_dir, f"{prefix}{version}-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        copy_tree(local_dir, staging)
+        for _ in range(100):
+            if version in claimed_versions(model_dir):
+                if explicit:
+                    raise UsageError(taken_message(model_dir, version))
+                version = next_version(claimed_versions(model_dir))
+                continue
+            final = join(model_dir, str(version))
+            try:
+                count, size = copy_tree(staging, final, last=("saved_model.pb",))
+                write_marker(final, count, size)
+            except BaseException:
+                _remove_quietly(final)
+                raise
+            return final
+        raise ModelzooError(f"could not claim a free version under {model_dir}")
+    finally:
+        _remove_quietly(staging)
+
+
+def write_marker(version_dir, files, size):
+    """Writes `COMPLETE_MARKER` into `version_dir`: what was copied before it."""
+    with open_file(join(version_dir, COMPLETE_MARKER), "w") as f:
+        f.write(json.dumps({"files": files, "bytes": size}) + "\n")
+
+
+def taken_message(model_dir, version):
+    """The one-line refusal of a `--version` that exists in `model_dir`."""
+    path = join(model_dir, str(version))
+    free = next_version(claimed_versions(model_dir))
+    if is_remote(model_dir) and not exists(join(path, COMPLETE_MARKER)):
+        return (f"--version {version} exists at {path} without its {COMPLETE_MARKER} marker "
+                "(a copy that did not finish); it is never replaced: delete that folder "
+                f"or pass a free --version, e.g. {free}")
+    return (f"--version {version} already exists at {path}; versions are never "
+            f"overwritten, the next free one is {free}")
+
+
+def _remove_quietly(path):
+    try:
+        if exists(path):
+            rmtree(path)
+    except OSError as exc:
+        logging.warning("cannot remove %s: %s", path, first_line(exc))

@@ -12,7 +12,7 @@ import time
 import keras
 import tensorflow as tf
 
-from modelzoo import distribute
+from modelzoo import distribute, storage
 from modelzoo.errors import UsageError
 from modelzoo.registry import builder_config, get_model
 from modelzoo.training import (
@@ -102,9 +102,9 @@ def fit_and_evaluate(model, train_ds, test_ds, config, strategy, examples_per_ep
     """
     model_dir = config.training.model_dir
     if model_dir and model_subdir:
-        model_dir = os.path.join(model_dir, model_subdir)
+        model_dir = storage.join(model_dir, model_subdir)
     if model_dir:
-        os.makedirs(model_dir, exist_ok=True)
+        storage.makedirs(model_dir)
     throughput = Throughput(examples_per_epoch)
     model.fit(
         train_ds,
@@ -124,7 +124,7 @@ def make_model_dir(model_dir):
     if not model_dir:
         return
     try:
-        os.makedirs(model_dir, exist_ok=True)
+        storage.makedirs(model_dir)
     except OSError as e:
         raise UsageError(
             f"--model_dir={model_dir} cannot be created ({e.strerror}); pass a writable folder"
@@ -215,7 +215,8 @@ def write_preset(task, model, data, card, export_path):
         return None
     config = task.config
     metadata = dict(metrics=card["metrics"], model=card["model"], dataset=card["dataset"],
-                    export_path=os.path.abspath(export_path),
+                    export_path=export_path if storage.is_remote(export_path)
+                    else os.path.abspath(export_path),
                     init_preset=config.training.init_preset)
     try:
         return presets.write_preset(model, preprocessor, config, metadata, config.export_name(),

@@ -114,8 +114,8 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         # Keras resumes at the saved epoch even without the weights file, so
         # the run would go on from random weights as if nothing was lost.
         if (
-            os.path.exists(self._training_metadata_path)
-            and not os.path.exists(self._weights_path)
+            storage.exists(self._training_metadata_path)
+            and not storage.exists(self._weights_path)
             and self._broken_file() == self._weights_path
         ):
             raise ModelzooError(
@@ -145,25 +145,25 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         previous = (self._prev_weights_path, self._prev_training_metadata_path)
         if self._pair_is_sound(*current) or not self._pair_is_sound(*previous):
             return
-        if not any(os.path.exists(p) for p in current):
+        if not any(storage.exists(p) for p in current):
             return  # a finished or fresh run: nothing to resume
         meta = self._training_metadata_path
         logging.warning(
             "the latest backup in %s is incomplete (%s); resuming from the previous one (%s.bkp)",
-            self.backup_dir, self._metadata_problem(meta) if os.path.exists(meta)
+            self.backup_dir, self._metadata_problem(meta) if storage.exists(meta)
             else f"no {os.path.basename(meta)}", os.path.basename(meta),
         )
         for source, target in zip(previous, current):
-            os.replace(source, target)
+            storage.replace(source, target)
 
     def _pair_is_sound(self, weights, metadata):
-        return os.path.isfile(weights) and self._metadata_problem(metadata) is None
+        return storage.isfile(weights) and self._metadata_problem(metadata) is None
 
     @staticmethod
     def _metadata_problem(path):
         """Why the metadata file `path` cannot be resumed from, or None."""
         try:
-            with open(path) as f:
+            with storage.open_file(path) as f:
                 text = f.read()
         except OSError as e:
             return e.strerror or type(e).__name__
@@ -178,18 +178,18 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         return None
 
     def _broken_file(self):
-        if os.path.exists(self._training_metadata_path) and self._metadata_problem(
+        if storage.exists(self._training_metadata_path) and self._metadata_problem(
                 self._training_metadata_path):
             return self._training_metadata_path
         return self._weights_path
 
     def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
+        storage.makedirs(self.backup_dir)
         current = (self._weights_path, self._training_metadata_path)
         previous = (self._prev_weights_path, self._prev_training_metadata_path)
         if self._pair_is_sound(*current):
             for source, target in zip(current, previous):
-                os.replace(source, target)
+                storage.replace(source, target)
         try:
             save_weights(self.model, self._weights_path, remove_partial=False)
             write_text(self._training_metadata_path, json.dumps(
@@ -199,11 +199,11 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             # the latest, or none rather than a broken one.
             if self._pair_is_sound(*previous):
                 for source, target in zip(previous, current):
-                    os.replace(source, target)
+                    storage.replace(source, target)
             else:
                 for path in current:
-                    if os.path.isfile(path):
-                        os.remove(path)
+                    if storage.isfile(path):
+                        storage.remove(path)
             raise
 
 
@@ -230,11 +230,11 @@ def save_weights(model, path, remove_partial=True, atomic=False):
         if atomic:
             storage.write_file(path, data, replace_existing=True)
         else:
-            with open(path, "wb") as f:
+            with storage.open_file(path, "wb") as f:
                 f.write(data)
     except OSError as e:
-        if remove_partial and os.path.isfile(path):
-            os.remove(path)
+        if remove_partial and storage.isfile(path):
+            storage.remove(path)
         raise ModelzooError(
             f"cannot write {path} ({e.strerror}); free space there or pass another --model_dir"
         ) from None
@@ -257,7 +257,7 @@ def weights_bytes(model):
 def write_text(path, text):
     """Writes `text` to `path`; a failure is one `ModelzooError` naming `path`."""
     try:
-        with open(path, "w", encoding="utf-8") as f:
+        with storage.open_file(path, "w") as f:
             f.write(text)
     except OSError as e:
         raise ModelzooError(
@@ -271,7 +271,7 @@ def set_aside(path, label="discarded"):
     Returns:
         The new path, or None if `path` does not exist.
     """
-    if not os.path.lexists(path):
+    if not storage.lexists(path):
         return None
     base = f"{path}.{label}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 1000):
@@ -296,7 +296,7 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
         moved = set_aside(path, "previous")
         if moved:
             logging.warning("%s existed; kept it as %s", path, moved)
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        storage.makedirs(os.path.dirname(path) or ".")
         save_weights(self.model, path, atomic=True)
 
 
@@ -325,24 +325,28 @@ def claim_model_dir(model_dir):
         return
     task = _task_suffix()
     check_model_dir_folders(
-        model_dir, [os.path.join(model_dir, n) for n in (*MODEL_DIR_FOLDERS, f"backup{task}")])
+        model_dir, [storage.join(model_dir, n) for n in (*MODEL_DIR_FOLDERS, f"backup{task}")])
+    if storage.is_remote(model_dir):
+        # An object store has no lock; one run per remote --model_dir is the
+        # user's to ensure (docs/distributed.md says why no marker stands in).
+        return
     storage.hold_folder_lock(_run_lock(model_dir), what=f"--model_dir={model_dir}")
 
 
 def release_model_dir(model_dir):
     """Releases `claim_model_dir`'s lock; nothing if this process holds none."""
-    if model_dir:
+    if model_dir and not storage.is_remote(model_dir):
         storage.release_folder_lock(_run_lock(model_dir))
 
 
 def _run_lock(model_dir):
-    return os.path.join(model_dir, f".modelzoo-run{_task_suffix()}.lock")
+    return storage.join(model_dir, f".modelzoo-run{_task_suffix()}.lock")
 
 
 def check_model_dir_folders(model_dir, paths):
     """Raises `UsageError` if one of `paths` (in `model_dir`) exists and is not a folder."""
     for path in paths:
-        if os.path.lexists(path) and not os.path.isdir(path):
+        if storage.lexists(path) and not storage.isdir(path):
             raise UsageError(
                 f"--model_dir={model_dir}: {path} is a file, not a folder; "
                 "move it away or pass another --model_dir"
@@ -396,16 +400,16 @@ def model_dir_callbacks(model_dir, strategy=None, fresh_start=False):
     from modelzoo import distribute
 
     strategy = strategy or tf.distribute.get_strategy()
-    backup_dir = os.path.join(model_dir, "backup")
+    backup_dir = storage.join(model_dir, "backup")
     if not distribute.is_chief(strategy):
         resolver = strategy.cluster_resolver
         backup_dir += f"-{resolver.task_type}{resolver.task_id}"
     if fresh_start:
         set_aside(backup_dir)
     out_dir = distribute.worker_dir(model_dir, strategy)
-    checkpoints = os.path.join(out_dir, "checkpoints")
-    check_model_dir_folders(model_dir, [backup_dir, checkpoints, os.path.join(out_dir, "logs")])
-    if not os.path.exists(backup_dir) and os.path.isdir(checkpoints) and os.listdir(checkpoints):
+    checkpoints = storage.join(out_dir, "checkpoints")
+    check_model_dir_folders(model_dir, [backup_dir, checkpoints, storage.join(out_dir, "logs")])
+    if not storage.exists(backup_dir) and storage.isdir(checkpoints) and storage.listdir(checkpoints):
         # A run that does not resume starts its epochs at 1 again: the
         # earlier run's checkpoints move aside whole instead of being
         # overwritten one by one.
@@ -415,9 +419,9 @@ def model_dir_callbacks(model_dir, strategy=None, fresh_start=False):
     # is complete, so a run killed in between resumes without a gap.
     return [
         ModelCheckpoint(
-            os.path.join(checkpoints, "epoch-{epoch:03d}.weights.h5"),
+            storage.join(checkpoints, "epoch-{epoch:03d}.weights.h5"),
             save_weights_only=True,
         ),
         BackupAndRestore(backup_dir),
-        keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")),
+        keras.callbacks.TensorBoard(storage.join(out_dir, "logs")),
     ]

@@ -307,3 +307,46 @@ def test_steps_per_execution_refused_on_mirrored_with_two_logical_cpus():
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.split()[-2:] == ["2", "1"]
     assert "keras#19246" in run.stderr
+
+
+# One clear line when a GPU strategy finds no GPU (issue #28, item 5).
+
+
+def test_no_gpu_reason_names_the_cause_and_the_fix(monkeypatch):
+    assert not tf.config.list_physical_devices("GPU")  # this machine has none
+    assert "CUDA_VISIBLE_DEVICES='-1' hides every GPU" in distribute.no_gpu_reason(
+        {"CUDA_VISIBLE_DEVICES": "-1"})
+    monkeypatch.setattr(tf.test, "is_built_with_cuda", lambda: False)
+    assert distribute.no_gpu_reason({}) == (
+        'this TensorFlow is built without CUDA; install the GPU build: pip install ".[gpu]"')
+    monkeypatch.setattr(tf.test, "is_built_with_cuda", lambda: True)
+    assert 'no usable CUDA driver or libraries; pip install ".[gpu]"' in distribute.no_gpu_reason(
+        {})
+
+
+def test_the_no_gpu_line_is_logged_once_per_process(monkeypatch):
+    monkeypatch.setattr(distribute, "_GPU_WARNED", [])
+    line = distribute.warn_if_no_gpu("one_device")
+    assert line.startswith("--strategy=one_device asks for a GPU but TensorFlow sees none")
+    assert distribute.warn_if_no_gpu("mirrored") is None
+
+
+def test_a_recipe_on_one_device_without_a_gpu_says_so_once_before_training(tmp_path):
+    from tests.recipe_helpers import ROOT, tiny_flags
+
+    code = ("import runpy, sys; import tensorflow_datasets as tfds\n"
+            "sys.argv = sys.argv[1:]\n"
+            "with tfds.testing.mock_data(num_examples=32):\n"
+            "    runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    # One stream, so the order of the line and the first epoch shows.
+    run = subprocess.run(
+        [sys.executable, "-c", code, os.path.join(ROOT, "recipes", "mnist_mlp.py"),
+         *tiny_flags("mnist_mlp"), "--strategy=one_device", f"--export_dir={tmp_path}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
+        env=dict(_env(), PYTHONPATH=ROOT))
+    assert run.returncode == 0, run.stdout[-3000:]
+    lines = [line for line in run.stdout.splitlines() if "asks for a GPU" in line]
+    assert len(lines) == 1, run.stdout[-3000:]
+    assert "--strategy=one_device asks for a GPU but TensorFlow sees none" in lines[0]
+    assert 'pip install ".[gpu]"' in lines[0]
+    assert run.stdout.index(lines[0]) < run.stdout.index("accuracy:")

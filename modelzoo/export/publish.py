@@ -16,6 +16,14 @@ replays every warm-up request and compares the card with the signatures.
 The `.tmp-*` folder is a `storage.staged_dir`: locked while it is written,
 removed on any failure (Ctrl-C and SIGTERM included), and, if a killed run
 left it, removed by the next publish into the same model folder.
+
+An `export_dir` on a remote file system (`gs://...`, any `tf.io.gfile`
+scheme) has no atomic rename: the version is written and verified in a
+local staging folder (the verify process cannot see an in-process `ram://`
+file system, and an upload is only worth making once verified), then
+copied by `storage.upload_version` (`upload_step`): a hidden staging
+prefix in the bucket, then `<version>/` with `saved_model.pb` last and a
+completion marker last of all.
 """
 
 import json
@@ -36,6 +44,8 @@ from modelzoo.storage import next_version, rename_no_replace  # noqa: F401 - re-
 VERIFY_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify.py")
 
 _TEMP_PREFIX = ".tmp-"
+# A remote export's local staging folder, in the system's temporary folder.
+_LOCAL_PREFIX = "modelzoo-publish-"
 
 # bfloat16 keeps about 3 significant digits, and graph and eager code round
 # differently, so a 16-bit model's export matches it only this closely.
@@ -110,6 +120,9 @@ def publish(
         "prefixes": prefixes,
     }
     check_target(export_dir, name, version)
+    if storage.is_remote(export_dir):
+        return _publish_remote(write_fn, os.fspath(export_dir), name, version, spec, timeout,
+                               example, card)
     created = _missing_folders(os.path.join(os.fspath(export_dir), name))
     model_dir = _model_dir(os.fspath(export_dir), name)
     number = version or next_version(existing_versions(model_dir))
@@ -123,6 +136,19 @@ def publish(
             return _step("rename", model_dir, commit_step, temp_dir, model_dir, version)
     finally:
         _remove_empty(created)
+
+
+def _publish_remote(write_fn, export_dir, name, version, spec, timeout, example, card):
+    model_dir = storage.join(export_dir, name)
+    number = version or next_version(storage.claimed_versions(model_dir))
+    with storage.staged_dir(tempfile.gettempdir(), f"{_LOCAL_PREFIX}{number}-",
+                            sweep_prefix=_LOCAL_PREFIX) as staged:
+        temp_dir = staged.path
+        _step("write", model_dir, write_step, write_fn, temp_dir)
+        spec.update(_step("write", model_dir, assets_step, temp_dir, name, example, card))
+        _step("verify", model_dir, verify_step, temp_dir, spec, timeout)
+        return _step("upload", model_dir, upload_step, temp_dir, model_dir, number,
+                     version is not None)
 
 
 def publish_export(export_fn, args, example, expected, export_dir, name, **options):
@@ -196,6 +222,8 @@ def check_target(export_dir, name, version=None):
     """
     version = _check_version(version)
     export_dir = os.fspath(export_dir)
+    if storage.is_remote(export_dir):
+        return _check_remote_target(export_dir, name, version)
     model_dir = _checked_model_dir(export_dir, name)
     if version is not None and version in existing_versions(model_dir):
         raise UsageError(_taken_message(version, model_dir))
@@ -206,6 +234,17 @@ def check_target(export_dir, name, version=None):
             raise ModelzooError(f"cannot write in {model_dir}: permission denied")
     finally:
         _remove_empty(created)
+    return model_dir
+
+
+def _check_remote_target(export_dir, name, version):
+    # Only looks: an object store needs no folder made in advance.
+    _check_name(name)
+    storage.check_remote_dir(export_dir, "--export_dir")
+    model_dir = storage.join(export_dir, name)
+    storage.check_remote_dir(model_dir, "--export_dir")
+    if version is not None and version in storage.claimed_versions(model_dir):
+        raise UsageError(_taken_message(version, model_dir))
     return model_dir
 
 
@@ -318,6 +357,15 @@ def verify_environment(base):
     return env
 
 
+def upload_step(temp_dir, model_dir, version, explicit):
+    """Step 3 on a remote file system: `storage.upload_version`.
+
+    Returns:
+        The final path.
+    """
+    return storage.upload_version(temp_dir, model_dir, version, explicit, _TEMP_PREFIX)
+
+
 def commit_step(temp_dir, model_dir, version):
     """Step 3: renames `temp_dir` to `model_dir/<version>`, never replacing.
 
@@ -361,18 +409,22 @@ def _check_version(version):
 
 
 def _checked_model_dir(export_dir, name):
-    if not isinstance(name, str) or not name or name.startswith(".") or os.sep in name or (
-        os.altsep and os.altsep in name
-    ):
-        raise UsageError(
-            f"the model name must be one path component not starting with '.', got {name!r}"
-        )
+    _check_name(name)
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise UsageError(f"--export_dir {export_dir} is a file, not a directory")
     model_dir = os.path.join(export_dir, name)
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise UsageError(f"--export_dir {export_dir}: {model_dir} is a file, not a directory")
     return model_dir
+
+
+def _check_name(name):
+    if not isinstance(name, str) or not name or name.startswith(".") or os.sep in name or (
+        os.altsep and os.altsep in name
+    ):
+        raise UsageError(
+            f"the model name must be one path component not starting with '.', got {name!r}"
+        )
 
 
 def _model_dir(export_dir, name):
@@ -412,12 +464,7 @@ def _remove_empty(created):
 
 
 def _taken_message(version, model_dir):
-    path = os.path.join(model_dir, str(version))
-    free = next_version(existing_versions(model_dir))
-    return (
-        f"--version {version} already exists at {path}; versions are never "
-        f"overwritten, the next free one is {free}"
-    )
+    return storage.taken_message(model_dir, version)
 
 
 def _encode(arrays):

@@ -93,7 +93,8 @@ def signature_defaults(saved_model_dir, signature="serving_default"):
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
-    with open(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
+    # gfile: a published export may be read back from a bucket (gs://...).
+    with tf.io.gfile.GFile(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
         proto.ParseFromString(f.read())
     for meta_graph in proto.meta_graphs:
         if "serve" in meta_graph.meta_info_def.tags and signature in meta_graph.signature_def:

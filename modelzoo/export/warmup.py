@@ -95,8 +95,9 @@ def read_warmup(saved_model_dir):
     """
     from google.protobuf.message import DecodeError
 
+    # gfile: the export may be in a bucket (gs://...).
     path = os.path.join(saved_model_dir, WARMUP_FILE)
-    if not os.path.isfile(path):
+    if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
         return []
     logs, size = [], 0
     try:
@@ -112,9 +113,10 @@ def read_warmup(saved_model_dir):
         reason = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:.*$", "", first_line(exc.message))
         raise ValueError(f"{path} is corrupt ({reason}); publish the export again") from None
     # TF's reader stops quietly at a record cut short, which would read as fewer requests.
-    if size != os.path.getsize(path):
+    length = tf.io.gfile.stat(path).length
+    if size != length:
         raise ValueError(
             f"{path} is truncated: {len(logs)} whole records in {size} of its "
-            f"{os.path.getsize(path)} bytes; publish the export again"
+            f"{length} bytes; publish the export again"
         )
     return logs
