@@ -55,7 +55,7 @@ point `ModelCheckpoint`, `TensorBoard` and `BackupAndRestore` at
 Gradients are untouched: Keras scales each replica's loss by
 `1 / num_replicas_in_sync` and the optimizer all-reduces (sums) gradients,
 so a global batch split over workers gives the single-process gradient.
-`tests/test_distribute.py` checks weights and logged loss against a
+`modelzoo/distribute_test.py` checks weights and logged loss against a
 one-process run, and holds an xfail(strict=True) test that runs `fit`
 WITHOUT this module: when a Keras release fixes both defects that test
 passes, fails as XPASS, and says to delete this module.

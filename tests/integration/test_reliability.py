@@ -417,7 +417,8 @@ def test_qa_export_refuses_invalid_utf8_by_name(tmp_path, reliability):
             serve(question=tf.constant(["what?"]), context=tf.constant([b"\xff\xfe"]))
 
 
-@pytest.mark.parametrize("name", RECIPES)
+# mnist_cnn's: test_recipes.py::test_mixed_precision_keeps_the_serving_dtypes.
+@pytest.mark.parametrize("name", [r for r in RECIPES if r != "mnist_cnn"])
 def test_mixed_precision_publishes_every_recipe(name, tmp_path, reliability):
     import keras
 

@@ -21,7 +21,8 @@ from modelzoo import distribute, multi_worker
 from modelzoo.errors import ModelzooError, UsageError
 from tests.recipe_helpers import free_ports
 
-WORKER_SCRIPT = os.path.join(os.path.dirname(__file__), "mw_worker.py")
+WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests",
+                             "mw_worker.py")
 
 
 def _env():
