@@ -861,14 +861,10 @@ def test_d10_d13_numbers_are_checked_against_their_type(world, args, code, needl
 def real_export(tmp_path_factory):
     """A published mnist_mlp export (mock data) and a data dir with the real MNIST."""
     root = tmp_path_factory.mktemp("real")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    published = subprocess.run(recipe(root, f"--export_dir={root / 'exports'}"),
-                               capture_output=True, text=True, timeout=600, env=env)
+    published = run_command(recipe(root, f"--export_dir={root / 'exports'}"))
     assert published.returncode == 0, published.stderr[-1500:]
-    imported = subprocess.run(
-        modelzoo_cli("data", "import-idx", "--name", "mnist", "--src", TFDS_MANUAL,
-                     "--data_dir", str(root / "tfds")),
-        capture_output=True, text=True, timeout=600, env=env)
+    imported = run_command(modelzoo_cli("data", "import-idx", "--name", "mnist", "--src",
+                                        TFDS_MANUAL, "--data_dir", str(root / "tfds")))
     assert imported.returncode == 0, imported.stderr[-1500:]
     return {"model": root / "exports" / "mnist_mlp", "data_dir": root / "tfds"}
 
