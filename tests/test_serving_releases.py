@@ -11,13 +11,9 @@ import re
 import subprocess
 import sys
 
-import keras
 import pytest
 
-from modelzoo import build_cnn, build_lstm_generator, build_transformer, export
-from modelzoo.export.gpt_generator import GptGeneratorExport
-from modelzoo.export.qa import QaExport
-from tests import gpt_helpers, qa_helpers
+from tests import export_helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "tests", "data")
@@ -34,44 +30,13 @@ print(" ".join(op.name for op in ops.op))
 """
 
 
-def _image(input_type):
-    keras.utils.set_random_seed(0)
-    model = build_cnn((8, 8, 3), 2, filters=(2,), kernel_size=3, dense_units=4)
-    return export.ImageClassifierExport(model, ["cat", "dog"], input_type=input_type)
-
-
-def _text_classifier():
-    keras.utils.set_random_seed(0)
-    vectorizer = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=6)
-    vectorizer.adapt(["a good movie", "a bad film"])
-    model = build_transformer(20, 6, 2, embed_dim=8, num_heads=2, ff_dim=8, num_layers=1)
-    return export.TextClassifierExport(model, vectorizer, ["neg", "pos"])
-
-
-def _lstm():
-    keras.utils.set_random_seed(0)
-    vocab = ["", " ", "a", "b", "c", "d"]
-    model = build_lstm_generator(len(vocab), embed_dim=4, lstm_units=(8,))
-    return export.TextGeneratorExport(model, vocab, example_chars=3)
-
-
-def _gpt():
-    return GptGeneratorExport(gpt_helpers.tiny_gpt(), gpt_helpers.VOCAB, example_chars=3,
-                              max_chars=gpt_helpers.MAX_CHARS,
-                              max_prompt_chars=gpt_helpers.MAX_PROMPT)
-
-
-def _qa():
-    return QaExport(qa_helpers.tiny_qa(), qa_helpers.processor())
-
-
 MODULES = {
-    "`image`": lambda: _image("pixels"),
-    "`image_bytes`": lambda: _image("bytes"),
-    "`text_classifier`": _text_classifier,
-    "`generator` (LSTM)": _lstm,
-    "`generator` (GPT)": _gpt,
-    "`qa`": _qa,
+    "`image`": lambda: export_helpers.image_module("pixels"),
+    "`image_bytes`": lambda: export_helpers.image_module("bytes"),
+    "`text_classifier`": export_helpers.text_module,
+    "`generator` (LSTM)": export_helpers.generator_module,
+    "`generator` (GPT)": export_helpers.gpt_module,
+    "`qa`": export_helpers.qa_module,
 }
 
 

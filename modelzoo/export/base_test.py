@@ -2,19 +2,19 @@
 
 import os
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from modelzoo import build_cnn, build_lstm_generator, build_transformer
+from modelzoo import build_cnn
 from modelzoo import export
 from modelzoo.clients import CLIENTS, client_for
 from modelzoo.export import base, char_sampling
 from modelzoo.export.model_card import MODEL_CARD_FILE, read_card
 from modelzoo.predict import load_serving
+from tests import export_helpers
 
-VOCAB = ["", " ", "a", "b", "c", "d"]
+VOCAB = export_helpers.VOCAB
 
 
 def _subclasses(cls):
@@ -38,26 +38,6 @@ def test_image_classifier_refuses_an_unknown_input_type():
         export.ImageClassifierExport(model, ["a", "b"], input_type="jpeg")
 
 
-def _image_module(input_type):
-    keras.utils.set_random_seed(0)
-    model = build_cnn((8, 8, 3), 2, filters=(2,), kernel_size=3, dense_units=4)
-    return export.ImageClassifierExport(model, ["cat", "dog"], input_type=input_type)
-
-
-def _text_module():
-    keras.utils.set_random_seed(0)
-    vectorizer = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=6)
-    vectorizer.adapt(["a good movie", "a bad film"])
-    model = build_transformer(20, 6, 2, embed_dim=8, num_heads=2, ff_dim=8, num_layers=1)
-    return export.TextClassifierExport(model, vectorizer, ["neg", "pos"])
-
-
-def _generator_module():
-    keras.utils.set_random_seed(0)
-    model = build_lstm_generator(len(VOCAB), embed_dim=4, lstm_units=(8,))
-    return export.TextGeneratorExport(model, VOCAB, example_chars=3)
-
-
 def _image_request(tmp_path):
     path = tmp_path / "one.png"
     path.write_bytes(tf.io.encode_png(np.zeros((5, 7, 3), np.uint8)).numpy())
@@ -73,10 +53,10 @@ REQUESTS = {
 
 
 @pytest.mark.parametrize("make, kind", [
-    (lambda: _image_module("pixels"), "image"),
-    (lambda: _image_module("bytes"), "image_bytes"),
-    (_text_module, "text_classifier"),
-    (_generator_module, "generator"),
+    (lambda: export_helpers.image_module("pixels"), "image"),
+    (lambda: export_helpers.image_module("bytes"), "image_bytes"),
+    (export_helpers.text_module, "text_classifier"),
+    (export_helpers.generator_module, "generator"),
 ])
 def test_kind_round_trips_and_is_found_from_card_or_signature(make, kind, tmp_path):
     module = make()
@@ -102,7 +82,7 @@ def test_kind_round_trips_and_is_found_from_card_or_signature(make, kind, tmp_pa
 
 
 def test_a_full_precision_generator_compares_whole_texts():
-    module = _generator_module()
+    module = export_helpers.generator_module()
     example = module.example()
     module.expected(example)
     assert module.prefixes(example) is None
