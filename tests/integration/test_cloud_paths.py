@@ -252,9 +252,9 @@ def test_a_worker_scratch_folder_stays_in_the_bucket(monkeypatch):
 
 def test_a_local_publish_is_unchanged_no_marker(tmp_path):
     from modelzoo.export import base
-    from modelzoo.export.base_test import _image_module
+    from tests.export_helpers import image_module
 
-    path = base.publish(_image_module("pixels"), base.Target(str(tmp_path), "m"))
+    path = base.publish(image_module("pixels"), base.Target(str(tmp_path), "m"))
     assert path == str(tmp_path / "m" / "1")
     assert not os.path.exists(os.path.join(path, MARKER))
     assert storage.list_versions(str(tmp_path / "m")) == [1]
