@@ -671,7 +671,7 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     for row in rows:
         assert set(row) >= {"section", "contender", "metric", "value", "ratio", "target", "met",
                             "ratio_min", "ratio_max", "value_min", "value_max", "rounds"}
-        assert row["rounds"] == 2
+        assert row["rounds"] == 2, row
         if row["ratio"] is not None:
             assert row["ratio_min"] <= row["ratio"] <= row["ratio_max"]
             # A round can lack a ratio (a tiny run that missed a target in it).
