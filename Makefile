@@ -104,6 +104,18 @@ bench-long: venv
 	$(BIN)/python benchmarks/run.py --data_dir=$(REAL_DATA_DIR) --sections=gpt_long \
 	  --rounds=$(BENCH_ROUNDS) --out=$(BENCH_LONG_OUT) $(BENCH_ARGS)
 
+# Recipe commands from command to exit (mnist_mlp, imdb_transformer,
+# shakespeare_gpt --epochs=2) beside their training time and fixed costs,
+# one round by default (~8 minutes on 2 cores).
+BENCH_E2E_OUT ?= benchmarks/results/e2e
+BENCH_E2E_ROUNDS ?= 1
+.PHONY: bench-e2e
+bench-e2e: venv
+	$(BIN)/modelzoo data import-imdb --src $(SHARED_DATA)/imdb_reviews/aclImdb_labelled.tar.gz \
+	  --data_dir $(REAL_DATA_DIR)
+	$(BIN)/python benchmarks/run.py --data_dir=$(REAL_DATA_DIR) --sections=e2e \
+	  --rounds=$(BENCH_E2E_ROUNDS) --out=$(BENCH_E2E_OUT) $(BENCH_ARGS)
+
 # Every recipe at its defaults on its real dataset: Fashion-MNIST
 # from Debian, the rest from $(SHARED_DATA). MNIST and Tiny Shakespeare are
 # prepared by TFDS's own builders from their original downloads (--manual_dir).

@@ -20,6 +20,8 @@ contender inherits another's graphs, caches or thread pools):
     serving      SavedModel p50/p99 latency at batch 1 and throughput at batch 256
     gpt_long     not in 'all' (~7 min a round): the gpt pair trained for 600 s each,
                  held-out loss at 100, 300 and 600 s (`make bench-long`)
+    e2e          not in 'all' (~8 min a round): recipe commands timed from command to
+                 exit beside their training time, and where the rest goes (`make bench-e2e`)
 
 Every section runs --rounds times (default 3), round after round: round r
 runs every chosen section once, each with baseline and contender back to back
@@ -52,7 +54,7 @@ from benchmarks import common, report  # noqa: E402 - needs ROOT on sys.path
 
 SECTIONS = ("mlp", "cnn", "transformer", "lstm", "gpt", "serving")
 # Long measurements, run only when named (`make bench-long`).
-EXTRA_SECTIONS = ("gpt_long",)
+EXTRA_SECTIONS = ("gpt_long", "e2e")
 ALIASES = {"all": SECTIONS, "text": ("transformer", "lstm", "gpt")}
 
 

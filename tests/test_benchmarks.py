@@ -526,7 +526,8 @@ def test_report_gpt_rows_and_plot(tmp_path):
     tta = [r for r in rows if r["metric"] == "time to held-out loss 1.88"]
     # Each modelzoo GPT against the PyTorch run it took turns with.
     assert [r["value"] for r in tta] == [100.0, 50.0, 120.0, None]
-    assert tta[0]["baseline"] and tta[1]["ratio"] == 2.0 and tta[1]["met"] is True
+    # 2× sooner: faster, but short of the 3× target.
+    assert tta[0]["baseline"] and tta[1]["ratio"] == 2.0 and tta[1]["met"] is False
     assert tta[2]["baseline"] and "paired with try 1" in tta[2]["contender"]
     assert tta[3]["met"] is False and "not reached" in tta[3]["note"]
     at_300 = [r for r in rows if r["metric"] == "held-out loss at 300 s"]
@@ -534,7 +535,7 @@ def test_report_gpt_rows_and_plot(tmp_path):
     assert at_300[3]["ratio"] == pytest.approx(0.9)
     rates = [r for r in rows if r["metric"] == "training chars/s"]
     assert rates[1]["ratio"] == 2.0 and rates[3]["ratio"] == pytest.approx(10 / 12, rel=1e-3)
-    assert "modelzoo reaches 1.88 faster than the baseline (aim 2×)" in open(paths["markdown"]).read()
+    assert "modelzoo reaches 1.88 ≥ 3× sooner than the baseline" in open(paths["markdown"]).read()
     assert open(paths["gpt_png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
@@ -691,7 +692,7 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     assert (out / "accuracy_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "gpt_loss_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     gpt_tta = [r for r in rows if r["section"] == "gpt" and r["metric"].startswith("time to")]
-    assert any(r["target"] and "1.88 faster" in r["target"] for r in gpt_tta)
+    assert any(r["target"] and "1.88 ≥ 3× sooner" in r["target"] for r in gpt_tta)
 
 
 def test_gpt_generation_profile_times_the_signatures_in_paired_rounds(tmp_path):
@@ -719,3 +720,34 @@ def test_gpt_generation_profile_times_the_signatures_in_paired_rounds(tmp_path):
     assert rows["serving_default"]["kernels"] > 4 * 40
     table = gpt_generation_profile.markdown(results)
     assert table.count("\n| ") == 1 + len(rows) and "× baseline" in table
+
+
+def test_e2e_breakdown_and_rows():
+    from benchmarks.sections import e2e
+
+    summary = {"metrics": {"accuracy": 0.88}, "wall_time_s": 50.0, "train_time_s": 30.0,
+               "epochs_run": 3, "epoch_seconds": [14.0, 8.0, 8.0],
+               "phase_seconds": {"set_up": 1.0, "load_data": 6.0, "build": 0.5,
+                                 "fit_and_evaluate": 34.0, "task_evaluate": 0.0,
+                                 "export_and_verify": 7.0, "export_metrics": 1.5,
+                                 "preset": 0.0}}
+    r = e2e.breakdown(summary, wall=60.0, metric="accuracy", command="recipes/x.py")
+    fixed = r["fixed_seconds"]
+    assert fixed["process_start_up"] == 10.0  # 60 s to exit, 50 s inside the recipe
+    assert fixed["evaluation_and_fit_overhead"] == 4.0 and fixed["first_epoch_excess"] == 6.0
+    assert "fit_and_evaluate" not in fixed and fixed["export_and_verify"] == 7.0
+    wall, train = report.e2e_rows({"x": r})
+    assert wall["value"] == 60.0 and train["value"] == 30.0
+    assert "50 % of the wall time" in wall["note"] and "process start up 10.0 s" in wall["note"]
+    assert wall["note"].index("process start up") < wall["note"].index("export and verify")
+    assert report.e2e_rows({"y": {"error": "boom"}})[0]["metric"] == "error"
+
+
+def test_trainer_reports_its_phases(tmp_path):
+    from modelzoo import trainer
+
+    clock = trainer.PhaseClock()
+    time.sleep(0.01)
+    clock.lap("a")
+    clock.lap("b")
+    assert list(clock.seconds) == ["a", "b"] and clock.seconds["a"] >= 0.01
