@@ -39,7 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from benchmarks.report import fmt_met, fmt_value  # noqa: E402 - needs ROOT on sys.path
+from benchmarks.report import fmt_cells, fmt_met  # noqa: E402 - needs ROOT on sys.path
 
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 BLOCK = re.compile(r"(<!-- figures:([a-z-]+) -->\n)(.*?)(<!-- /figures -->)", re.S)
@@ -290,9 +290,14 @@ def bench_headlines(runs):
         if not row.get("target") or row.get("ratio") is None:
             continue
         found = ratio_spread(row["section"], row["contender"], row["metric"], runs)
+        spread = spread_text(found)
+        if row.get("rounds", 1) > 1 and row.get("ratio_min") is not None:
+            # The run's own paired rounds first: the spread that run measured.
+            spread = (f"{row['ratio_min']:.2f}–{row['ratio_max']:.2f}× over this run's "
+                      f"{row['rounds']} rounds; saved runs: {spread}")
         lines.append(f"| {row['section']} | {row['contender']} | {row['metric']} | "
-                     f"{_median_ratio(row)} | {spread_text(found)} | "
-                     f"{row['target']} | {fmt_met(row['met'])} |")
+                     f"{_median_ratio(row)} | {spread} | "
+                     f"{row['target']} | {fmt_met(row['met'], row.get('met_rounds'))} |")
     return "\n".join(lines)
 
 
@@ -311,14 +316,10 @@ def bench_table(data):
         "|---|---|---|---|---|---|---|",
     ]
     for row in data["rows"]:
-        value = fmt_value(row["value"], row["unit"])
-        if row["note"]:
-            value += f" ({row['note']})"
-        ratio = "baseline" if row["baseline"] else (
-            "—" if row["ratio"] is None else f"{row['ratio']:.2f}×")
+        value, ratio = fmt_cells(row)
+        met = fmt_met(row["met"], row.get("met_rounds")) if row["target"] else ""
         lines.append(f"| {row['section']} | {row['contender']} | {row['metric']} | {value} | "
-                     f"{ratio} | {row['target'] or ''} | "
-                     f"{fmt_met(row['met']) if row['target'] else ''} |")
+                     f"{ratio} | {row['target'] or ''} | {met} |")
     return "\n".join(lines)
 
 

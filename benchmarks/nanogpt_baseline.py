@@ -166,7 +166,8 @@ def warm_up():
 
 
 def train(data, budget_s, eval_every_s, seed=0, threads=2, max_steps=None,
-          log=print, baton=None, **overrides):
+          log=print, baton=None, stop_at_target=False, loss_at_s=common.GPT_LOSS_AT_S,
+          **overrides):
     """Trains for `budget_s` seconds of training time; returns a `LossClock` summary.
 
     Args:
@@ -176,6 +177,8 @@ def train(data, budget_s, eval_every_s, seed=0, threads=2, max_steps=None,
         eval_every_s: float. Training seconds between held-out evaluations.
         max_steps: int or None. Also stop after this many steps.
         baton: a `common.Baton` to take turns with the other contender.
+        stop_at_target: bool. Stop at the first check at or below the target loss.
+        loss_at_s: the training seconds whose losses the summary reports.
         **overrides: entries of `CONFIG` to change.
     """
     import torch
@@ -201,7 +204,8 @@ def train(data, budget_s, eval_every_s, seed=0, threads=2, max_steps=None,
     def evaluate():
         return heldout_loss(model, heldout_x, heldout_y)
 
-    clock = common.LossClock(budget_s, eval_every_s, chars_per_step=batch * block, baton=baton)
+    clock = common.LossClock(budget_s, eval_every_s, chars_per_step=batch * block, baton=baton,
+                             stop_at_target=stop_at_target, loss_at_s=loss_at_s)
     clock.start()
     step = 0
     while not clock.done() and (max_steps is None or step < max_steps):

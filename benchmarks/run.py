@@ -14,10 +14,19 @@ contender inherits another's graphs, caches or thread pools):
     transformer  training examples/s vs keras-io text_classification_with_transformer
     lstm         training chars/s vs keras-io lstm_character_level_text_generation,
                  and in-graph generation vs a model.predict-per-character loop
-    gpt          modelzoo's GPT recipe vs a nanoGPT-style PyTorch GPT, same training
-                 time each; time to held-out loss 1.88, loss at 100 s and 300 s,
-                 training chars/s (PyTorch in its own process)
+    gpt          modelzoo's GPT recipe vs a nanoGPT-style PyTorch GPT, taking turns,
+                 each stopped at held-out loss 1.88: time to 1.88, training chars/s
+                 (PyTorch in its own process)
     serving      SavedModel p50/p99 latency at batch 1 and throughput at batch 256
+    gpt_long     not in 'all' (~7 min a round): the gpt pair trained for 600 s each,
+                 held-out loss at 100, 300 and 600 s (`make bench-long`)
+    e2e          not in 'all' (~8 min a round): recipe commands timed from command to
+                 exit beside their training time, and where the rest goes (`make bench-e2e`)
+
+Every section runs --rounds times (default 3), round after round: round r
+runs every chosen section once, each with baseline and contender back to back
+and seed --seed + r. Each table row is the median over the rounds with its
+min and max (report.aggregate_rows).
 
 Writes <out>/results.json, <out>/results.md, <out>/accuracy_vs_time.png and
 <out>/gpt_loss_vs_time.png. Timings are only measured and reported, never
@@ -44,6 +53,8 @@ if ROOT not in sys.path:
 from benchmarks import common, report  # noqa: E402 - needs ROOT on sys.path
 
 SECTIONS = ("mlp", "cnn", "transformer", "lstm", "gpt", "serving")
+# Long measurements, run only when named (`make bench-long`).
+EXTRA_SECTIONS = ("gpt_long", "e2e")
 ALIASES = {"all": SECTIONS, "text": ("transformer", "lstm", "gpt")}
 
 
@@ -68,7 +79,11 @@ def parse_args(argv=None):
     parser.add_argument("--tiny", action="store_true",
                         help="a quick smoke run: a few hundred examples, 2 epochs, few timing "
                              "calls; the figures mean nothing")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every contender")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of every contender in the first round (round r: seed + r)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="paired rounds: every section runs this many times, each row is "
+                             "the median with min and max (default: %(default)s)")
     for name in RECIPE_ARGS:
         recipe = {"mlp": "mnist_mlp", "cnn": "mnist_cnn", "transformer": "imdb_transformer",
                   "lstm": "shakespeare_lstm", "gpt": "shakespeare_gpt"}[name]
@@ -81,8 +96,11 @@ def parse_args(argv=None):
                         help="train both CNNs for all their epochs instead of stopping "
                              "each at 91 %% test accuracy")
     parser.add_argument("--gpt_budget", type=float, default=None,
-                        help="training seconds of each GPT contender (default: 300, "
-                             "--tiny: 3)")
+                        help="the gpt section's cap on each GPT's training seconds; each "
+                             "stops at held-out 1.88 (default: 300, --tiny: 3)")
+    parser.add_argument("--gpt_long_budget", type=float, default=None,
+                        help="training seconds of each GPT in the gpt_long section "
+                             "(default: 600, --tiny: 4)")
     parser.add_argument("--gpt_try", action="append", default=[],
                         help="one more modelzoo GPT contender in the gpt section: flags on "
                              "top of --gpt_args, e.g. '--batch_size=32 --learning_rate=2e-3' "
@@ -91,7 +109,10 @@ def parse_args(argv=None):
     parser.add_argument("--worker_in", help=argparse.SUPPRESS)
     parser.add_argument("--worker_out", help=argparse.SUPPRESS)
     parser.add_argument("--worker_baton", help=argparse.SUPPRESS)
+    parser.add_argument("--worker_gpt_long", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     try:
         args.section_list = expand_sections(args.sections)
     except ValueError as e:
@@ -101,6 +122,9 @@ def parse_args(argv=None):
         args.scale = common.dataclasses.replace(args.scale, cnn_stop_at_target=False)
     if args.gpt_budget is not None:
         args.scale = common.dataclasses.replace(args.scale, gpt_budget_s=args.gpt_budget)
+    if args.gpt_long_budget is not None:
+        args.scale = common.dataclasses.replace(args.scale,
+                                                gpt_long_budget_s=args.gpt_long_budget)
     for name in RECIPE_ARGS:
         setattr(args, f"{name}_args", shlex.split(getattr(args, f"{name}_args")))
     return args
@@ -111,19 +135,20 @@ def expand_sections(text):
     for name in (s.strip() for s in text.split(",") if s.strip()):
         names = ALIASES.get(name, (name,))
         for n in names:
-            if n not in SECTIONS:
-                raise ValueError(f"--sections: unknown section {n!r}; use {', '.join(SECTIONS)}")
+            if n not in SECTIONS + EXTRA_SECTIONS:
+                raise ValueError(f"--sections: unknown section {n!r}; use "
+                                 f"{', '.join(SECTIONS + EXTRA_SECTIONS)}")
             if n not in chosen:
                 chosen.append(n)
     if not chosen:
         raise ValueError("--sections is empty")
-    return [n for n in SECTIONS if n in chosen]
+    return [n for n in SECTIONS + EXTRA_SECTIONS if n in chosen]
 
 
 def config_record(args):
     return {
         "data_dir": args.data_dir, "sections": args.section_list, "tiny": args.tiny,
-        "seed": args.seed, "scale": common.dataclasses.asdict(args.scale),
+        "seed": args.seed, "rounds": args.rounds, "scale": common.dataclasses.asdict(args.scale),
         "recipe_args": {n: getattr(args, f"{n}_args") for n in RECIPE_ARGS},
         "gpt_tries": args.gpt_try,
         "torch_momentum": args.torch_momentum, "command": " ".join(sys.argv),
@@ -157,10 +182,12 @@ def worker_main(args):
                 parent = os.getppid()
                 baton = common.Baton(args.worker_baton, "baseline", "modelzoo", first="baseline",
                                      other_alive=lambda: os.getppid() == parent)
+            mode = common.gpt_mode(args.scale, args.worker_gpt_long)
             result = nanogpt_baseline.train(
-                data, budget_s=args.scale.gpt_budget_s,
+                data, budget_s=mode["budget_s"],
                 eval_every_s=args.scale.gpt_eval_every_s, seed=args.seed,
                 log=lambda m: print(m, file=sys.stderr, flush=True), baton=baton,
+                stop_at_target=mode["stop_at_target"], loss_at_s=mode["loss_at_s"],
             )
         else:
             from benchmarks import sections
@@ -180,7 +207,10 @@ def worker_main(args):
 
 
 def run_section(name, argv):
-    """Runs section `name` in a fresh process; returns its result dict."""
+    """Runs section `name` in a fresh process; returns its result dict.
+
+    `argv` ends with the round's `--seed`, which overrides an earlier one.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         out_path = os.path.join(tmp, "result.json")
         env = dict(os.environ)
@@ -214,19 +244,29 @@ def main(argv=None):
         "sections": {},
     }
     start = time.perf_counter()
-    for name in args.section_list:
-        print(f"== {name} ==", file=sys.stderr, flush=True)
-        results["sections"][name] = run_section(name, argv)
-        # Keep what is done if a later section takes the machine down.
-        report.write_json(results, os.path.join(args.out, "results.json"))
+    # Round after round rather than section after section: a slow stretch of
+    # the shared host then hits one round of every section, not every round
+    # of one, and the median over rounds filters it out.
+    results["rounds"] = []
+    for r in range(args.rounds):
+        this_round = {}
+        results["rounds"].append(this_round)
+        for name in args.section_list:
+            print(f"== {name}, round {r + 1} of {args.rounds} ==", file=sys.stderr, flush=True)
+            this_round[name] = run_section(name, [*argv, f"--seed={args.seed + r}"])
+            this_round[name]["run"].update(round=r + 1, seed=args.seed + r)
+            # Keep what is done if a later section takes the machine down.
+            report.write_json(results, os.path.join(args.out, "results.json"))
+    # The first round's full records feed the plots; the table aggregates all.
+    results["sections"] = results["rounds"][0]
     results["load_average_end"] = common.load_average()
     results["wall_s"] = round(time.perf_counter() - start, 2)
     paths = report.write_all(results, args.out)
     print(paths["markdown_text"])
-    failed = [n for n, r in results["sections"].items() if "error" in r]
+    failed = sorted({n for rnd in results["rounds"] for n, res in rnd.items() if "error" in res})
     for name in failed:
-        print(f"run.py: error: section {name}: {results['sections'][name]['error']}",
-              file=sys.stderr)
+        errors = [rnd[name]["error"] for rnd in results["rounds"] if "error" in rnd[name]]
+        print(f"run.py: error: section {name}: {errors[0]}", file=sys.stderr)
     return 1 if failed else 0
 
 

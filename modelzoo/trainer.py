@@ -164,6 +164,8 @@ def _run(config, datasets_override, strategy_override):
     from modelzoo.tasks.base import task_for
 
     start = time.time()
+    # Where the run's fixed cost goes: seconds per phase, in the summary.
+    phases = PhaseClock()
     config = config.checked()
     task = task_for(config)
     task.check()
@@ -174,7 +176,9 @@ def _run(config, datasets_override, strategy_override):
     set_up(config.training)
     strategy = make_strategy(config.training, strategy_override)
     task.check_target()
+    phases.lap("set_up")
     data = task.load(datasets_override)
+    phases.lap("load_data")
     if config.training.seed is not None:
         # Preparing a dataset (TFDS's builder, a first run) draws from the global
         # generators; seeding again makes the weights the same whether or not it ran.
@@ -184,18 +188,39 @@ def _run(config, datasets_override, strategy_override):
         if data.initialize is not None:
             data.initialize(model)
         compile_model(model, **compile_args(config, count(data.train)))
+    phases.lap("build")
     metrics, throughput, extras = task.fit(model, data, strategy)
+    phases.lap("fit_and_evaluate")
     metrics = task.evaluate(model, data, metrics)
+    phases.lap("task_evaluate")
     card = dict(model=built, metrics={k: float(v) for k, v in metrics.items()},
                 dataset=task.dataset_facts(), config=config.as_dict(), flags=config.flat())
     artifact = task.publish(strategy, model, data, card)
+    phases.lap("export_and_verify")
     summary = summarize(config, built["name"], metrics, artifact, start, throughput,
                         unit=task.unit, **extras)
     summary.update(task.report(artifact, data))
+    phases.lap("export_metrics")
     if artifact is not None and summary.get("preset_path") is None:
         # A task that writes its own preset (masked_lm) has reported it.
         summary["preset_path"] = write_preset(task, model, data, card, artifact)
+    phases.lap("preset")
+    summary["phase_seconds"] = phases.seconds
+    summary["wall_time_s"] = round(time.time() - start, 2)
     return summary
+
+
+class PhaseClock:
+    """Seconds between successive `lap(name)` calls, by name (in `seconds`)."""
+
+    def __init__(self):
+        self.seconds = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name):
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._last, 3)
+        self._last = now
 
 
 def write_preset(task, model, data, card, export_path):
@@ -245,6 +270,8 @@ def summarize(config, model_name, metrics, export_path, start, throughput=None,
     if throughput is not None:
         summary["epochs_run"] = len(throughput.epoch_seconds)
         summary["train_time_s"] = round(sum(throughput.epoch_seconds), 2)
+        # The first epoch's excess over the others is its tracing.
+        summary["epoch_seconds"] = [round(t, 2) for t in throughput.epoch_seconds]
     if throughput is not None and throughput.examples_per_second():
         summary[f"train_{unit}_per_s"] = round(throughput.examples_per_second(), 1)
     summary.update(extra)

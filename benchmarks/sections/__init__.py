@@ -7,7 +7,8 @@ and times the peer first, then modelzoo. `shared.py` holds what they share
 statistics code is `benchmarks/common.py`.
 """
 
-from benchmarks.sections.gpt import gpt_section
+from benchmarks.sections.e2e import e2e_section
+from benchmarks.sections.gpt import gpt_long_section, gpt_section
 from benchmarks.sections.image import cnn_section, mlp_section
 from benchmarks.sections.serving import serving_section
 from benchmarks.sections.shared import (  # noqa: F401 - the probes' and tune's entry points
@@ -30,4 +31,6 @@ SECTIONS = {
     "lstm": lstm_section,
     "gpt": gpt_section,
     "serving": serving_section,
+    "gpt_long": gpt_long_section,
+    "e2e": e2e_section,
 }

@@ -62,7 +62,8 @@ class LossClockCallback(keras.callbacks.Callback):
 
 
 
-def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label, baton=None):
+def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label, baton=None,
+                 mode=None):
     """Trains `recipes/shakespeare_gpt.py`'s model for the section's time budget.
 
     The recipe's own pieces as its task uses them: `char_sequences` on the
@@ -87,8 +88,10 @@ def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label, baton=
         model = trainer.build_model(model_name, vocab_size=len(vocabulary), **model_kwargs)
         compile_model(model, **trainer.compile_args(flag_values.config, steps_per_epoch))
     evaluate = keras_heldout_loss(model, *heldout)
-    clock = common.LossClock(cfg.scale.gpt_budget_s, cfg.scale.gpt_eval_every_s,
-                             chars_per_step=batch * seq, baton=baton)
+    mode = mode or common.gpt_mode(cfg.scale)
+    clock = common.LossClock(mode["budget_s"], cfg.scale.gpt_eval_every_s,
+                             chars_per_step=batch * seq, baton=baton,
+                             stop_at_target=mode["stop_at_target"], loss_at_s=mode["loss_at_s"])
     callback = LossClockCallback(clock, evaluate, label)
     clock.start()
     model.fit(train_ds, epochs=flag_values.epochs, callbacks=[callback], verbose=0)
@@ -107,8 +110,16 @@ def modelzoo_gpt(cfg, extra_args, train_text, vocabulary, heldout, label, baton=
     return result
 
 
-def gpt_section(cfg):
-    """modelzoo's GPT recipe vs a nanoGPT-style PyTorch GPT, same training time each.
+def gpt_long_section(cfg):
+    """The same pair trained for `gpt_long_budget_s` (600 s) each: the loss at 100/300/600 s."""
+    return gpt_section(cfg, long=True)
+
+
+def gpt_section(cfg, long=False):
+    """modelzoo's GPT recipe vs a nanoGPT-style PyTorch GPT, each stopped at 1.88.
+
+    With `long`, both train for the whole long budget instead, scored on
+    every held-out window (`common.gpt_mode`).
 
     Both train on the characters of the `tiny_shakespeare` train split and
     are scored, off the clock, every `gpt_eval_every_s` training seconds on
@@ -121,10 +132,13 @@ def gpt_section(cfg):
     train_text, test_text = corpus_text(cfg, "train"), corpus_text(cfg, "test")
     vocabulary = char_vocabulary(train_text)
     block = 64  # nanoGPT's context; the held-out windows are the same for every contender
-    heldout = common.heldout_windows_lm(common.encode(test_text, vocabulary), block)
+    mode = common.gpt_mode(cfg.scale, long)
+    all_windows = common.heldout_windows_lm(common.encode(test_text, vocabulary), block)
+    heldout = common.spread_subset(*all_windows, mode["heldout_windows"])
     data_seconds = time.perf_counter() - start
     log(f"[gpt] {len(train_text):,} train chars, {len(heldout[0])} held-out windows of "
-        f"{block}, vocabulary {len(vocabulary)}, budget {cfg.scale.gpt_budget_s:.0f}s each")
+        f"{block}, vocabulary {len(vocabulary)}, budget {mode['budget_s']:.0f}s each"
+        + (", each stopped at the target" if mode["stop_at_target"] else ""))
     contenders = {}
     with tempfile.TemporaryDirectory() as tmp:
         data_path = os.path.join(tmp, "data.npz")
@@ -139,14 +153,16 @@ def gpt_section(cfg):
         ]
         for suffix, extra, label in pairs:
             baton_dir = tempfile.mkdtemp(dir=tmp)
-            worker = start_torch_worker(cfg, data_path, "torch_gpt", "[gpt]", tmp, baton_dir)
+            worker = start_torch_worker(cfg, data_path, "torch_gpt", "[gpt]", tmp, baton_dir,
+                                        extra=["--worker_gpt_long"] if long else [])
             baton = None
             if not isinstance(worker, dict):
                 process = worker.process
                 baton = common.Baton(baton_dir, "modelzoo", "baseline", first="baseline",
                                      other_alive=lambda p=process: p.poll() is None)
             try:
-                mz = modelzoo_gpt(cfg, extra, train_text, vocabulary, heldout, label, baton)
+                mz = modelzoo_gpt(cfg, extra, train_text, vocabulary, heldout, label, baton,
+                                  mode)
             except BaseException:
                 if baton:
                     worker.process.kill()
@@ -158,6 +174,7 @@ def gpt_section(cfg):
     contenders["data"] = {
         "train_chars": len(train_text), "test_chars": len(test_text),
         "vocabulary_size": len(vocabulary), "heldout_windows": len(heldout[0]),
+        "heldout_windows_in_split": len(all_windows[0]), "mode": jsonable(mode),
         "heldout_window_chars": block, "heldout_split": "test",
         "data_load_seconds": round(data_seconds, 3),
     }

@@ -118,7 +118,7 @@ def run_torch_worker(cfg, arrays, worker="torch_cnn", label="[cnn]"):
         return worker if isinstance(worker, dict) else worker()
 
 
-def start_torch_worker(cfg, data_path, worker, label, tmp, baton_dir=None):
+def start_torch_worker(cfg, data_path, worker, label, tmp, baton_dir=None, extra=()):
     """Starts a PyTorch worker; returns a function that waits for its result.
 
     Or the result itself (a dict saying why) when torch is not installed.
@@ -135,6 +135,7 @@ def start_torch_worker(cfg, data_path, worker, label, tmp, baton_dir=None):
         f"--worker={worker}", f"--worker_in={data_path}", f"--worker_out={out_path}",
         f"--seed={cfg.seed}", f"--torch_momentum={cfg.torch_momentum}",
         f"--gpt_budget={cfg.scale.gpt_budget_s}",
+        f"--gpt_long_budget={cfg.scale.gpt_long_budget_s}", *extra,
         *([f"--worker_baton={baton_dir}"] if baton_dir else []),
         *(["--tiny"] if cfg.tiny else []), *(["--cnn_full"] if cfg.cnn_full else []),
     ]
