@@ -585,20 +585,48 @@ def data_dir(tmp_path_factory):
     return tfds_dir
 
 
+def tiny_run(data_dir, out, *args):
+    """`benchmarks/run.py --tiny` as `make bench` runs it; returns results.json."""
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--tiny",
+         f"--data_dir={data_dir}", f"--out={out}", *args],
+        capture_output=True, text=True, timeout=400,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "results.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_tiny_rounds_are_paired_seeded_and_summarised(data_dir, tmp_path):
+    # Rounds on the cheapest section; every section's own output is the test below's.
+    results = tiny_run(data_dir, tmp_path / "results", "--rounds=2", "--sections=mlp")
+    assert results["config"]["rounds"] == 2 and list(results["sections"]) == ["mlp"]
+    assert len(results["rounds"]) == 2 and results["rounds"][0] == results["sections"]
+    for r, sections in enumerate(results["rounds"], 1):
+        assert list(sections) == ["mlp"] and sections["mlp"]["run"]["round"] == r
+    # Round r trains with seed + r - 1.
+    assert [rnd["mlp"]["run"]["seed"] for rnd in results["rounds"]] == [0, 1]
+    assert len(results["round_rows"]) == 2
+    for row in results["rows"]:
+        assert set(row) >= {"ratio_min", "ratio_max", "value_min", "value_max", "rounds"}
+        assert row["rounds"] == 2, row
+        if row["ratio"] is not None:
+            assert row["ratio_min"] <= row["ratio"] <= row["ratio_max"]
+            # A round can lack a ratio (a tiny run that missed a target in it).
+            assert 1 <= len([r for r in row["ratio_rounds"] if r is not None]) <= 2
+    text = (tmp_path / "results" / "results.md").read_text()
+    assert "Rounds: 2 paired rounds" in text and "round 2, 1. MLP" in text
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_tiny_run_writes_every_output(data_dir, tmp_path):
     out = tmp_path / "results"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--tiny", "--rounds=2",
-         f"--data_dir={data_dir}", f"--out={out}",
-         "--gpt_args=--embed_dim=16 --num_heads=2 --ff_dim=32 --num_layers=1",
-         "--gpt_try=--batch_size=4 --steps_per_execution=2"],
-        capture_output=True, text=True, timeout=400, env=env,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads((out / "results.json").read_text())
+    results = tiny_run(data_dir, out, "--rounds=1",
+                       "--gpt_args=--embed_dim=16 --num_heads=2 --ff_dim=32 --num_layers=1",
+                       "--gpt_try=--batch_size=4 --steps_per_execution=2")
 
     machine = results["machine"]
     assert machine["cores"] >= 1 and machine["cpu_model"]
@@ -606,14 +634,9 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     assert machine["date"]
     for key in ("load_average_start", "load_average_end"):
         assert len(results[key]) == 3
-    assert results["config"]["tiny"] is True and results["config"]["rounds"] == 2
+    assert results["config"]["tiny"] is True and results["config"]["rounds"] == 1
     assert list(results["sections"]) == list(SECTIONS)
-    assert len(results["rounds"]) == 2 and results["rounds"][0] == results["sections"]
-    for r, sections in enumerate(results["rounds"], 1):
-        assert list(sections) == list(SECTIONS)
-        assert all(section["run"]["round"] == r for section in sections.values())
-    # Round r trains with seed + r - 1.
-    assert [rnd["cnn"]["run"]["seed"] for rnd in results["rounds"]] == [0, 1]
+    assert results["rounds"] == [results["sections"]]
     for name, section in results["sections"].items():
         assert "error" not in section, (name, section["error"])
         assert len(section["run"]["load_average_start"]) == 3
@@ -668,15 +691,11 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
 
     rows = results["rows"]
     assert {r["section"] for r in rows} == set(SECTIONS)
-    assert len(results["round_rows"]) == 2
+    assert len(results["round_rows"]) == 1
     for row in rows:
         assert set(row) >= {"section", "contender", "metric", "value", "ratio", "target", "met",
                             "ratio_min", "ratio_max", "value_min", "value_max", "rounds"}
-        assert row["rounds"] == 2, row
-        if row["ratio"] is not None:
-            assert row["ratio_min"] <= row["ratio"] <= row["ratio_max"]
-            # A round can lack a ratio (a tiny run that missed a target in it).
-            assert 1 <= len([r for r in row["ratio_rounds"] if r is not None]) <= 2
+        assert row["rounds"] == 1, row
     assert any(r["target"] == "< 1 ms" for r in rows)
     assert sum(r["metric"].startswith("time to keras-io's best held-out") for r in rows) >= 2
     gpt_rows = [r for r in rows if r["section"] == "lstm"
@@ -688,7 +707,7 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
     text = (out / "results.md").read_text()
     assert "| section | contender | metric | value | ratio vs baseline | target | met? |" in text
     assert "load average" in text and "--tiny run" in text
-    assert "Rounds: 2 paired rounds" in text and "round 2, 2. CNN" in text
+    assert "2. CNN" in text
     assert (out / "accuracy_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "gpt_loss_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     gpt_tta = [r for r in rows if r["section"] == "gpt" and r["metric"].startswith("time to")]
