@@ -5,6 +5,7 @@ files in `assets/` (vocabularies, class names), and attached to the loaded
 model as `model.preprocessor`.
 """
 
+import functools
 import json
 import os
 
@@ -253,9 +254,9 @@ class QaPreprocessor(WordPiecePreprocessor):
         self.windowing = dict(windowing)
         super().__init__(vocabulary, self.windowing["sequence_length"])
 
-    @property
+    @functools.cached_property
     def processor(self):
-        """The `QaProcessor` of the vocabulary and windowing."""
+        """The `QaProcessor` of the vocabulary and windowing (built once)."""
         from modelzoo.text.qa_processor import QaProcessor
 
         return QaProcessor(self.vocabulary, **self.windowing)

@@ -58,7 +58,7 @@ def export_metrics(path, inputs, targets):
     return client_of(path, serve).score(serve, inputs, targets)
 
 
-def test_arrays(test, max_examples=None):
+def split_arrays(test, max_examples=None):
     """`(inputs, labels)` numpy arrays of a supervised raw test split, as evaluated."""
     return pipelines.as_arrays(pipelines.take(test, max_examples))
 

@@ -23,8 +23,10 @@ import os
 import select
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
+import time
 
 _VERIFY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify.py")
 
@@ -111,6 +113,26 @@ def serve(socket_path):
         listener.close()
         if os.path.exists(socket_path):
             os.remove(socket_path)
+
+
+def start(socket_path, env, timeout=120):
+    """Starts a server on `socket_path` with environment `env`; returns its `Popen`
+    once it listens.
+
+    Raises:
+        RuntimeError: it exited, or did not listen within `timeout` seconds.
+    """
+    # -P: this package's folder stays off the server's sys.path, as for verify.py.
+    server = subprocess.Popen([sys.executable, "-P", os.path.abspath(__file__), socket_path],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while not os.path.exists(socket_path):
+        if server.poll() is not None or time.time() > deadline:
+            server.kill()
+            server.wait()
+            raise RuntimeError(f"the check server on {socket_path} did not start")
+        time.sleep(0.1)
+    return server
 
 
 if __name__ == "__main__":

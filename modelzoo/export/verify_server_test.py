@@ -4,15 +4,14 @@ import importlib
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
 import tensorflow as tf
 
+from modelzoo.export import verify_server
+
 publish = importlib.import_module("modelzoo.export.publish")
-SERVER = os.path.join(os.path.dirname(publish.VERIFY_SCRIPT), "verify_server.py")
 
 
 class _Doubler(tf.Module):
@@ -24,11 +23,7 @@ class _Doubler(tf.Module):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     path = os.path.join(str(tmp_path_factory.mktemp("srv")), "s")
-    process = subprocess.Popen([sys.executable, "-P", SERVER, path],
-                               env=publish.verify_environment(os.environ))
-    deadline = time.time() + 120
-    while not os.path.exists(path) and time.time() < deadline:
-        time.sleep(0.1)
+    process = verify_server.start(path, publish.verify_environment(os.environ))
     yield process, path
     process.terminate()
     process.wait(timeout=30)

@@ -63,4 +63,4 @@ class ImageClassification(Task):
 
     def report(self, path, data):
         return {"export_metrics": path and scoring.export_metrics(
-            path, *scoring.test_arrays(data.state["test"], self.config.data.max_eval_examples))}
+            path, *scoring.split_arrays(data.state["test"], self.config.data.max_eval_examples))}
