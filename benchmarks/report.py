@@ -619,18 +619,33 @@ def fmt_cells(row):
     return value, ratio
 
 
+def _run_wall(results, rounds):
+    # A results.json written between sections (an interrupted run) has no
+    # wall_s of its own; its sections' walls are the time it took.
+    if results.get("wall_s") is not None:
+        return results["wall_s"]
+    return sum(res.get("run", {}).get("wall_s", 0) for rnd in rounds for res in rnd.values())
+
+
+def _run_load_end(results, rounds):
+    if results.get("load_average_end") is not None:
+        return results["load_average_end"]
+    runs = [res.get("run", {}) for rnd in rounds for res in rnd.values()]
+    return next((r["load_average_end"] for r in reversed(runs) if r.get("load_average_end")), None)
+
+
 def markdown(results):
     machine = results["machine"]
     rounds = results.get("rounds") or [results["sections"]]
     lines = [
         "# modelzoo benchmarks",
         "",
-        f"- date: {machine['date']}; wall time {results.get('wall_s', 0):.0f} s; "
+        f"- date: {machine['date']}; wall time {_run_wall(results, rounds):.0f} s; "
         f"command: `{results['config']['command'] or 'benchmarks/run.py'}`",
         f"- machine: {machine['cores']} cores, {machine['cpu_model']} "
         f"({', '.join(machine['cpu_flags']) or 'no SIMD flags read'}), no GPU used",
         f"- load average (1/5/15 min) at start {results['load_average_start']}, "
-        f"at end {results.get('load_average_end')}",
+        f"at end {_run_load_end(results, rounds)}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v),
     ]
     if results["config"]["tiny"]:

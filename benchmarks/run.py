@@ -231,6 +231,12 @@ def run_section(name, argv):
     return result
 
 
+def mark_end(results, start):
+    """Records the run's wall time so far and the load average now."""
+    results["load_average_end"] = common.load_average()
+    results["wall_s"] = round(time.perf_counter() - start, 2)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
@@ -255,12 +261,14 @@ def main(argv=None):
             print(f"== {name}, round {r + 1} of {args.rounds} ==", file=sys.stderr, flush=True)
             this_round[name] = run_section(name, [*argv, f"--seed={args.seed + r}"])
             this_round[name]["run"].update(round=r + 1, seed=args.seed + r)
-            # Keep what is done if a later section takes the machine down.
+            # Keep what is done if a later section takes the machine down; the
+            # header fields go in too, as a file re-rendered from this one
+            # otherwise reads "wall time 0 s" and "at end None".
+            mark_end(results, start)
             report.write_json(results, os.path.join(args.out, "results.json"))
     # The first round's full records feed the plots; the table aggregates all.
     results["sections"] = results["rounds"][0]
-    results["load_average_end"] = common.load_average()
-    results["wall_s"] = round(time.perf_counter() - start, 2)
+    mark_end(results, start)
     paths = report.write_all(results, args.out)
     print(paths["markdown_text"])
     failed = sorted({n for rnd in results["rounds"] for n, res in rnd.items() if "error" in res})

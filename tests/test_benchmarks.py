@@ -762,6 +762,27 @@ def test_e2e_breakdown_and_rows():
     assert report.e2e_rows({"y": {"error": "boom"}})[0]["metric"] == "error"
 
 
+def test_header_of_a_results_json_written_between_sections():
+    # run.py writes results.json after every section; one re-rendered from
+    # such a file (no run-level wall_s) once read "wall time 0 s ... at end None".
+    rounds = [{"e2e": {"run": {"wall_s": 252.8, "load_average_start": [1.0, 1.0, 1.0],
+                               "load_average_end": [2.19, 2.86, 3.67]}}}]
+    results = {"machine": common.machine_info(), "load_average_start": [1.0, 1.0, 1.0],
+               "rounds": rounds, "sections": rounds[0], "rows": [],
+               "config": {"command": "benchmarks/run.py", "tiny": False}}
+    text = report.markdown(results)
+    assert "wall time 253 s" in text and "at end [2.19, 2.86, 3.67]" in text
+    results.update(wall_s=300.0, load_average_end=[0.5, 0.5, 0.5])
+    text = report.markdown(results)
+    assert "wall time 300 s" in text and "at end [0.5, 0.5, 0.5]" in text
+
+
+def test_mark_end_records_the_header_fields():
+    results = {}
+    run.mark_end(results, time.perf_counter() - 2.0)
+    assert results["wall_s"] >= 2.0 and len(results["load_average_end"]) == 3
+
+
 def test_trainer_reports_its_phases(tmp_path):
     from modelzoo import trainer
 
