@@ -203,7 +203,9 @@ def mlp_rows(s):
              ratio=_div(base["train_seconds"], mz_tta),
              target=f"≤ 1/10 of quickstart's {base['epochs_run']}-epoch time (≤ {limit:.2f} s)",
              met=mz_tta is not None and mz_tta <= limit,
-             note=mz_note or "ratio: quickstart's full training time / this"),
+             note=mz_note or "; ".join(filter(None, [
+                 "ratio: quickstart's full training time / this",
+                 _bound_note(mz, roof, limit)]))),
         _row(sec, zoo, f"training time, all {mz['epochs_run']} epochs", mz["train_seconds"], "s"),
         _row(sec, zoo, "training examples/s", mz["examples_per_s"], "ex/s",
              ratio=_div(mz["examples_per_s"], base["examples_per_s"]), note=_median(mz)),
@@ -217,6 +219,20 @@ def mlp_rows(s):
              met=(mz["final_accuracy"] or 0) >= common.MLP_TARGET),
     ]
     return rows
+
+
+def _bound_note(contender, roof, limit):
+    """The time to target at 100 % of the roofline (the section's
+    `roofline_bound`) against the target `limit`, the arithmetic shown."""
+    seconds = contender.get("seconds_at_roofline")
+    if seconds is None:
+        return None
+    verdict = ("above the target: out of reach at this recipe's sample efficiency"
+               if seconds > limit else "within the target")
+    return (f"bound at 100 % roofline: {contender['epochs_to_target']} epochs × "
+            f"{contender['examples_per_epoch']:,} ex × "
+            f"{contender['train_flops_per_example']:,} FLOP / {roof['gflops']:.0f} GFLOP/s "
+            f"= {seconds:.2f} s vs target {limit:.2f} s, {verdict}")
 
 
 CNN_SPEED_TARGET = 2.0  # issue #14: modelzoo's training examples/s ≥ 2× PyTorch's

@@ -349,6 +349,43 @@ def test_report_targets_and_skipped_torch(tmp_path):
     assert open(paths["png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def _mlp_section(baseline_seconds, gflops=100.0):
+    """A hand-made mlp section whose modelzoo run first reaches 88 % at epoch 2."""
+    from benchmarks.sections import image
+
+    modelzoo = _image_result(_curve((0.5, 0.86), (0.9, 0.885), (1.3, 0.87)), 0.88)
+    modelzoo.update(target_accuracy=0.88, examples_per_epoch=60_000)
+    modelzoo.update(image.roofline_bound(modelzoo, gflops))
+    return {"roofline": {"gflops": gflops, "shape": "1024x784 @ 784x128 fp32"},
+            "baseline": _image_result(_curve((baseline_seconds, 0.87)), 0.88),
+            "modelzoo": modelzoo}
+
+
+def test_mlp_roofline_bound_is_the_examples_to_target_at_the_roofline():
+    mz = _mlp_section(5.0)["modelzoo"]
+    assert mz["epochs_to_target"] == 2 and mz["examples_to_target"] == 120_000
+    assert mz["seconds_at_roofline"] == round(120_000 * 609_792 / 100e9, 4) == 0.7318
+    from benchmarks.sections import image
+
+    missed = _image_result(_curve((0.5, 0.86)), 0.88)
+    missed.update(target_accuracy=0.88, examples_per_epoch=60_000)
+    assert image.roofline_bound(missed, 100.0) == {
+        "epochs_to_target": None, "examples_to_target": None, "seconds_at_roofline": None}
+
+
+def test_mlp_time_to_target_note_shows_the_bound_against_the_target():
+    def note(baseline_seconds):
+        rows = report.mlp_rows(_mlp_section(baseline_seconds))
+        return next(r for r in rows if r["metric"] == "time to 88 % test accuracy"
+                    and not r["baseline"])["note"]
+
+    assert note(5.0) == (
+        "ratio: quickstart's full training time / this; bound at 100 % roofline: "
+        "2 epochs × 60,000 ex × 609,792 FLOP / 100 GFLOP/s = 0.73 s vs target 0.50 s, "
+        "above the target: out of reach at this recipe's sample efficiency")
+    assert note(10.0).endswith("= 0.73 s vs target 1.00 s, within the target")
+
+
 def test_clock_records_cpu_and_run_queue_wait_per_epoch():
     clock = common.AccuracyClock()
     clock.start()
@@ -648,6 +685,7 @@ def test_tiny_run_writes_every_output(data_dir, tmp_path):
         assert mlp[key]["examples_per_s"] > 0
         assert 0 < mlp[key]["roofline_fraction"]
         assert mlp[key]["train_flops_per_example"] == 3 * 2 * (784 * 128 + 128 * 10)
+        assert {"epochs_to_target", "examples_to_target", "seconds_at_roofline"} <= set(mlp[key])
     cnn = results["sections"]["cnn"]
     if cnn["baseline"].get("skipped"):
         assert cnn["baseline"]["skipped"] == "torch not installed"

@@ -53,8 +53,26 @@ def mlp_section(cfg):
         contender["roofline_examples_per_s"] = round(ceiling, 1)
         rate = contender["examples_per_s"]
         contender["roofline_fraction"] = round(rate / ceiling, 4) if rate else None
+        contender.update(roofline_bound(contender, roof["gflops"]))
     return {"roofline": roof, "baseline": baseline, "modelzoo": modelzoo,
             "dataset": IMAGE_DATASET, "examples": {"train": len(x_train), "test": len(x_test)}}
+
+
+def roofline_bound(contender, gflops):
+    """The least time to the target at this recipe's sample efficiency (issue #26).
+
+    The training examples of the epochs to the first epoch end at or above
+    the target accuracy, times the training FLOPs per example, at 100 % of
+    the measured roofline (`gflops`). None in each field when the target
+    was not reached.
+    """
+    target = contender["target_accuracy"]
+    epochs = next((p["epoch"] for p in contender["curve"]
+                   if p["accuracy"] is not None and p["accuracy"] >= target), None)
+    examples = epochs and epochs * contender["examples_per_epoch"]
+    seconds = examples and examples * contender["train_flops_per_example"] / (gflops * 1e9)
+    return {"epochs_to_target": epochs, "examples_to_target": examples,
+            "seconds_at_roofline": seconds and round(seconds, 4)}
 
 
 # --- 2. CNN ------------------------------------------------------------------
