@@ -193,10 +193,8 @@ class AccuracyClock:
 
     def time_to_target(self):
         """Training seconds at the first epoch end at or above the target."""
-        for point in self.curve:
-            if point["accuracy"] is not None and point["accuracy"] >= self.target:
-                return point["train_seconds"]
-        return None
+        point = first_at_target(self.curve, self.target)
+        return point and point["train_seconds"]
 
     def train_seconds(self):
         return self.curve[-1]["train_seconds"] if self.curve else None
@@ -404,6 +402,11 @@ class Baton:
     def finish(self):
         self._write(f"done_{self.me}")
         self._write("turn", self.other)
+
+
+def first_at_target(curve, target):
+    """The first point of `curve` whose accuracy is at or above `target`, else None."""
+    return next((p for p in curve if p["accuracy"] is not None and p["accuracy"] >= target), None)
 
 
 def time_to_loss(curve, target):

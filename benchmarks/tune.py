@@ -89,8 +89,7 @@ def table(recipe, rows):
     for r in rows:
         s = r["settings"]
         tta = r["time_to_target_s"]
-        epoch = next((p["epoch"] for p in r["curve"]
-                      if p["accuracy"] is not None and p["accuracy"] >= target), None)
+        epoch = (common.first_at_target(r["curve"], target) or {}).get("epoch")
         shown = f"{tta:.2f} s (ep {epoch})" if tta is not None else "not reached"
         final = f"{r['final_accuracy']:.4f}"
         if s.get("stop_at_target") and len(r["curve"]) < s["epochs"]:

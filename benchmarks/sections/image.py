@@ -66,9 +66,8 @@ def roofline_bound(contender, gflops):
     the measured roofline (`gflops`). None in each field when the target
     was not reached.
     """
-    target = contender["target_accuracy"]
-    epochs = next((p["epoch"] for p in contender["curve"]
-                   if p["accuracy"] is not None and p["accuracy"] >= target), None)
+    epochs = (common.first_at_target(contender["curve"], contender["target_accuracy"])
+              or {}).get("epoch")
     examples = epochs and epochs * contender["examples_per_epoch"]
     seconds = examples and examples * contender["train_flops_per_example"] / (gflops * 1e9)
     return {"epochs_to_target": epochs, "examples_to_target": examples,

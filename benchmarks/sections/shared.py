@@ -172,8 +172,8 @@ def next_char_accuracy(model, x, targets, last_position=False):
 
 def time_to(curve, target):
     """Training seconds at the first point at or above `target`, else None."""
-    return next((p["train_seconds"] for p in curve
-                 if p["accuracy"] is not None and p["accuracy"] >= target), None)
+    point = common.first_at_target(curve, target)
+    return point and point["train_seconds"]
 
 
 def fit_timed(model, x, y=None, *, epochs, units_per_epoch, label, batch_size=None,
