@@ -42,7 +42,7 @@ demo: venv fashion-mnist
 # Both cores: pytest-xdist runs the tests in two processes.
 TEST_WORKERS ?= 2
 test: $(BIN)/.test-extra
-	$(BIN)/python -m pytest -q -rs --durations=15 -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -q -rs --durations=40 -n $(TEST_WORKERS) --dist worksteal
 
 test-fast: $(BIN)/.test-extra
 	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist worksteal

@@ -5,29 +5,25 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import modelzoo
 from modelzoo.data.loading import load_splits
+from tests.recipe_helpers import ROOT, SHARED, needs_shared
 
-SHARED = Path("/work/shared/data")
-ROOT = Path(__file__).resolve().parents[2]
 TEST_EXAMPLES = 1000
 SIZES = dict(vocab_size=5000, sequence_length=128, embed_dim=32, num_heads=2, ff_dim=32,
              num_layers=1, batch_size=32, seed=0, download=False,
              max_eval_examples=TEST_EXAMPLES)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs_shared]
 
 
 @pytest.fixture(scope="module")
 def imdb(tmp_path_factory):
     archive = SHARED / "imdb_reviews" / "aclImdb_labelled.tar.gz"
-    if not archive.exists():
-        pytest.skip(f"{archive} is not here")
     data_dir = tmp_path_factory.mktemp("tfds")
     subprocess.run([sys.executable, "-m", "modelzoo", "data", "import-imdb", "--src",
                     str(archive), "--data_dir", str(data_dir)], check=True, capture_output=True,

@@ -20,7 +20,8 @@ import modelzoo
 from modelzoo import errors
 from modelzoo.errors import DataError
 from tests.commands import run_command
-from tests.recipe_helpers import RECIPES, ROOT, run_recipe, signal_when, tiny_flags
+from tests.recipe_helpers import (
+    MANUAL, RECIPES, ROOT, SHARED, needs_shared, run_recipe, signal_when, tiny_flags)
 
 pytestmark = pytest.mark.slow
 
@@ -550,9 +551,8 @@ def test_ctrl_c_wrapped_by_keras_tracing_is_still_an_interrupt(capsys):
 
 # --- Round three (issue #29) -------------------------------------------------------
 
-SHARED = "/work/shared/data"
-TFDS_MANUAL = os.path.join(SHARED, "tfds_manual")
-IMDB_TAR = os.path.join(SHARED, "imdb_reviews", "aclImdb_labelled.tar.gz")
+TFDS_MANUAL = str(MANUAL)
+IMDB_TAR = str(SHARED / "imdb_reviews" / "aclImdb_labelled.tar.gz")
 
 
 def dead_pid():
@@ -718,7 +718,7 @@ def test_d4_sigterm_during_publish_kills_the_check_and_leaves_nothing(tmp_path, 
     assert not exports.exists() or os.listdir(exports) == []
 
 
-@pytest.mark.skipif(not os.path.isfile(IMDB_TAR), reason="needs the real aclImdb tar.gz")
+@needs_shared
 def test_d4_sigterm_during_an_import_leaves_no_staging_folder(tmp_path, terminated):
     data_dir = tmp_path / "tfds"
 
@@ -917,7 +917,7 @@ CORRUPT_CASES = [
 ]
 
 
-@pytest.mark.skipif(not os.path.isdir(TFDS_MANUAL), reason="needs the real MNIST files")
+@needs_shared
 @pytest.mark.parametrize("case, damage, command, code, needle", CORRUPT_CASES,
                          ids=[f"{c[0]}-{c[2]}" for c in CORRUPT_CASES])
 def test_d11_a_corrupt_export_is_named_in_one_line(real_export, tmp_path, case, damage, command,
@@ -935,7 +935,7 @@ def test_d11_a_corrupt_export_is_named_in_one_line(real_export, tmp_path, case, 
         assert str(model / "1") in last.strip().splitlines()[-1]
 
 
-@pytest.mark.skipif(not os.path.isdir(TFDS_MANUAL), reason="needs the real MNIST files")
+@needs_shared
 @pytest.mark.parametrize("args, code, needle, unwanted", [
     (["--dataset", "mnist", "--count", "100000"], 2,
      "--count=100000 is more than the 10000 test images of mnist; pass at most 10000", None),
