@@ -193,8 +193,7 @@ class AccuracyClock:
 
     def time_to_target(self):
         """Training seconds at the first epoch end at or above the target."""
-        point = first_at_target(self.curve, self.target)
-        return point and point["train_seconds"]
+        return time_to_accuracy(self.curve, self.target)
 
     def train_seconds(self):
         return self.curve[-1]["train_seconds"] if self.curve else None
@@ -407,6 +406,12 @@ class Baton:
 def first_at_target(curve, target):
     """The first point of `curve` whose accuracy is at or above `target`, else None."""
     return next((p for p in curve if p["accuracy"] is not None and p["accuracy"] >= target), None)
+
+
+def time_to_accuracy(curve, target):
+    """Training seconds of the first point whose accuracy is at or above `target`, else None."""
+    point = first_at_target(curve, target)
+    return point and point["train_seconds"]
 
 
 def time_to_loss(curve, target):

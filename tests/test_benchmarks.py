@@ -105,6 +105,15 @@ def test_time_to_loss_is_the_first_check_at_or_below_the_target():
     assert common.time_to_loss([], 1.88) is None
 
 
+def test_time_to_accuracy_is_the_first_check_at_or_above_the_target():
+    curve = [{"train_seconds": t, "epoch": e, "accuracy": a}
+             for e, (t, a) in enumerate([(5.0, None), (10.0, 0.8), (15.0, 0.88), (20.0, 0.9)], 1)]
+    assert common.time_to_accuracy(curve, 0.88) == 15.0
+    assert common.time_to_accuracy(curve, 0.5) == 10.0  # an unmeasured point never counts
+    assert common.time_to_accuracy(curve, 0.95) is None
+    assert common.first_at_target(curve, 0.88)["epoch"] == 3
+
+
 def test_loss_at_a_time_is_the_first_check_at_or_after_it():
     curve = _loss_curve((5.02, 2.5), (10.01, 2.0), (15.3, 1.8))
     assert common.loss_at(curve, 10) == 2.0  # the check run just past the 10 s mark

@@ -170,12 +170,6 @@ def next_char_accuracy(model, x, targets, last_position=False):
     return float(np.mean(np.argmax(predictions, axis=-1) == targets))
 
 
-def time_to(curve, target):
-    """Training seconds at the first point at or above `target`, else None."""
-    point = common.first_at_target(curve, target)
-    return point and point["train_seconds"]
-
-
 def fit_timed(model, x, y=None, *, epochs, units_per_epoch, label, batch_size=None,
               evaluate=None, target=None, stop_at_target=False):
     """`model.fit` under an `AccuracyClock`; returns its summary."""

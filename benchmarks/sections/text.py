@@ -15,7 +15,7 @@ from modelzoo.data import pipelines
 from modelzoo.registry import get_model
 from modelzoo.text.chars import char_vocabulary
 from modelzoo.training import compile_model
-from benchmarks.sections.shared import LSTM_MAXLEN, TEMPERATURE, TEXT_CHUNK_CHARS, corpus_text, fit_timed, heldout_windows, jsonable, log, next_char_accuracy, recipe_flags_summary, time_to, warm_up
+from benchmarks.sections.shared import LSTM_MAXLEN, TEMPERATURE, TEXT_CHUNK_CHARS, corpus_text, fit_timed, heldout_windows, jsonable, log, next_char_accuracy, recipe_flags_summary, warm_up
 
 # --- 3. Transformer and LSTM -------------------------------------------------
 
@@ -106,7 +106,7 @@ def lstm_section(cfg):
                          evaluate=lambda: next_char_accuracy(peer, val_x, val_targets))
     target = max(p["accuracy"] for p in baseline["curve"])
     baseline["heldout"] = {"windows": len(val_sentences), "target_accuracy": target,
-                           "time_to_target_s": time_to(baseline["curve"], target)}
+                           "time_to_target_s": common.time_to_accuracy(baseline["curve"], target)}
     _chars_per_s(baseline, LSTM_MAXLEN, 1)
     baseline["settings"] = dict(batch_size=128, optimizer="RMSprop(0.01)", lstm_units=128,
                                 input=f"one-hot bool [n, {LSTM_MAXLEN}, {len(chars)}] numpy",
@@ -142,7 +142,7 @@ def lstm_section(cfg):
             evaluate=functools.partial(next_char_accuracy, model, val_ids, val_target_ids,
                                        last_position=True),
         )
-        result["heldout"] = {"time_to_target_s": time_to(result["curve"], target)}
+        result["heldout"] = {"time_to_target_s": common.time_to_accuracy(result["curve"], target)}
         _chars_per_s(result, seq, seq)
         result["settings"] = dict(
             recipe="recipes/shakespeare_lstm.py", model=model_name,
