@@ -37,6 +37,15 @@ def verify_server():
     server.wait(timeout=30)
 
 
+@pytest.fixture(scope="session")
+def real_data(tmp_path_factory):
+    """`real_data(*names)`: the test run's data dir holding the real datasets
+    `names` from ../shared/data (see `tests.recipe_helpers.RealData`)."""
+    from tests.recipe_helpers import RealData, run_folder
+
+    return RealData(run_folder(tmp_path_factory))
+
+
 class ReliabilityTally:
     """What `test_reliability.py` tried: inputs, clean handlings, bytes lost."""
 

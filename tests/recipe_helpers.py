@@ -1,5 +1,6 @@
 """Loading recipe scripts and running them in-process on mock TFDS data."""
 
+import fcntl
 import os
 import signal
 import socket
@@ -25,6 +26,60 @@ IN_CI = bool(os.environ.get("CI"))
 needs_shared = pytest.mark.skipif(
     not MANUAL.is_dir() and not IN_CI, reason="../shared/data is absent (CI always has it)"
 )
+
+# How `RealData` puts each real dataset into its data dir: a `modelzoo data` command.
+REAL_DATASETS = {
+    "mnist": ["prepare", "--name", "mnist", "--manual_dir", str(MANUAL)],
+    "imdb_reviews": ["import-imdb", "--src",
+                     str(SHARED / "imdb_reviews" / "aclImdb_labelled.tar.gz")],
+    "squad": ["import-squad", "--src", str(MANUAL / "dev-v1.1.json")],
+}
+
+
+def run_folder(tmp_path_factory):
+    """The test run's temporary folder, which every pytest-xdist worker shares."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def build_once(locks, key, build):
+    """Calls `build()` unless it already succeeded in this test run, in any
+    worker: the first caller builds while holding a file lock in `locks`,
+    later ones wait for it and return."""
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = locks / f"{key}.done"
+        if not done.exists():
+            build()
+            done.touch()
+
+
+class RealData:
+    """One TFDS data dir of the real ../shared datasets for the whole test run.
+
+    `real(*names)` returns the dir once it holds `names` (keys of
+    `REAL_DATASETS`), each put there once per run by its `modelzoo data`
+    command: importing IMDB or SQuAD takes 10-15 s, and several test
+    modules on both workers read them. Tests only read it.
+    """
+
+    def __init__(self, root):
+        self.data_dir = root / "real_tfds"
+        self._locks = root / "real_tfds.locks"
+
+    def __call__(self, *names):
+        for name in names:
+            build_once(self._locks, name, lambda name=name: self._put(name))
+        return self.data_dir
+
+    def _put(self, name):
+        done = run_command([sys.executable, "-m", "modelzoo", "data", *REAL_DATASETS[name],
+                            "--data_dir", str(self.data_dir)])
+        if done.returncode != 0:
+            pytest.fail(f"putting the real {name} into {self.data_dir} failed: "
+                        f"{done.stderr[-1500:]}")
+
 
 # Every recipe script; tests that cover all recipes parametrize over this.
 RECIPES = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "recipes"))

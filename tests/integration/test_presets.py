@@ -11,7 +11,7 @@ import pytest
 
 import modelzoo
 from modelzoo.data.loading import load_splits
-from tests.recipe_helpers import ROOT, SHARED, needs_shared
+from tests.recipe_helpers import ROOT, needs_shared
 
 TEST_EXAMPLES = 1000
 SIZES = dict(vocab_size=5000, sequence_length=128, embed_dim=32, num_heads=2, ff_dim=32,
@@ -22,12 +22,8 @@ pytestmark = [pytest.mark.slow, needs_shared]
 
 
 @pytest.fixture(scope="module")
-def imdb(tmp_path_factory):
-    archive = SHARED / "imdb_reviews" / "aclImdb_labelled.tar.gz"
-    data_dir = tmp_path_factory.mktemp("tfds")
-    subprocess.run([sys.executable, "-m", "modelzoo", "data", "import-imdb", "--src",
-                    str(archive), "--data_dir", str(data_dir)], check=True, capture_output=True,
-                   env=dict(os.environ, PYTHONPATH=str(ROOT)))
+def imdb(real_data):
+    data_dir = real_data("imdb_reviews")
     (train, test), info = load_splits("imdb_reviews", ["train", "test"], str(data_dir), False)
     return data_dir, train, test, info
 

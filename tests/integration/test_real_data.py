@@ -30,14 +30,11 @@ def assert_export_scores_as_trained(summary, metric):
     assert abs(trained - exported) <= 0.002, (trained, exported)
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("real_tfds")
-
-
 @needs_shared
 @pytest.mark.slow
-def test_mnist_prepared_by_tfds_from_manual_dir_trains_and_exports(data_dir, tmp_path):
+def test_mnist_prepared_by_tfds_from_manual_dir_trains_and_exports(real_data, tmp_path):
+    # `modelzoo data prepare` ran TFDS's builder on the manual dir (see `RealData`).
+    data_dir = real_data("mnist")
     result = run_script(
         "mnist_mlp", f"--manual_dir={MANUAL}", f"--data_dir={data_dir}", "--download=false",
         "--max_train_examples=6000", "--max_eval_examples=2000", "--seed=0",
@@ -54,7 +51,8 @@ def test_mnist_prepared_by_tfds_from_manual_dir_trains_and_exports(data_dir, tmp
 
 @needs_shared
 @pytest.mark.slow
-def test_vit_on_real_mnist_learns_and_its_export_scores_alike(data_dir, tmp_path):
+def test_vit_on_real_mnist_learns_and_its_export_scores_alike(real_data, tmp_path):
+    data_dir = real_data("mnist")
     # Half the data for one epoch: 0.92 here, 0.64 on a fifth (make
     # reproduce's full run: ≥ 0.97).
     result = run_script(
@@ -69,7 +67,9 @@ def test_vit_on_real_mnist_learns_and_its_export_scores_alike(data_dir, tmp_path
 
 @needs_shared
 @pytest.mark.slow
-def test_tiny_shakespeare_prepared_by_tfds_trains_a_generator(data_dir, tmp_path):
+def test_tiny_shakespeare_prepared_by_tfds_trains_a_generator(tmp_path):
+    # A fresh data dir: the recipe itself prepares the corpus from --manual_dir.
+    data_dir = tmp_path / "tfds"
     result = run_script(
         "shakespeare_lstm", f"--manual_dir={MANUAL}", f"--data_dir={data_dir}",
         "--download=false", "--max_train_examples=10000", "--sequence_length=32", "--epochs=3",
@@ -115,7 +115,9 @@ def test_prepare_names_missing_files_without_touching_the_network(tmp_path):
 
 @needs_shared
 @pytest.mark.slow
-def test_imdb_imported_trains_a_transformer_and_exports(data_dir, tmp_path):
+def test_imdb_imported_trains_a_transformer_and_exports(real_data, tmp_path):
+    data_dir = real_data("imdb_reviews")
+    # Imported once per test run; this import finds it and describes it.
     imported = modelzoo("data", "import-imdb", "--src",
                         str(SHARED / "imdb_reviews" / "aclImdb_labelled.tar.gz"),
                         "--data_dir", str(data_dir))
@@ -133,7 +135,8 @@ def test_imdb_imported_trains_a_transformer_and_exports(data_dir, tmp_path):
 
 @needs_shared
 @pytest.mark.slow
-def test_squad_dev_articles_train_a_reader_and_the_export_scores_alike(data_dir, tmp_path):
+def test_squad_dev_articles_train_a_reader_and_the_export_scores_alike(real_data, tmp_path):
+    data_dir = real_data("squad")
     imported = modelzoo("data", "import-squad", "--src", str(MANUAL / "dev-v1.1.json"),
                         "--data_dir", str(data_dir))
     assert summary_of(imported)["splits"] == {"train": 8595, "validation": 1975}
@@ -155,11 +158,8 @@ def test_squad_dev_articles_train_a_reader_and_the_export_scores_alike(data_dir,
 
 @needs_shared
 @pytest.mark.slow
-def test_pretraining_on_real_text_then_fine_tuning_on_squad(data_dir, tmp_path):
-    for command in (("import-imdb", SHARED / "imdb_reviews" / "aclImdb_labelled.tar.gz"),
-                    ("import-squad", MANUAL / "dev-v1.1.json")):
-        summary_of(modelzoo("data", command[0], "--src", str(command[1]),
-                            "--data_dir", str(data_dir)))
+def test_pretraining_on_real_text_then_fine_tuning_on_squad(real_data, tmp_path):
+    data_dir = real_data("imdb_reviews", "squad")
     checkpoint = tmp_path / "bert"
     pretrained = summary_of(run_script(
         "bert_pretrain", f"--data_dir={data_dir}", "--download=false", "--seed=0",

@@ -21,7 +21,8 @@ from modelzoo import errors
 from modelzoo.errors import DataError
 from tests.commands import run_command
 from tests.recipe_helpers import (
-    MANUAL, RECIPES, ROOT, SHARED, needs_shared, run_recipe, signal_when, tiny_flags)
+    RECIPES, ROOT, SHARED, build_once, needs_shared, run_folder, run_recipe, signal_when,
+    tiny_flags)
 
 pytestmark = pytest.mark.slow
 
@@ -551,7 +552,6 @@ def test_ctrl_c_wrapped_by_keras_tracing_is_still_an_interrupt(capsys):
 
 # --- Round three (issue #29) -------------------------------------------------------
 
-TFDS_MANUAL = str(MANUAL)
 IMDB_TAR = str(SHARED / "imdb_reviews" / "aclImdb_labelled.tar.gz")
 
 
@@ -859,16 +859,21 @@ def test_d10_d13_numbers_are_checked_against_their_type(world, args, code, needl
     check(modelzoo_cli(*[a.format(w=world) for a in args]), code, needle.format(w=world))
 
 
-@pytest.fixture(scope="module")
-def real_export(tmp_path_factory):
-    """A published mnist_mlp export (mock data) and a data dir with the real MNIST."""
-    root = tmp_path_factory.mktemp("real")
-    published = run_command(recipe(root, f"--export_dir={root / 'exports'}"))
-    assert published.returncode == 0, published.stderr[-1500:]
-    imported = run_command(modelzoo_cli("data", "import-idx", "--name", "mnist", "--src",
-                                        TFDS_MANUAL, "--data_dir", str(root / "tfds")))
-    assert imported.returncode == 0, imported.stderr[-1500:]
-    return {"model": root / "exports" / "mnist_mlp", "data_dir": root / "tfds"}
+@pytest.fixture(scope="session")
+def real_export(tmp_path_factory, real_data):
+    """A published mnist_mlp export (mock data) and a data dir with the real MNIST.
+
+    Published once per test run (both workers' tests only read or copy it).
+    """
+    root = run_folder(tmp_path_factory) / "real_export"
+
+    def publish():
+        shutil.rmtree(root, ignore_errors=True)  # what a failed attempt left
+        published = run_command(recipe(root, f"--export_dir={root / 'exports'}"))
+        assert published.returncode == 0, published.stderr[-1500:]
+
+    build_once(run_folder(tmp_path_factory) / "real_export.locks", "published", publish)
+    return {"model": root / "exports" / "mnist_mlp", "data_dir": real_data("mnist")}
 
 
 def broken_copy(real_export, tmp_path, damage):
