@@ -58,9 +58,9 @@ def build_once(locks, key, build):
 class RealData:
     """One TFDS data dir of the real ../shared datasets for the whole test run.
 
-    `real(*names)` returns the dir once it holds `names` (keys of
-    `REAL_DATASETS`), each put there once per run by its `modelzoo data`
-    command: importing IMDB or SQuAD takes 10-15 s, and several test
+    Called as `real_data(*names)`, it returns the dir once it holds `names`
+    (keys of `REAL_DATASETS`), each put there once per run by its `modelzoo
+    data` command: importing IMDB or SQuAD takes 10-15 s, and several test
     modules on both workers read them. Tests only read it.
     """
 

@@ -865,14 +865,15 @@ def real_export(tmp_path_factory, real_data):
 
     Published once per test run (both workers' tests only read or copy it).
     """
-    root = run_folder(tmp_path_factory) / "real_export"
+    run = run_folder(tmp_path_factory)
+    root = run / "real_export"
 
     def publish():
         shutil.rmtree(root, ignore_errors=True)  # what a failed attempt left
         published = run_command(recipe(root, f"--export_dir={root / 'exports'}"))
         assert published.returncode == 0, published.stderr[-1500:]
 
-    build_once(run_folder(tmp_path_factory) / "real_export.locks", "published", publish)
+    build_once(run / "real_export.locks", "published", publish)
     return {"model": root / "exports" / "mnist_mlp", "data_dir": real_data("mnist")}
 
 
