@@ -437,16 +437,28 @@ def _first_line(exc):
     return (useful or lines or [type(exc).__name__])[0]
 
 
-def _die_with_parent():
-    # A publisher killed with SIGKILL cannot kill this check itself; Linux
-    # does (PR_SET_PDEATHSIG), so no orphan keeps running under pid 1.
+def die_with_parent(sig=signal.SIGKILL, parent=None):
+    """Has Linux send `sig` to this process when its parent dies.
+
+    A publisher killed with SIGKILL cannot stop its check (or its check
+    server) itself; Linux does (PR_SET_PDEATHSIG), so no orphan keeps
+    running under pid 1. Elsewhere this does nothing.
+
+    Args:
+        sig: the signal to receive.
+        parent: int pid the parent should have, or None for
+            `$MODELZOO_VERIFY_PARENT`: if it has died already, before the
+            request took effect, this process exits now.
+    """
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, sig)  # 1: PR_SET_PDEATHSIG
     except (AttributeError, OSError):
         return
-    parent = os.environ.get("MODELZOO_VERIFY_PARENT")
-    if parent and parent.isdigit() and os.getppid() != int(parent):
-        os._exit(1)  # The parent died before prctl took effect.
+    if parent is None:
+        named = os.environ.get("MODELZOO_VERIFY_PARENT", "")
+        parent = int(named) if named.isdigit() else None
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def hide_accelerators():
@@ -482,7 +494,7 @@ def main(argv=None, watch_parent=True):
         return 2
     saved_model_dir, spec_path = argv
     if watch_parent:
-        _die_with_parent()
+        die_with_parent()
     try:
         gpus = hide_accelerators()
         import tensorflow_text  # noqa: F401 - registers the TF Text ops TF Serving links.

@@ -14,6 +14,8 @@ sends `{"argv": [...], "env": {...}}` as one JSON line and reads back
 `{"returncode": int, "stdout": str, "stderr": str}`. If the publisher goes
 away (killed, or its timeout passed) its connection closes, and the check
 is killed, as `PR_SET_PDEATHSIG` kills a check the publisher started itself.
+When the program that started the server dies, even by SIGKILL, the server
+ends too (`PR_SET_PDEATHSIG` again) and removes its socket.
 Like `verify.py`, this file imports no modelzoo module.
 """
 
@@ -48,9 +50,11 @@ def _read_request(conn):
     return json.loads(data)
 
 
-def _run_child(verify, request, listener, out, err):
+def _run_child(verify, request, listener, out, err, server):
     """In the forked child: the check's own environment, stdout and stderr."""
     listener.close()
+    # A fork does not inherit the server's request: a check outlives no server.
+    verify.die_with_parent(signal.SIGKILL, parent=server)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.environ.clear()
     os.environ.update(request["env"])
@@ -71,9 +75,10 @@ def _handle(verify, conn, listener):
     if request is None:
         return
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        server = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _run_child(verify, request, listener, out, err)
+            _run_child(verify, request, listener, out, err, server)
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
@@ -96,14 +101,17 @@ def _handle(verify, conn, listener):
 
 def serve(socket_path):
     """Imports TensorFlow and TF Text, then answers checks on `socket_path` until killed."""
+    verify = _load_verify()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # SIGTERM, not SIGKILL: the server still removes its socket when the
+    # program that started it dies, even by SIGKILL.
+    verify.die_with_parent(signal.SIGTERM)
     import tensorflow  # noqa: F401 - imported once, before any fork
     import tensorflow_text  # noqa: F401 - the TF Text ops TF Serving links
 
-    verify = _load_verify()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)
     listener.listen(16)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while True:
             conn, _ = listener.accept()

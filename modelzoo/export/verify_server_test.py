@@ -4,6 +4,8 @@ import importlib
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -100,3 +102,53 @@ def test_a_publisher_that_goes_away_takes_its_check_with_it(server, saved, tmp_p
     assert publish._run_check([path, fifo + ".missing"],
                               dict(publish.verify_environment(os.environ),
                                    MODELZOO_VERIFY_SERVER=server_path), 60).returncode == 1
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+STARTER = """
+import importlib, os, sys, time
+from modelzoo.export import verify_server
+publish = importlib.import_module("modelzoo.export.publish")
+server = verify_server.start(sys.argv[1], publish.verify_environment(os.environ))
+print(server.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_server_and_its_check_end_when_the_program_that_started_it_is_killed(saved, tmp_path):
+    path, _ = saved
+    socket_path = str(tmp_path / "s")
+    starter = subprocess.Popen([sys.executable, "-c", STARTER, socket_path],
+                               stdout=subprocess.PIPE, text=True,
+                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    try:
+        server = int(starter.stdout.readline())
+        fifo = str(tmp_path / "spec.json")
+        os.mkfifo(fifo)  # the check blocks reading its spec
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.connect(socket_path)
+        request = {"argv": [path, fifo], "env": publish.verify_environment(os.environ)}
+        connection.sendall(json.dumps(request).encode() + b"\n")
+        deadline = time.time() + 60
+        while not _children(server) and time.time() < deadline:
+            time.sleep(0.05)
+        (check,) = _children(server)
+        starter.kill()  # SIGKILL: the starter runs no clean-up of its own
+        starter.wait(timeout=30)
+        deadline = time.time() + 30
+        while (_alive(server) or _alive(check)) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not _alive(server), "the server outlived the program that started it"
+        assert not _alive(check), "the check outlived its server"
+        assert not os.path.exists(socket_path)
+        connection.close()
+    finally:
+        starter.kill()
+        starter.wait(timeout=30)
