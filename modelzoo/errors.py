@@ -1,5 +1,6 @@
 """Errors that the command-line entry points turn into one-line messages."""
 
+import _thread
 import os
 import signal
 import sys
@@ -26,15 +27,49 @@ def handle_sigterm():
     default action ends the process at once and leaves staging folders and
     child processes behind. Does nothing outside the main thread, where
     Python cannot set handlers.
+
+    A signal's exception raised while the main thread runs a finalizer (a
+    `__del__`, a weakref callback; TensorFlow's objects have many) is only
+    printed, "Exception ignored in ...", and the run would go on to its end.
+    Such an interrupt is delivered again (`sys.unraisablehook`), so it still
+    stops the run.
     """
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _state["raised"] = False
+    signal.signal(signal.SIGTERM, _terminate)
+    if sys.unraisablehook is not _redeliver:
+        _state["next_hook"] = sys.unraisablehook
+        sys.unraisablehook = _redeliver
+
+
+_REDELIVER_AFTER_S = 0.05
+_state = {"raised": False, "next_hook": sys.__unraisablehook__}
 
 
 def _terminate(signum, frame):
     # Later SIGTERMs are ignored, so the clean-up the first one started finishes.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if _state["raised"]:
+        return
+    _state["raised"] = True
     raise Terminated()
+
+
+def _redeliver(unraisable):
+    """`sys.unraisablehook`: a swallowed Ctrl-C or SIGTERM is signalled again."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        terminated = isinstance(unraisable.exc_value, Terminated)
+        if terminated:
+            _state["raised"] = False
+        # Later, from another thread: signalled now, the handler would run
+        # within this hook, still inside the finalizer, and be swallowed again.
+        # (If it is swallowed again, this hook runs again.)
+        sig = signal.SIGTERM if terminated else signal.SIGINT
+        timer = threading.Timer(_REDELIVER_AFTER_S, _thread.interrupt_main, args=(sig,))
+        timer.daemon = True
+        timer.start()
+        return
+    _state["next_hook"](unraisable)
 
 
 class ModelzooError(Exception):

@@ -97,6 +97,7 @@ class _State:
     def __init__(self):
         self.environ = dict(os.environ)
         self.handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        self.unraisablehook = sys.unraisablehook
 
     def restore(self):
         import keras
@@ -108,5 +109,6 @@ class _State:
             tf_config.disable_op_determinism()
         for sig, handler in self.handlers.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = self.unraisablehook
         os.environ.clear()
         os.environ.update(self.environ)
