@@ -127,6 +127,10 @@ def start(socket_path, env, timeout=120):
     """Starts a server on `socket_path` with environment `env`; returns its `Popen`
     once it listens.
 
+    The server ends when the calling thread does (Linux ties
+    `PR_SET_PDEATHSIG` to the thread that started a process), so call it
+    from one that lives as long as the server should, e.g. the main thread.
+
     Raises:
         RuntimeError: it exited, or did not listen within `timeout` seconds.
     """
