@@ -39,7 +39,7 @@ def _finalize_then_work(sig):
 
 @pytest.mark.parametrize("sig, raised", [(signal.SIGTERM, errors.Terminated),
                                          (signal.SIGINT, KeyboardInterrupt)])
-def test_a_signal_swallowed_by_a_finalizer_still_stops_the_run(handlers, sig, raised, capsys):
+def test_a_signal_swallowed_by_a_finalizer_still_stops_the_run(handlers, sig, raised):
     errors.handle_sigterm()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with pytest.raises(raised):

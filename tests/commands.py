@@ -21,6 +21,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 MOCK_SCRIPT = re.compile(r"mock_data\(num_examples=(\d+)\)")
 
@@ -67,6 +68,20 @@ def run_command(command, env=None, timeout=600, subprocess_only=False, **kwargs)
         return _in_process(command, lambda: main(os.path.basename(command[1])[:-3], command[1:]))
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+
+
+def gone(pid, timeout=30):
+    """Whether process `pid` ends (or is a zombie) within `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _is_recipe(path):

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from modelzoo.export import verify_server
+from tests.commands import gone
 
 publish = importlib.import_module("modelzoo.export.publish")
 
@@ -104,14 +105,6 @@ def test_a_publisher_that_goes_away_takes_its_check_with_it(server, saved, tmp_p
                                    MODELZOO_VERIFY_SERVER=server_path), 60).returncode == 1
 
 
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 STARTER = """
 import importlib, os, sys, time
 from modelzoo.export import verify_server
@@ -142,11 +135,8 @@ def test_a_server_and_its_check_end_when_the_program_that_started_it_is_killed(s
         (check,) = _children(server)
         starter.kill()  # SIGKILL: the starter runs no clean-up of its own
         starter.wait(timeout=30)
-        deadline = time.time() + 30
-        while (_alive(server) or _alive(check)) and time.time() < deadline:
-            time.sleep(0.05)
-        assert not _alive(server), "the server outlived the program that started it"
-        assert not _alive(check), "the check outlived its server"
+        assert gone(server), "the server outlived the program that started it"
+        assert gone(check), "the check outlived its server"
         assert not os.path.exists(socket_path)
         connection.close()
     finally:

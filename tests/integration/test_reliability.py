@@ -19,7 +19,7 @@ import pytest
 import modelzoo
 from modelzoo import errors
 from modelzoo.errors import DataError
-from tests.commands import run_command
+from tests.commands import gone, run_command
 from tests.recipe_helpers import (
     RECIPES, ROOT, SHARED, build_once, needs_shared, run_folder, run_recipe, signal_when,
     tiny_flags)
@@ -685,21 +685,6 @@ def verify_processes(folder):
         if VERIFY_SCRIPT in argv and any(a.startswith(str(folder)) for a in argv):
             found[int(pid)] = argv
     return found
-
-
-def gone(pid, timeout=30):
-    import time
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except OSError:
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_d4_sigterm_during_publish_kills_the_check_and_leaves_nothing(tmp_path, terminated,
